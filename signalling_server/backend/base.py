@@ -1,0 +1,66 @@
+"""The state-backend interface the lobby registry is written against.
+
+The registry keeps per-connection state itself (a socket lives in one process)
+and asks the backend for everything that several server processes would have
+to share: which lobby codes are taken, the lobby records, and resume tokens.
+Every method is synchronous and cheap, so the core stays sans-I/O; a
+networked backend (Redis) serves these calls from a local replica that it keeps
+in step with the shared store, and claims codes atomically there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..ids import LobbyId
+from ..lobby import Lobby, Role
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a resume token gives back: a place (host or guest) in one lobby."""
+
+    lobby_id: LobbyId
+    role: Role
+
+
+class StateBackend(Protocol):
+    """Shared lobby state. The contract tests in ``tests/signalling_server`` pin it down."""
+
+    def add_lobby(self, lobby: Lobby) -> bool:
+        """Store a new lobby; ``False`` (and nothing stored) if its code is taken."""
+        ...
+
+    def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        """The lobby with this code, or ``None``."""
+        ...
+
+    def save_lobby(self, lobby: Lobby) -> None:
+        """Persist changes made to a lobby's record (membership, settings)."""
+        ...
+
+    def remove_lobby(self, lobby_id: LobbyId) -> None:
+        """Forget a lobby and free its code; unknown codes are ignored."""
+        ...
+
+    def lobby_count(self) -> int:
+        """How many lobbies exist."""
+        ...
+
+    def lobbies(self) -> Iterator[Lobby]:
+        """Every lobby (for shutdown and invariant checks)."""
+        ...
+
+    def put_token(self, token_id: str, grant: TokenGrant) -> None:
+        """Remember what the token with this id grants."""
+        ...
+
+    def get_token(self, token_id: str) -> TokenGrant | None:
+        """What the token with this id grants, or ``None``."""
+        ...
+
+    def drop_token(self, token_id: str) -> None:
+        """Invalidate a token; unknown ids are ignored."""
+        ...

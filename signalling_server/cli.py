@@ -1,0 +1,155 @@
+"""``lobbyhost-server``: the signalling server as a standalone service."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Limits, ServerConfig, Timeouts, config_from_mapping, load_toml
+from .errors import ConfigError
+from .server import serve
+
+logger = logging.getLogger("lobbyhost-server")
+
+_HELP = {
+    "max_frame_bytes": "largest frame accepted; larger ones get message_too_large",
+    "hard_frame_bytes": "frames above this close the connection with 1009",
+    "actions_per_second": "sustained actions per connection",
+    "action_burst": "burst of actions per connection",
+    "lobbies_per_address": "open lobbies per source address",
+    "joins_per_address_per_minute": "join and resume attempts per source address a minute",
+    "pending_per_lobby": "join requests waiting in one lobby",
+    "default_max_guests": "max_guests of a lobby that does not ask (1..64)",
+    "send_buffer_bytes": "unsent bytes after which a slow client is closed",
+    "password_hash_iterations": "PBKDF2 iterations for lobby passwords",
+    "guest_grace": "seconds a dropped guest may resume",
+    "host_grace": "seconds a dropped host may resume before its lobby closes",
+    "pending_request_timeout": "seconds a join request may wait for an answer",
+    "ping_interval": "seconds between websocket keepalive pings",
+    "ping_timeout": "seconds without a pong before a connection is closed",
+    "close_timeout": "seconds to wait for a closing handshake",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lobbyhost-server",
+        description="LobbyHost signalling server (protocol v1 over websockets).",
+        epilog="Options given on the command line override the config file.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8765; 0 = any)")
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="logging level (default info)",
+    )
+    for section, cls in (("limits", Limits), ("timeouts", Timeouts)):
+        group = parser.add_argument_group(section)
+        for item in dataclasses.fields(cls):
+            kind = int if item.type in ("int", int) else float
+            group.add_argument(
+                _flag(item.name),
+                dest=f"{section}.{item.name}",
+                type=kind,
+                metavar="N",
+                help=f"{_HELP[item.name]} (default {item.default})",
+            )
+    ice = parser.add_argument_group("ICE servers handed to clients (default: none)")
+    ice.add_argument("--stun", action="append", default=[], metavar="URL", help="a STUN URL")
+    ice.add_argument(
+        "--turn",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a TURN URL with static credentials (--turn-username, --turn-credential)",
+    )
+    ice.add_argument("--turn-username", help="username for the --turn URLs")
+    ice.add_argument("--turn-credential", help="credential for the --turn URLs")
+    ice.add_argument(
+        "--turn-secret-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a TURN URL whose credentials are minted with --turn-secret",
+    )
+    ice.add_argument("--turn-secret", help="secret shared with the TURN server (use-auth-secret)")
+    ice.add_argument("--turn-ttl", type=int, default=86_400, help="seconds minted credentials last")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Merge the config file (if any) and the command line into a :class:`ServerConfig`."""
+    data: dict[str, Any] = load_toml(args.config) if args.config else {}
+    data.setdefault("port", 8765)
+    for key in ("host", "port"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    for key, value in vars(args).items():
+        section, dot, name = key.partition(".")
+        if dot and value is not None:
+            data.setdefault(section, {})[name] = value
+    ice: dict[str, Any] = data.setdefault("ice", {})
+    if args.stun:
+        ice["stun_urls"] = args.stun
+    if args.turn:
+        if not (args.turn_username and args.turn_credential):
+            raise ConfigError("--turn needs --turn-username and --turn-credential")
+        ice["turn"] = [
+            {"urls": args.turn, "username": args.turn_username, "credential": args.turn_credential}
+        ]
+    if args.turn_secret_url:
+        if not args.turn_secret:
+            raise ConfigError("--turn-secret-url needs --turn-secret")
+        ice["turn_secret"] = [
+            {"urls": args.turn_secret_url, "secret": args.turn_secret, "ttl_s": args.turn_ttl}
+        ]
+    return config_from_mapping(data)
+
+
+async def run(config: ServerConfig) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with serve(config) as server:
+        # One line a supervisor (or a test) can read to find the bound port.
+        print(f"lobbyhost-server {__version__} listening on {server.url}", flush=True)
+        await stop.wait()
+        logger.info("shutting down")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    try:
+        asyncio.run(run(config))
+    except OSError as exc:
+        logger.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror)
+        return 1
+    return 0

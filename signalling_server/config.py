@@ -1,0 +1,127 @@
+"""Configuration: grouped, keyword-only, validated once at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .ice import IceConfig, TurnSecretServer, TurnServer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """What one client, one address or one lobby may use."""
+
+    max_frame_bytes: int = 64 * 1024
+    #: Frames above this are refused by the websocket layer and close the
+    #: connection with 1009; frames between ``max_frame_bytes`` and this get a
+    #: ``message_too_large`` error and the connection stays open.
+    hard_frame_bytes: int = 256 * 1024
+    actions_per_second: float = 50.0
+    action_burst: int = 200
+    lobbies_per_address: int = 8
+    joins_per_address_per_minute: int = 30
+    pending_per_lobby: int = 32
+    default_max_guests: int = 8
+    #: A client whose unsent backlog passes this is too slow to keep up and is closed.
+    send_buffer_bytes: int = 1024 * 1024
+    #: Iterations of PBKDF2 for lobby passwords (kept in memory only as hashes).
+    password_hash_iterations: int = 2_000
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            if getattr(self, item.name) <= 0:
+                raise ConfigError(f"limits.{item.name} must be positive")
+        if self.hard_frame_bytes < self.max_frame_bytes:
+            raise ConfigError("limits.hard_frame_bytes must be at least max_frame_bytes")
+        if not 1 <= self.default_max_guests <= 64:
+            raise ConfigError("limits.default_max_guests must be between 1 and 64")
+        if self.action_burst < 1:
+            raise ConfigError("limits.action_burst must be at least 1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeouts:
+    """Grace periods and timers, in seconds."""
+
+    guest_grace: float = 30.0
+    host_grace: float = 30.0
+    pending_request_timeout: float = 120.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    close_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            if getattr(self, item.name) <= 0:
+                raise ConfigError(f"timeouts.{item.name} must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    """Everything :func:`signalling_server.serve` needs; every field has a default."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    limits: Limits = field(default_factory=Limits)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    ice: IceConfig = field(default_factory=IceConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("port must be between 0 and 65535")
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file into the plain dict :func:`config_from_mapping` takes."""
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
+    """Build a :class:`ServerConfig` from nested tables (as in the TOML file).
+
+    Unknown keys are errors: a typo must not silently leave a default in place.
+    """
+    data = dict(data)
+    try:
+        limits = Limits(**data.pop("limits", {}))
+        timeouts = Timeouts(**data.pop("timeouts", {}))
+        ice = _ice_from_mapping(data.pop("ice", {}))
+        return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
+    except TypeError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _ice_from_mapping(data: dict[str, Any]) -> IceConfig:
+    data = dict(data)
+    stun = tuple(data.pop("stun_urls", ()))
+    turn = tuple(
+        TurnServer(
+            urls=_urls(entry.pop("urls")),
+            username=entry.pop("username"),
+            credential=entry.pop("credential"),
+            **entry,
+        )
+        for entry in map(dict, data.pop("turn", ()))
+    )
+    turn_secret = tuple(
+        TurnSecretServer(urls=_urls(entry.pop("urls")), **entry)
+        for entry in map(dict, data.pop("turn_secret", ()))
+    )
+    if data:
+        raise ConfigError(f"unknown keys in [ice]: {', '.join(sorted(data))}")
+    return IceConfig(stun_urls=stun, turn=turn, turn_secret=turn_secret)
+
+
+def _urls(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
