@@ -1,0 +1,85 @@
+"""Configuration: defaults, validation and the TOML mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signalling_server.config import (
+    Limits,
+    ServerConfig,
+    Timeouts,
+    config_from_mapping,
+    load_toml,
+)
+from signalling_server.errors import ConfigError
+
+
+def test_defaults_match_the_protocol() -> None:
+    """The defaults are protocol.md's limits table."""
+    limits, timeouts = Limits(), Timeouts()
+    assert limits.max_frame_bytes == 64 * 1024
+    assert (limits.actions_per_second, limits.action_burst) == (50, 200)
+    assert limits.lobbies_per_address == 8
+    assert limits.joins_per_address_per_minute == 30
+    assert limits.pending_per_lobby == 32
+    assert limits.default_max_guests == 8
+    assert (timeouts.guest_grace, timeouts.host_grace) == (30, 30)
+    assert timeouts.pending_request_timeout == 120
+    assert (timeouts.ping_interval, timeouts.ping_timeout) == (20, 20)
+    assert ServerConfig().ice.servers_for("x", 0) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Limits(max_frame_bytes=0),
+        lambda: Limits(max_frame_bytes=1000, hard_frame_bytes=500),
+        lambda: Limits(default_max_guests=65),
+        lambda: Timeouts(guest_grace=-1),
+        lambda: ServerConfig(port=70000),
+    ],
+)
+def test_impossible_values_are_config_errors(make: object) -> None:
+    """Values that cannot work are refused at start-up with a ConfigError."""
+    with pytest.raises(ConfigError):
+        make()  # type: ignore[operator]
+
+
+def test_toml_file_maps_to_config(tmp_path: Path) -> None:
+    """A TOML file with [limits], [timeouts] and [ice] tables builds the config."""
+    path = tmp_path / "server.toml"
+    path.write_text(
+        'host = "127.0.0.1"\nport = 9000\n'
+        "[limits]\nmax_frame_bytes = 1000\n"
+        "[timeouts]\nguest_grace = 5\n"
+        '[ice]\nstun_urls = ["stun:127.0.0.1:3478"]\n'
+        '[[ice.turn_secret]]\nurls = "turn:127.0.0.1:3478"\nsecret = "k"\nttl_s = 60\n'
+    )
+    config = config_from_mapping(load_toml(path))
+    assert config.port == 9000
+    assert config.limits.max_frame_bytes == 1000
+    assert config.timeouts.guest_grace == 5
+    assert config.ice.stun_urls == ("stun:127.0.0.1:3478",)
+    assert config.ice.turn_secret[0].urls == ("turn:127.0.0.1:3478",)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"limits": {"max_frame_byte": 5}}, {"prot": 1}, {"ice": {"stun": []}}],
+)
+def test_unknown_keys_are_config_errors(data: dict[str, object]) -> None:
+    """A misspelt key is an error, not a silently ignored setting."""
+    with pytest.raises(ConfigError):
+        config_from_mapping(data)
+
+
+def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    """Missing files and broken TOML are ConfigErrors with the path in the message."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_toml(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[limits\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_toml(broken)
