@@ -1,0 +1,1 @@
+"""The rules of protocol v1, one module per part; composed by ``registry.LobbyRegistry``."""
