@@ -189,3 +189,18 @@ def test_shutdown_tells_every_member_then_closes_every_socket() -> None:
     idle.assert_silent()
     assert {c.connection_id for c in h.closes} == {host.id, bob.id, dee.id, idle.id}
     assert {c.code for c in h.closes} == {CLOSE_GOING_AWAY}
+
+
+def test_host_can_kick_a_guest_in_its_grace_period() -> None:
+    """Kicking an away guest by its last id frees the seat and stops its return."""
+    h = Harness(timeouts=GRACE)
+    host, code, _ = open_lobby(h, max_guests=1)
+    bob, token = accept(h, host, code)
+    bob.disconnect()
+    host.expect("guest_left")
+    host.act("kick_guest", connection_id=bob.id)
+    assert host.expect("guest_left") == {"connection_id": bob.id, "reason": "kicked"}
+    back = h.client("127.0.0.9")
+    back.act("resume", token=token)
+    back.expect_error("invalid_token")
+    join(h, host, code, "Next")  # the seat is free again
