@@ -105,23 +105,23 @@ def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
 def _ice_from_mapping(data: dict[str, Any]) -> IceConfig:
     data = dict(data)
     stun = tuple(data.pop("stun_urls", ()))
-    turn = tuple(
-        TurnServer(
-            urls=_urls(entry.pop("urls")),
-            username=entry.pop("username"),
-            credential=entry.pop("credential"),
-            **entry,
-        )
-        for entry in map(dict, data.pop("turn", ()))
-    )
+    # A missing or unknown key makes the constructor raise TypeError, which
+    # config_from_mapping turns into a ConfigError naming it.
+    turn = tuple(TurnServer(**_with_url_tuple(entry)) for entry in data.pop("turn", ()))
     turn_secret = tuple(
-        TurnSecretServer(urls=_urls(entry.pop("urls")), **entry)
-        for entry in map(dict, data.pop("turn_secret", ()))
+        TurnSecretServer(**_with_url_tuple(entry)) for entry in data.pop("turn_secret", ())
     )
     if data:
         raise ConfigError(f"unknown keys in [ice]: {', '.join(sorted(data))}")
     return IceConfig(stun_urls=stun, turn=turn, turn_secret=turn_secret)
 
 
-def _urls(value: str | list[str]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
+def _with_url_tuple(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry with ``urls`` (a string or a list) as a tuple."""
+    entry = dict(entry)
+    urls = entry.get("urls")
+    if isinstance(urls, str):
+        entry["urls"] = (urls,)
+    elif isinstance(urls, list):
+        entry["urls"] = tuple(urls)
+    return entry

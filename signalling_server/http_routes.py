@@ -25,6 +25,13 @@ def health_reply(*, connections: int, lobbies: int, version: str) -> HttpReply:
     return HttpReply(HTTPStatus.OK, "application/json", body)
 
 
+def method_not_allowed_reply() -> HttpReply:
+    """Anything but GET on an HTTP route."""
+    return HttpReply(
+        HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"only GET is allowed here\n"
+    )
+
+
 def not_found_reply(path: str) -> HttpReply:
     return HttpReply(
         HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", f"no such page: {path}\n".encode()

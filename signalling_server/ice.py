@@ -13,6 +13,8 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TurnServer:
@@ -21,6 +23,9 @@ class TurnServer:
     urls: tuple[str, ...]
     username: str
     credential: str
+
+    def __post_init__(self) -> None:
+        _check_urls(self.urls, ("turn:", "turns:"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +36,13 @@ class TurnSecretServer:
     secret: str = field(repr=False)
     ttl_s: int = 86_400
 
+    def __post_init__(self) -> None:
+        _check_urls(self.urls, ("turn:", "turns:"))
+        if not self.secret:
+            raise ConfigError("a TURN shared secret must not be empty")
+        if self.ttl_s <= 0:
+            raise ConfigError("TURN credential ttl_s must be positive")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IceConfig:
@@ -39,6 +51,9 @@ class IceConfig:
     stun_urls: tuple[str, ...] = ()
     turn: tuple[TurnServer, ...] = ()
     turn_secret: tuple[TurnSecretServer, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_urls(self.stun_urls, ("stun:", "stuns:"), allow_empty=True)
 
     def servers_for(self, name: str, now_wall: float) -> list[dict[str, Any]]:
         """The ``ice_servers`` list for one client, as RTCIceServer dicts."""
@@ -64,3 +79,13 @@ def turn_rest_credentials(secret: str, name: str, *, expires_at: int) -> tuple[s
     username = f"{expires_at}:{name}"
     digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
     return username, base64.b64encode(digest).decode("ascii")
+
+
+def _check_urls(urls: object, schemes: tuple[str, ...], *, allow_empty: bool = False) -> None:
+    if not isinstance(urls, tuple) or not all(isinstance(url, str) for url in urls):
+        raise ConfigError(f"ICE server urls must be a list of strings, not {urls!r}")
+    if not urls and not allow_empty:
+        raise ConfigError("an ICE server needs at least one URL")
+    for url in urls:
+        if not url.startswith(schemes):
+            raise ConfigError(f"{url!r} should start with {' or '.join(schemes)}")

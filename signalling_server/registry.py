@@ -160,6 +160,15 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
         self._maybe_forget_address(conn.address, address)
         return out
 
+    def undeliverable_error(self) -> bytes:
+        """The error for a sender whose frame found its recipient's socket already closing."""
+        self.stats.errors[ErrorCode.UNKNOWN_CONNECTION.value] += 1
+        return p.encode_error(
+            ErrorCode.UNKNOWN_CONNECTION,
+            "the recipient disconnected before this could be delivered",
+            None,
+        )
+
     def next_deadline(self) -> float | None:
         """Monotonic time of the next timer, or ``None``; call :meth:`expire` then."""
         return self._timers[0][0] if self._timers else None

@@ -20,12 +20,13 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from . import __version__
 from .backend import StateBackend
 from .clock import Clock
 from .config import ServerConfig
-from .http_routes import HttpReply, health_reply, not_found_reply
+from .http_routes import HttpReply, health_reply, method_not_allowed_reply, not_found_reply
 from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
 from .registry import CLOSE_GOING_AWAY, CloseConnection, Effect, LobbyRegistry
@@ -149,23 +150,30 @@ class SignallingServer:
         try:
             while True:
                 frame = await ws.recv()
-                self._apply(registry.handle(connection_id, frame))
+                self._apply(registry.handle(connection_id, frame), connection_id)
         except ConnectionClosed as exc:
             logger.debug("connection %s closed: %s", connection_id, exc)
         finally:
             del self._sockets[connection_id]
             self._apply(registry.disconnect(connection_id))
 
-    def _apply(self, effects: list[Effect]) -> None:
-        """Carry out the registry's effects: send frames in order, close sockets."""
+    def _apply(self, effects: list[Effect], sender: ConnectionId | None = None) -> None:
+        """Carry out the registry's effects: send frames in order, close sockets.
+
+        A frame for a socket that is already closing (its disconnect not yet
+        handled) cannot be delivered; the ``sender`` whose action produced it is
+        told so with an error rather than left to assume it arrived.
+        """
         sockets = self._sockets
         limit = self.config.limits.send_buffer_bytes
         for effect in effects:
             if isinstance(effect, tuple):
                 target, frame = effect
                 ws = sockets.get(target)
-                if ws is None:
-                    continue  # gone: its disconnect is being handled
+                if ws is None or ws.state is not State.OPEN:
+                    if sender is not None and target != sender:
+                        self._undeliverable(sender)
+                    continue
                 broadcast((ws,), frame, text=True)
                 if ws.transport.get_write_buffer_size() > limit:
                     logger.warning("closing %s: too slow to read what it is sent", target)
@@ -177,6 +185,12 @@ class SignallingServer:
         deadline = self.registry.next_deadline()
         if deadline is not None and deadline < self._timer_due:
             self._wake.set()
+
+    def _undeliverable(self, sender: ConnectionId) -> None:
+        ws = self._sockets.get(sender)
+        if ws is not None:
+            frame = self.registry.undeliverable_error()
+            broadcast((ws,), frame, text=True)
 
     def _close_later(self, ws: ServerConnection, code: int, reason: str) -> None:
         task = asyncio.create_task(ws.close(code, reason))
@@ -201,6 +215,8 @@ class SignallingServer:
         path = request.path.partition("?")[0]
         if path == "/":
             return None  # the websocket endpoint (a plain GET gets 426 from websockets)
+        if request.method != "GET":
+            return _response(method_not_allowed_reply())
         if path == "/healthz":
             counters = self.counters
             reply = health_reply(
@@ -227,6 +243,8 @@ def _response(reply: HttpReply) -> Response:
             ("Connection", "close"),
         ]
     )
+    if reply.status is HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = "GET"
     return Response(reply.status.value, reply.status.phrase, headers, reply.body)
 
 

@@ -87,6 +87,8 @@ class ReconnectRules(RegistryBase):
         self._schedule(host.away_deadline, TimerKind.HOST_GRACE, lobby.lobby_id, "")
         for joiner in list(lobby.pending):
             self._drop_request(lobby, joiner, "host_left")
+            # Kept for the host's resume, so its list of requests stays right.
+            self._to_host(lobby, "request_removed", {"connection_id": joiner})
         notice = self._host_away_notice(lobby)
         for guest in lobby.guests:
             self._send(guest, "host_disconnected", notice)

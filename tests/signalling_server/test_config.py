@@ -67,10 +67,20 @@ def test_toml_file_maps_to_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [{"limits": {"max_frame_byte": 5}}, {"prot": 1}, {"ice": {"stun": []}}],
+    [
+        {"limits": {"max_frame_byte": 5}},
+        {"prot": 1},
+        {"ice": {"stun": []}},
+        {"ice": {"turn": [{"urls": "turn:127.0.0.1"}]}},
+        {"ice": {"turn": [{"username": "u", "credential": "c"}]}},
+        {"ice": {"turn_secret": [{"secret": "k"}]}},
+        {"ice": {"turn_secret": [{"urls": "turn:127.0.0.1", "secret": ""}]}},
+        {"ice": {"turn_secret": [{"urls": "http://x", "secret": "k"}]}},
+        {"ice": {"stun_urls": ["turn:127.0.0.1"]}},
+    ],
 )
-def test_unknown_keys_are_config_errors(data: dict[str, object]) -> None:
-    """A misspelt key is an error, not a silently ignored setting."""
+def test_unknown_or_missing_keys_are_config_errors(data: dict[str, object]) -> None:
+    """A misspelt, missing or malformed setting is a ConfigError, never a traceback."""
     with pytest.raises(ConfigError):
         config_from_mapping(data)
 
