@@ -1,0 +1,154 @@
+"""Limits, timers and malformed input, end to end over real websockets.
+
+A real server on 127.0.0.1 port 0 and real websocket clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from signalling_server import Limits, Timeouts
+from tests.signalling_server.wsclient import EVENT_TIMEOUT, Lab, open_lab
+from tests.timeouts import scaled
+
+CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{6}$")
+OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"}
+ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n"}
+CANDIDATE = {
+    "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+}
+#: Long enough never to run out during a test; short ones are set where a timer must fire.
+LONG = scaled(30.0)
+SHORT = scaled(0.3)
+
+
+def short_timeouts(**timers: float) -> Timeouts:
+    return Timeouts(close_timeout=scaled(2.0), **timers)
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    async with open_lab() as lab:
+        yield lab
+
+
+async def test_unanswered_request_times_out() -> None:
+    """A request left unanswered is rejected with reason timeout and removed at the host."""
+    async with open_lab(timeouts=short_timeouts(pending_request_timeout=SHORT)) as lab:
+        host, started = await lab.host()
+        code = started["lobby_id"]
+        bob = await lab.joiner(host, code, "Bob")
+        assert await bob.expect("request_rejected") == {"lobby_id": code, "reason": "timeout"}
+        assert await host.expect("request_removed") == {"connection_id": bob.id}
+        await host.act("accept_request", connection_id=bob.id)
+        await host.expect_error("unknown_connection", "accept_request")
+        await bob.assert_silent()
+
+
+async def test_action_rate_limit() -> None:
+    """Past the burst, actions get rate_limited errors; the connection stays open and recovers."""
+    limits = Limits(actions_per_second=5, action_burst=5, password_hash_iterations=1)
+    async with open_lab(limits=limits) as lab:
+        client = await lab.client()
+        for t in range(8):
+            await client.act("ping", t=t)
+        for t in range(5):
+            assert await client.expect("pong") == {"t": t}
+        for _ in range(3):
+            await client.expect_error("rate_limited")
+        # Refilled at 5 tokens/s: keep asking until the budget lets a ping through.
+        async with asyncio.timeout(EVENT_TIMEOUT):
+            while True:
+                await client.act("ping", t="again")
+                message = await client.next()
+                if message["event"] == "pong":
+                    assert message["content"] == {"t": "again"}
+                    break
+                assert message["content"]["code"] == "rate_limited", message
+        assert lab.server.counters.errors["rate_limited"] >= 3
+
+
+async def test_join_attempts_per_address_per_minute() -> None:
+    """Join attempts past the per-address budget get rate_limited, even on a new connection."""
+    limits = Limits(joins_per_address_per_minute=3, password_hash_iterations=1)
+    async with open_lab(limits=limits) as lab:
+        host, started = await lab.host()
+        guesser = await lab.client("127.0.0.77")
+        for guess in ("AAAAAA", "BBBBBB", "CCCCCC"):
+            await guesser.act("join_lobby", lobby_id=guess, name="Guesser")
+            await guesser.expect_error("lobby_not_found", "join_lobby")
+        await guesser.act("join_lobby", lobby_id=started["lobby_id"], name="Guesser")
+        await guesser.expect_error("rate_limited", "join_lobby")
+        again = await lab.client("127.0.0.77")
+        await again.act("join_lobby", lobby_id=started["lobby_id"], name="Guesser")
+        await again.expect_error("rate_limited", "join_lobby")
+        await host.assert_silent()
+
+        honest = await lab.client("127.0.0.78")
+        await honest.act("join_lobby", lobby_id=started["lobby_id"], name="Honest")
+        await honest.expect("join_requested")
+        await host.expect("request_to_join")
+
+
+async def test_lobbies_per_address() -> None:
+    """An address may hold only so many open lobbies; closing one makes room again."""
+    limits = Limits(lobbies_per_address=2, password_hash_iterations=1)
+    async with open_lab(limits=limits) as lab:
+        first, second, third = [await lab.client("127.0.0.90") for _ in range(3)]
+        for host in (first, second):
+            await host.act("start_lobby")
+            await host.expect("lobby_started")
+        await third.act("start_lobby")
+        await third.expect_error("rate_limited", "start_lobby")
+        elsewhere = await lab.client("127.0.0.91")
+        await elsewhere.act("start_lobby")
+        await elsewhere.expect("lobby_started")
+
+        await first.act("close_lobby")
+        await first.expect("lobby_closed")
+        await third.act("start_lobby")
+        await third.expect("lobby_started")
+
+
+async def test_frame_above_max_frame_bytes_is_refused() -> None:
+    """A frame over max_frame_bytes gets message_too_large and the connection stays usable."""
+    limits = Limits(max_frame_bytes=1024, hard_frame_bytes=4096, password_hash_iterations=1)
+    async with open_lab(limits=limits) as lab:
+        client = await lab.client()
+        await client.act("ping", t="x" * 2000)
+        await client.expect_error("message_too_large")
+        await client.act("ping", t="x" * 900)
+        assert await client.expect("pong") == {"t": "x" * 900}
+        await client.assert_silent()
+
+
+async def test_frame_above_hard_frame_bytes_closes_with_1009() -> None:
+    """A frame over hard_frame_bytes closes the connection with 1009 (message too big)."""
+    limits = Limits(max_frame_bytes=1024, hard_frame_bytes=4096, password_hash_iterations=1)
+    async with open_lab(limits=limits) as lab:
+        client = await lab.client()
+        await client.act("ping", t="x" * 5000)
+        await client.expect_closed(1009)
+
+
+async def test_binary_frame_is_invalid_message(lab: Lab) -> None:
+    """A binary frame gets invalid_message and the connection stays usable."""
+    client = await lab.client()
+    await client.raw(b'{"action": "ping", "content": {}}')
+    await client.expect_error("invalid_message")
+    await client.assert_silent()
+
+
+@pytest.mark.parametrize("frame", ["{not json", "[1, 2]", '"ping"', ""])
+async def test_malformed_json_is_invalid_json(lab: Lab, frame: str) -> None:
+    """A text frame that is not a JSON object gets invalid_json and the connection stays usable."""
+    client = await lab.client()
+    await client.raw(frame)
+    await client.expect_error("invalid_json")
+    await client.assert_silent()

@@ -1,0 +1,268 @@
+"""Drops, grace periods, resume and shutdown, end to end over real websockets.
+
+A real server on 127.0.0.1 port 0 and real websocket clients.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from signalling_server import Timeouts, serve
+from tests.signalling_server.wsclient import Lab, loopback_config, open_lab
+from tests.timeouts import scaled
+
+CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{6}$")
+OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"}
+ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n"}
+CANDIDATE = {
+    "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+}
+#: Long enough never to run out during a test; short ones are set where a timer must fire.
+LONG = scaled(30.0)
+SHORT = scaled(0.3)
+
+
+def short_timeouts(**timers: float) -> Timeouts:
+    return Timeouts(close_timeout=scaled(2.0), **timers)
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    async with open_lab() as lab:
+        yield lab
+
+
+async def test_host_drop_and_resume_within_grace() -> None:
+    """Guests see host_disconnected then host_resumed; the resumed host gets the backlog."""
+    async with open_lab(timeouts=short_timeouts(host_grace=LONG)) as lab:
+        host, started = await lab.host()
+        code = started["lobby_id"]
+        bob, _ = await lab.guest(host, code, "Bob")
+        cy, _ = await lab.guest(host, code, "Cy")
+        dee = await lab.joiner(host, code, "Dee")
+
+        await host.close()
+        for guest in (bob, cy):
+            notice = await guest.expect("host_disconnected")
+            assert notice["lobby_id"] == code
+            assert 0 < notice["grace_s"] <= LONG
+        assert await dee.expect("request_rejected") == {"lobby_id": code, "reason": "host_left"}
+        eve = await lab.client()
+        await eve.act("join_lobby", lobby_id=code, name="Eve")
+        await eve.expect_error("host_unavailable", "join_lobby")
+        await cy.act("leave_lobby")
+        await cy.expect("left_lobby")
+
+        host2 = await lab.client()
+        await host2.act("resume", token=started["host_token"])
+        resumed = await host2.expect("resumed")
+        host2.id = resumed["connection_id"]
+        assert resumed == {
+            "role": "host",
+            "lobby_id": code,
+            "connection_id": host2.id,
+            "peer_id": 1,
+        }
+        assert host2.id != host.id
+        # Replayed in order: the request it lost while away, then the guest who left.
+        assert await host2.expect("request_removed") == {"connection_id": dee.id}
+        assert await host2.expect("guest_left") == {"connection_id": cy.id, "reason": "left"}
+        assert await bob.expect("host_resumed") == {
+            "old_connection_id": host.id,
+            "connection_id": host2.id,
+        }
+
+        await bob.act("send_message", connection_id=host2.id, data="welcome back")
+        assert await host2.expect("received_message") == {
+            "connection_id": bob.id,
+            "data": "welcome back",
+        }
+        await host2.act("send_message", connection_id=bob.id, data="thanks")
+        assert (await bob.expect("received_message"))["connection_id"] == host2.id
+        for client in (host2, bob, cy, dee, eve):
+            await client.assert_silent()
+
+
+async def test_host_drop_past_grace_closes_lobby() -> None:
+    """When the host stays away past its grace, guests get lobby_closed(host_left); code is freed."""
+    async with open_lab(timeouts=short_timeouts(host_grace=SHORT)) as lab:
+        host, started = await lab.host()
+        code = started["lobby_id"]
+        bob, _ = await lab.guest(host, code, "Bob")
+
+        await host.close()
+        await bob.expect("host_disconnected")
+        assert await bob.expect("lobby_closed") == {"lobby_id": code, "reason": "host_left"}
+        await bob.act("join_lobby", lobby_id=code, name="Bob")
+        await bob.expect_error("lobby_not_found", "join_lobby")
+        late_host = await lab.client()
+        await late_host.act("resume", token=started["host_token"])
+        await late_host.expect_error("invalid_token", "resume")
+        assert lab.server.counters.lobbies == 0
+        for client in (bob, late_host):
+            await client.assert_silent()
+
+
+async def test_guest_drop_and_resume() -> None:
+    """The host sees guest_left(disconnected) then guest_resumed with the old and new ids."""
+    async with open_lab(timeouts=short_timeouts(guest_grace=LONG)) as lab:
+        host, started = await lab.host()
+        code = started["lobby_id"]
+        bob, accepted = await lab.guest(host, code, "Bob")
+
+        await bob.close()
+        assert await host.expect("guest_left") == {
+            "connection_id": bob.id,
+            "reason": "disconnected",
+        }
+        bob2 = await lab.client()
+        await bob2.act("resume", token=accepted["guest_token"])
+        resumed = await bob2.expect("resumed")
+        bob2.id = resumed["connection_id"]
+        assert resumed == {
+            "role": "guest",
+            "lobby_id": code,
+            "connection_id": bob2.id,
+            "peer_id": 2,
+        }
+        assert await host.expect("guest_resumed") == {
+            "old_connection_id": bob.id,
+            "connection_id": bob2.id,
+        }
+
+        await host.act("set_session_description", connection_id=bob2.id, description=OFFER)
+        assert await bob2.expect("received_session_description") == {
+            "connection_id": host.id,
+            "description": OFFER,
+        }
+        await bob2.act("send_ice_candidate", connection_id=host.id, candidate=None)
+        assert await host.expect("received_ice_candidate") == {
+            "connection_id": bob2.id,
+            "candidate": None,
+        }
+        await host.act("send_message", connection_id=bob.id, data="old id")
+        await host.expect_error("unknown_connection", "send_message")
+        await host.act("get_lobby_info")
+        guests = (await host.expect("lobby_info"))["guests"]
+        assert guests == [{"connection_id": bob2.id, "name": "Bob", "peer_id": 2}]
+        for client in (host, bob2):
+            await client.assert_silent()
+
+
+async def test_guest_resume_takes_over_a_live_socket(lab: Lab) -> None:
+    """A guest token used while the old socket is open moves the place and closes the old with 4000."""
+    host, started = await lab.host()
+    bob, accepted = await lab.guest(host, started["lobby_id"], "Bob")
+
+    bob2 = await lab.client()
+    await bob2.act("resume", token=accepted["guest_token"])
+    resumed = await bob2.expect("resumed")
+    bob2.id = resumed["connection_id"]
+    assert resumed["role"] == "guest"
+    await bob.expect_closed(4000)
+    assert await host.expect("guest_resumed") == {
+        "old_connection_id": bob.id,
+        "connection_id": bob2.id,
+    }
+    await host.act("send_message", connection_id=bob2.id, data="hi again")
+    assert (await bob2.expect("received_message"))["data"] == "hi again"
+    for client in (host, bob2):
+        await client.assert_silent()
+
+
+async def test_host_resume_takes_over_a_live_socket(lab: Lab) -> None:
+    """A host token used while the old socket is open moves the lobby and closes the old with 4000."""
+    host, started = await lab.host()
+    bob, _ = await lab.guest(host, started["lobby_id"], "Bob")
+
+    host2 = await lab.client()
+    await host2.act("resume", token=started["host_token"])
+    resumed = await host2.expect("resumed")
+    host2.id = resumed["connection_id"]
+    assert resumed["role"] == "host"
+    await host.expect_closed(4000)
+    assert await bob.expect("host_resumed") == {
+        "old_connection_id": host.id,
+        "connection_id": host2.id,
+    }
+    await bob.act("send_message", connection_id=host2.id, data="same game?")
+    assert (await host2.expect("received_message"))["data"] == "same game?"
+    for client in (host2, bob):
+        await client.assert_silent()
+
+
+async def test_resume_with_invalid_token(lab: Lab) -> None:
+    """Unknown, malformed and wrong-secret tokens get invalid_token; the connection stays idle."""
+    host, started = await lab.host()
+    token_id = started["host_token"].partition(".")[0]
+    thief = await lab.client()
+    for token in ("nonsense", "abc.def", f"{token_id}.{'A' * 24}"):
+        await thief.act("resume", ref=token[:8], token=token)
+        error = await thief.expect_error("invalid_token", "resume")
+        assert error["ref"] == token[:8]
+    await thief.act("start_lobby")
+    await thief.expect("lobby_started")
+    await host.assert_silent()
+
+
+async def test_guest_vanishing_mid_handshake(lab: Lab) -> None:
+    """A guest gone after the offer: host gets guest_left, and relaying to it errors."""
+    host, started = await lab.host()
+    bob, _ = await lab.guest(host, started["lobby_id"], "Bob")
+    await host.act("set_session_description", connection_id=bob.id, description=OFFER)
+    await bob.expect("received_session_description")
+    await bob.close()
+
+    assert await host.expect("guest_left") == {"connection_id": bob.id, "reason": "disconnected"}
+    await host.act("send_ice_candidate", ref="c1", connection_id=bob.id, candidate=CANDIDATE)
+    error = await host.expect_error("unknown_connection", "send_ice_candidate")
+    assert error["ref"] == "c1"
+    await host.assert_silent()
+
+
+async def test_server_shutdown_closes_lobbies_then_sockets() -> None:
+    """On shutdown every lobby member gets lobby_closed(server_shutdown), then close code 1001."""
+    labs: list[Lab] = []
+    try:
+        async with serve(loopback_config()) as server:
+            lab = Lab(server)
+            labs.append(lab)
+            host, started = await lab.host()
+            code = started["lobby_id"]
+            bob, _ = await lab.guest(host, code, "Bob")
+            cy = await lab.joiner(host, code, "Cy")
+            idle = await lab.client()
+            await idle.assert_silent()
+        # The block has ended: the server has shut down while everyone was connected.
+        for member in (host, bob, cy):
+            assert await member.expect("lobby_closed") == {
+                "lobby_id": code,
+                "reason": "server_shutdown",
+            }
+            await member.expect_closed(1001)
+        await idle.expect_closed(1001)
+    finally:
+        for opened in labs:
+            await opened.close_clients()
+
+
+async def test_relay_to_a_socket_already_closing_errors_to_the_sender(lab: Lab) -> None:
+    """A relay that finds its recipient's socket closing is never dropped silently: the sender gets an error."""
+    host, started = await lab.host()
+    bob, _ = await lab.guest(host, started["lobby_id"], "Bob")
+    # The server starts closing Bob's socket; Bob's side does not read, so the
+    # closing handshake hangs and the server has not yet handled the disconnect.
+    bob.ws.transport.pause_reading()
+    server_side = lab.server._sockets[bob.id]  # type: ignore[index]
+    server_side.protocol.send_close(1001, "test")
+    server_side.send_data()
+    await host.act("send_message", connection_id=bob.id, data="are you there?")
+    error = await host.expect_error("unknown_connection")
+    assert "disconnected" in error["message"]
+    bob.ws.transport.resume_reading()
+    assert await host.expect("guest_left") == {"connection_id": bob.id, "reason": "disconnected"}
