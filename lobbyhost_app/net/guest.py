@@ -97,6 +97,7 @@ class GuestSession:
         self._handshake_timeout = handshake_timeout
         self._listeners: list[Callable[[GuestEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._early_chat: list[str] = []
         self._ended = asyncio.get_running_loop().create_future()
         signalling.add_listener(self._on_signal)
 
@@ -122,8 +123,11 @@ class GuestSession:
         return await asyncio.shield(self._ended)
 
     def send_chat(self, text: str) -> None:
+        """Chat to the host; typed before the link exists, it goes once it opens."""
         if self.link is not None:
             self.link.send_chat(text)
+        elif self.status.phase not in ENDED:
+            self._early_chat.append(text)
 
     def send_game(self, data: str | bytes) -> None:
         if self.link is not None:
@@ -158,6 +162,9 @@ class GuestSession:
         link.on_state = self._link_changed
         link.on_chat = lambda text: self._emit(GuestChat(text))
         link.on_rtt = lambda ms: self._emit(GuestRtt(ms))
+        for text in self._early_chat:
+            link.send_chat(text)
+        self._early_chat.clear()
         self._spawn(self._watch_handshake(link))
 
     async def _watch_handshake(self, link: PeerLink) -> None:

@@ -334,8 +334,10 @@ class HostSession:
         self._emit(LobbyInfoChanged(content))
 
     def _on_lobby_closed(self, content: dict[str, Any]) -> None:
+        # Every guest goes because the lobby did, whoever's link notices first.
         for guest in list(self._guests.values()):
-            self._spawn(self._drop(guest, "closed"))
+            self._forget(guest, "closed")
+            self._spawn(guest.link.close(bye="closed"))
         self.lobby_id = None
         self._emit(LobbyEnded(content.get("reason", "closed")))
 
@@ -364,14 +366,19 @@ class HostSession:
         self._emit(PeerUpdated(guest.connection_id, guest.name, guest.peer_id, guest.link.stats()))
 
     async def _drop(self, guest: _Guest, reason: str) -> None:
-        """Forget a guest, close its link and say so, once."""
+        """Forget a guest (reporting ``reason`` once) and close its link."""
+        if self._forget(guest, reason):
+            await guest.link.close(bye=reason if reason in ("kicked", "closed") else None)
+
+    def _forget(self, guest: _Guest, reason: str) -> bool:
+        """Take a guest off the list and say why; ``False`` if it was gone already."""
         if self._guests.get(guest.connection_id) is not guest:
-            return
+            return False
         del self._guests[guest.connection_id]
         if guest.handshake is not None and guest.handshake is not asyncio.current_task():
             guest.handshake.cancel()
-        await guest.link.close(bye=reason if reason in ("kicked", "closed") else None)
         self._emit(PeerGone(guest.connection_id, guest.name, reason))
+        return True
 
     # Plumbing -----------------------------------------------------------------------------
 

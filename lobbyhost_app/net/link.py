@@ -81,6 +81,7 @@ class PeerLink:
         self._game: RTCDataChannel | None = None
         self._pinger: asyncio.Task[None] | None = None
         self._opened = asyncio.get_running_loop().create_future()
+        self._early_chat: list[dict[str, Any]] = []
         #: Candidates received before the remote description; ``None`` once it is set.
         self._early_candidates: list[dict[str, Any] | None] | None = []
         pc.on("connectionstatechange", self._on_connection_state)
@@ -118,7 +119,12 @@ class PeerLink:
     # Sending --------------------------------------------------------------------
 
     def send_chat(self, text: str) -> None:
-        self._send_lobby({"type": "chat", "text": text[:MAX_CHAT_LENGTH]})
+        """Send chat now, or as soon as the link opens (chat typed early is not lost)."""
+        message = {"type": "chat", "text": text[:MAX_CHAT_LENGTH]}
+        if self.state is LinkState.CONNECTING:
+            self._early_chat.append(message)
+        else:
+            self._send_lobby(message)
 
     def send_game(self, data: str | bytes) -> None:
         if self._game is not None and self._game.readyState == "open":
@@ -192,6 +198,9 @@ class PeerLink:
         if not self._opened.done():
             self._opened.set_result(None)
         self._pinger = asyncio.create_task(self._ping_forever(), name="peer-pinger")
+        for message in self._early_chat:
+            self._send_lobby(message)
+        self._early_chat.clear()
 
     def _on_lobby_close(self) -> None:
         if self.state is LinkState.CONNECTED:

@@ -1,0 +1,122 @@
+"""``lobbyhost-guest URL CODE --name NAME``: join a lobby from a terminal.
+
+Prints events as JSON lines (``status`` with ``phase`` and ``detail``, ``rtt``,
+``chat``) and sends each stdin line as chat. Exits when the session ends:
+0 after leaving or the host closing the lobby, 1 when rejected, kicked or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from .errors import LobbyHostError
+from .jsonlines import emit, stdin_lines
+from .net.guest import GuestChat, GuestEvent, GuestPhase, GuestRtt, GuestSession, GuestStatus
+from .net.ice import IceServer, IceSettings
+from .net.signalling import SignallingClient
+
+_GOOD_ENDINGS = {GuestPhase.LEFT, GuestPhase.LOBBY_CLOSED, GuestPhase.HOST_LEFT}
+
+
+def _print_event(event: GuestEvent) -> None:
+    if isinstance(event, GuestStatus):
+        emit("status", phase=event.phase.value, detail=event.detail)
+    elif isinstance(event, GuestRtt):
+        emit("rtt", rtt_ms=round(event.rtt_ms, 2))
+    elif isinstance(event, GuestChat):
+        emit("chat", text=event.text)
+
+
+async def run_guest(url: str, code: str, name: str, password: str | None, ice: IceSettings) -> int:
+    signalling = SignallingClient(url)
+    try:
+        await signalling.connect()
+        session = GuestSession(signalling, ice)
+        session.add_listener(_print_event)
+        await session.join(code, name, password)
+    except LobbyHostError as exc:
+        emit("error", message=str(exc))
+        await signalling.close()
+        return 1
+    loop = asyncio.get_running_loop()
+    leave = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, leave.set)
+
+    async def chat_from_stdin() -> None:
+        async for line in stdin_lines():
+            session.send_chat(line)
+
+    tasks = [
+        asyncio.create_task(chat_from_stdin()),
+        asyncio.create_task(leave.wait()),
+        asyncio.create_task(session.wait_ended()),
+    ]
+    await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if leave.is_set():
+        await session.leave()
+    else:
+        await signalling.close()
+    return 0 if session.status.phase in _GOOD_ENDINGS else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lobbyhost-guest", description="Join a LobbyHost lobby.")
+    parser.add_argument("url", help="the signalling server, e.g. ws://192.168.1.20:8765/")
+    parser.add_argument("code", help="the lobby's join code")
+    parser.add_argument("--name", default="Guest", help="your name in the lobby")
+    parser.add_argument("--password", help="the lobby's password, if it has one")
+    add_ice_arguments(parser)
+    return parser
+
+
+def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ice-address",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="only gather ICE candidates on this local address (repeatable)",
+    )
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an extra STUN/TURN URL (turn:user:pass@host:port for credentials; repeatable)",
+    )
+
+
+def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
+    """IceSettings from ``--ice-address`` and ``--ice-server`` options."""
+    servers = []
+    for url in args.ice_server:
+        scheme, _, rest = url.partition(":")
+        username = credential = None
+        if "@" in rest:
+            userinfo, _, host = rest.rpartition("@")
+            username, _, credential = userinfo.partition(":")
+            url = f"{scheme}:{host}"
+        servers.append(IceServer(urls=(url,), username=username, credential=credential))
+    return IceSettings(servers=tuple(servers), allowed_addresses=tuple(args.ice_address))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        ice = ice_from_arguments(args)
+    except LobbyHostError as exc:
+        emit("error", message=str(exc))
+        return 2
+    return asyncio.run(run_guest(args.url, args.code, args.name, args.password, ice))

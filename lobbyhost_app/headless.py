@@ -1,0 +1,165 @@
+"""``lobbyhost --headless``: the embedded server and the host peers, no display.
+
+Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``,
+``request_to_join``, ``request_removed``, ``peer_connected``, ``peer_rtt``,
+``chat``, ``peer_left``, ``lobby_closed``, ``error``. Without ``--auto-accept``
+it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
+also ``{"kick": ID, "reason": ...}`` and ``{"chat": TEXT, "to"?: ID}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from signalling_server import ServerConfig, serve
+
+from .errors import LobbyHostError
+from .jsonlines import emit, stdin_lines
+from .net.host import (
+    ChatReceived,
+    HostEvent,
+    HostSession,
+    JoinRequested,
+    LobbyEnded,
+    PeerGone,
+    PeerUpdated,
+    RequestGone,
+)
+from .net.ice import IceSettings
+from .net.link import LinkState
+from .net.signalling import SignallingClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeadlessOptions:
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 8765
+    code: str | None = None
+    auto_accept: bool = False
+    name: str = "Host"
+    ice: IceSettings = field(default_factory=IceSettings)
+
+
+class HeadlessHost:
+    """Turns host events into JSON lines and stdin lines into host actions."""
+
+    def __init__(self, session: HostSession) -> None:
+        self.session = session
+        self._connected: set[str] = set()
+        self.ended = asyncio.Event()
+        session.add_listener(self.on_event)
+
+    def on_event(self, event: HostEvent) -> None:
+        if isinstance(event, JoinRequested):
+            emit("request_to_join", connection_id=event.connection_id, name=event.name)
+        elif isinstance(event, RequestGone) and event.reason != "accepted":
+            emit("request_removed", connection_id=event.connection_id, reason=event.reason)
+        elif isinstance(event, PeerUpdated):
+            self._peer_updated(event)
+        elif isinstance(event, PeerGone):
+            self._connected.discard(event.connection_id)
+            emit(
+                "peer_left", connection_id=event.connection_id, name=event.name, reason=event.reason
+            )
+        elif isinstance(event, ChatReceived):
+            emit("chat", connection_id=event.connection_id, name=event.name, text=event.text)
+        elif isinstance(event, LobbyEnded):
+            emit("lobby_closed", reason=event.reason)
+            self.ended.set()
+
+    def _peer_updated(self, event: PeerUpdated) -> None:
+        stats = event.stats
+        if stats.state is LinkState.CONNECTED and event.connection_id not in self._connected:
+            self._connected.add(event.connection_id)
+            emit(
+                "peer_connected",
+                connection_id=event.connection_id,
+                name=event.name,
+                peer_id=event.peer_id,
+                route=stats.route,
+            )
+        if stats.rtt_ms is not None:
+            emit(
+                "peer_rtt",
+                connection_id=event.connection_id,
+                rtt_ms=round(stats.rtt_ms, 2),
+                bytes_in=stats.bytes_in,
+                bytes_out=stats.bytes_out,
+            )
+
+    async def run_commands(self) -> None:
+        """Apply decisions read from stdin until EOF."""
+        async for line in stdin_lines():
+            try:
+                await self.apply(json.loads(line))
+            except (ValueError, TypeError, AttributeError):
+                emit("error", message=f"not a command: {line[:200]}")
+            except LobbyHostError as exc:
+                emit("error", message=str(exc))
+
+    async def apply(self, command: dict[str, Any]) -> None:
+        if "accept" in command:
+            await self.session.accept(str(command["accept"]))
+        elif "reject" in command:
+            await self.session.reject(str(command["reject"]), command.get("reason"))
+        elif "kick" in command:
+            await self.session.kick(str(command["kick"]), command.get("reason"))
+        elif "chat" in command:
+            self.session.send_chat(str(command["chat"]), command.get("to"))
+        else:
+            emit("error", message=f"unknown command: {sorted(command)}")
+
+
+async def run_headless(options: HeadlessOptions) -> int:
+    """Serve and host until SIGINT/SIGTERM or stdin's end (with --auto-accept, until a signal)."""
+    config = ServerConfig(host=options.listen_host, port=options.listen_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with serve(config) as server:
+            local = f"ws://127.0.0.1:{server.port}/"
+            signalling = SignallingClient(local)
+            await signalling.connect()
+            session = HostSession(signalling, options.ice, auto_accept=options.auto_accept)
+            host = HeadlessHost(session)
+            opened = await session.start(lobby_id=options.code, display_name=options.name)
+            emit(
+                "lobby_started",
+                lobby_id=opened.lobby_id,
+                url=server.url,
+                port=server.port,
+                healthz=f"http://{options.listen_host}:{server.port}/healthz",
+            )
+            commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
+            waiters: list[asyncio.Task[Any]] = [
+                asyncio.create_task(stop.wait()),
+                asyncio.create_task(host.ended.wait()),
+            ]
+            if commands is not None:
+                waiters.append(commands)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in waiters:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*waiters, return_exceptions=True)
+            await session.close()
+    except OSError as exc:
+        emit(
+            "error",
+            message=f"cannot listen on {options.listen_host}:{options.listen_port}: {exc.strerror}",
+        )
+        return 1
+    except LobbyHostError as exc:
+        emit("error", message=str(exc))
+        return 1
+    return 0
