@@ -1,0 +1,277 @@
+"""Host and guest sessions end to end: a real server, real aiortc peers, loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from lobbyhost_app.net.errors import ServerError
+from lobbyhost_app.net.guest import GuestChat, GuestEvent, GuestPhase, GuestSession, GuestStatus
+from lobbyhost_app.net.host import (
+    ChatReceived,
+    HostEvent,
+    HostSession,
+    JoinRequested,
+    LobbyEnded,
+    PeerGone,
+    PeerUpdated,
+    RequestGone,
+    SignallingStatus,
+)
+from lobbyhost_app.net.ice import IceSettings
+from lobbyhost_app.net.link import LinkState
+from lobbyhost_app.net.signalling import SignallingClient
+from signalling_server import Limits, ServerConfig, SignallingServer, Timeouts, serve
+
+from .recorder import Recorder
+
+LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
+
+
+@dataclass
+class Lobby:
+    server: SignallingServer
+    host: HostSession
+    events: Recorder[HostEvent]
+    lobby_id: str
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[SignallingServer]:
+    config = ServerConfig(
+        port=0,
+        limits=Limits(password_hash_iterations=1),
+        timeouts=Timeouts(guest_grace=10, host_grace=10, close_timeout=1),
+    )
+    async with serve(config) as running:
+        yield running
+
+
+async def open_host(server: SignallingServer, **options: Any) -> Lobby:
+    signalling = SignallingClient(server.url, backoff=(0.05, 0.2))
+    await signalling.connect()
+    host = HostSession(signalling, LOOPBACK, ping_interval=0.2, **options)
+    events: Recorder[HostEvent] = Recorder()
+    host.add_listener(events)
+    opened = await host.start(display_name="Ann")
+    return Lobby(server, host, events, opened.lobby_id)
+
+
+async def open_guest(
+    server: SignallingServer, **options: Any
+) -> tuple[GuestSession, Recorder[GuestEvent]]:
+    signalling = SignallingClient(server.url, backoff=(0.05, 0.2))
+    await signalling.connect()
+    guest = GuestSession(signalling, LOOPBACK, ping_interval=0.2, **options)
+    events: Recorder[GuestEvent] = Recorder()
+    guest.add_listener(events)
+    return guest, events
+
+
+@pytest.fixture
+async def lobby(server: SignallingServer) -> AsyncIterator[Lobby]:
+    opened = await open_host(server)
+    yield opened
+    await opened.host.close()
+
+
+def phase(wanted: GuestPhase) -> Any:
+    return lambda e: isinstance(e, GuestStatus) and e.phase is wanted
+
+
+def connected_peer(e: HostEvent) -> bool:
+    return isinstance(e, PeerUpdated) and e.stats.state is LinkState.CONNECTED
+
+
+async def connect_guest(
+    lobby: Lobby, name: str = "Bob"
+) -> tuple[GuestSession, Recorder[GuestEvent], str]:
+    """A guest that joined, was accepted by a click-equivalent and is connected."""
+    guest, events = await open_guest(lobby.server)
+    await guest.join(lobby.lobby_id, name)
+    request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested) and e.name == name)
+    assert isinstance(request, JoinRequested)
+    await lobby.host.accept(request.connection_id)
+    await events.wait_for(phase(GuestPhase.CONNECTED))
+    await lobby.events.wait_for(
+        lambda e: connected_peer(e) and e.connection_id == request.connection_id  # type: ignore[union-attr]
+    )
+    return guest, events, request.connection_id
+
+
+async def test_accepted_guest_connects_with_rtt_route_chat_and_game_data(lobby: Lobby) -> None:
+    """Accept leads to a connected peer with RTT and route; chat and game data flow both ways."""
+    guest, events, guest_id = await connect_guest(lobby)
+    update = await lobby.events.wait_for(
+        lambda e: isinstance(e, PeerUpdated) and e.stats.rtt_ms is not None
+    )
+    assert isinstance(update, PeerUpdated)
+    assert update.peer_id == 2
+    assert update.stats.route == "host"
+    assert update.stats.rtt_ms is not None and update.stats.rtt_ms > 0
+    assert update.stats.connected_since is not None
+
+    guest.send_chat("hi host")
+    chat = await lobby.events.wait_for(lambda e: isinstance(e, ChatReceived))
+    assert chat == ChatReceived(guest_id, "Bob", "hi host")
+    lobby.host.send_chat("hi guest")
+    assert await events.wait_for(lambda e: isinstance(e, GuestChat)) == GuestChat("hi guest")
+
+    received: asyncio.Future[str | bytes] = asyncio.get_running_loop().create_future()
+    assert guest.link is not None
+    guest.link.on_game = received.set_result
+    lobby.host.send_game(guest_id, b"\x00game-state\xff")
+    async with asyncio.timeout(5):
+        assert await received == b"\x00game-state\xff"
+    stats = lobby.host.peer(guest_id)
+    assert stats is not None and stats.bytes_out > 0 and stats.bytes_in > 0
+    await guest.leave()
+    gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
+    assert gone == PeerGone(guest_id, "Bob", "left")
+
+
+async def test_offer_gathers_only_on_allowed_addresses(lobby: Lobby) -> None:
+    """With the allow-list set to 127.0.0.1, every host candidate in the offer is 127.0.0.1."""
+    guest, _, _ = await connect_guest(lobby)
+    assert guest.link is not None
+    offer = guest.link.pc.remoteDescription.sdp
+    candidates = [line for line in offer.splitlines() if line.startswith("a=candidate:")]
+    assert candidates
+    assert all(" 127.0.0.1 " in line for line in candidates), candidates
+    await guest.leave()
+
+
+async def test_reject_with_reason_reaches_the_guest(lobby: Lobby) -> None:
+    """A rejected guest ends as rejected, with the host's reason."""
+    guest, _ = await open_guest(lobby.server)
+    await guest.join(lobby.lobby_id, "Eve")
+    request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
+    assert isinstance(request, JoinRequested)
+    await lobby.host.reject(request.connection_id, "game already started")
+    assert await guest.wait_ended() == GuestStatus(GuestPhase.REJECTED, "game already started")
+    assert lobby.host.requests == []
+    await guest.signalling.close()
+
+
+async def test_kick_closes_the_link_and_tells_the_guest(lobby: Lobby) -> None:
+    """Kick: the guest ends as kicked with the reason; the host drops the peer as kicked."""
+    guest, _, guest_id = await connect_guest(lobby)
+    await lobby.host.kick(guest_id, "afk")
+    ended = await guest.wait_ended()
+    assert ended.phase is GuestPhase.KICKED
+    assert ended.detail == "afk"
+    gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
+    assert gone == PeerGone(guest_id, "Bob", "kicked")
+    assert lobby.host.peer(guest_id) is None
+    await guest.signalling.close()
+
+
+async def test_host_closing_the_lobby_ends_every_guest(lobby: Lobby) -> None:
+    """Closing the lobby: guests end as lobby_closed, peers are reported closed."""
+    guest, _, guest_id = await connect_guest(lobby)
+    await lobby.host.close()
+    ended = await guest.wait_ended()
+    assert ended.phase is GuestPhase.LOBBY_CLOSED
+    assert await lobby.events.wait_for(lambda e: isinstance(e, PeerGone)) == PeerGone(
+        guest_id, "Bob", "closed"
+    )
+    assert await lobby.events.wait_for(lambda e: isinstance(e, LobbyEnded)) == LobbyEnded(
+        "closed_by_host"
+    )
+    await guest.signalling.close()
+
+
+async def test_guest_vanishing_mid_handshake_leaves_nothing_behind(lobby: Lobby) -> None:
+    """A guest that drops after being accepted but before answering: no stuck peer or task."""
+    raw = SignallingClient(lobby.server.url, reconnect=False)
+    await raw.connect()
+    offers: Recorder[str] = Recorder()
+    raw.add_listener(lambda event, _content: offers(event))
+    await raw.request("join_lobby", lobby_id=lobby.lobby_id, name="Ghost")
+    request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
+    assert isinstance(request, JoinRequested)
+    await lobby.host.accept(request.connection_id)
+    await offers.wait_for(lambda e: e == "received_session_description")
+    await raw.close()  # gone before answering
+    gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
+    assert gone == PeerGone(request.connection_id, "Ghost", "disconnected")
+    assert lobby.host.peer(request.connection_id) is None
+    assert lobby.host.requests == []
+
+
+async def test_handshake_that_never_completes_is_shown_failed(server: SignallingServer) -> None:
+    """A guest that stays connected but never answers: the peer fails and is removed."""
+    lobby = await open_host(server, handshake_timeout=0.5)
+    raw = SignallingClient(server.url, reconnect=False)
+    await raw.connect()
+    await raw.request("join_lobby", lobby_id=lobby.lobby_id, name="Mute")
+    request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
+    assert isinstance(request, JoinRequested)
+    await lobby.host.accept(request.connection_id)
+    gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
+    assert gone == PeerGone(request.connection_id, "Mute", "failed")
+    await raw.close()
+    await lobby.host.close()
+
+
+async def test_guest_signalling_drop_is_resumed_without_dropping_the_peer(lobby: Lobby) -> None:
+    """The guest's websocket dies; it resumes with its token and the peer link never drops."""
+    guest, _, guest_id = await connect_guest(lobby)
+    mark = lobby.events.mark
+    signals: Recorder[str] = Recorder()
+    guest.signalling.add_listener(lambda event, _content: signals(event))
+    lobby.server._sockets[guest_id].transport.abort()  # type: ignore[index]
+    await signals.wait_for(lambda e: e == "resumed")
+    update = await lobby.events.wait_for(
+        lambda e: isinstance(e, PeerUpdated) and e.connection_id != guest_id, after=mark
+    )
+    assert isinstance(update, PeerUpdated)
+    assert update.stats.state is LinkState.CONNECTED
+    assert not any(isinstance(e, PeerGone) for e in lobby.events.events)
+    guest.send_chat("still here")
+    chat = await lobby.events.wait_for(lambda e: isinstance(e, ChatReceived), after=mark)
+    assert chat == ChatReceived(update.connection_id, "Bob", "still here")
+    await guest.leave()
+
+
+async def test_host_signalling_drop_is_resumed_without_dropping_peers(lobby: Lobby) -> None:
+    """The host's websocket dies; it resumes, guests see host away then back, the link stays."""
+    guest, events, guest_id = await connect_guest(lobby)
+    host_id = lobby.host.signalling.connection_id
+    mark = lobby.events.mark
+    lobby.server._sockets[host_id].transport.abort()  # type: ignore[index]
+    await lobby.events.wait_for(lambda e: e == SignallingStatus("restored"), after=mark)
+    away = await events.wait_for(phase(GuestPhase.HOST_AWAY))
+    await events.wait_for(phase(GuestPhase.CONNECTED), after=events.events.index(away) + 1)
+    assert lobby.host.peer(guest_id) is not None
+    lobby.host.send_chat("back")
+    assert await events.wait_for(lambda e: isinstance(e, GuestChat)) == GuestChat("back")
+    # Signalling works again too: a new guest can be accepted.
+    second, _, _ = await connect_guest(lobby, "Cy")
+    await second.leave()
+    await guest.leave()
+
+
+async def test_join_errors_are_readable(lobby: Lobby) -> None:
+    """A wrong code is a ServerError with the server's sentence; the guest ends as failed."""
+    guest, _ = await open_guest(lobby.server)
+    with pytest.raises(ServerError, match="no lobby") as raised:
+        await guest.join("ZZZZZZ", "Bob")
+    assert raised.value.code == "lobby_not_found"
+    assert guest.status.phase is GuestPhase.FAILED
+    await guest.signalling.close()
+
+
+async def test_auto_accept_connects_without_a_decision(server: SignallingServer) -> None:
+    """With auto-accept on, a join request goes straight to a connected peer."""
+    lobby = await open_host(server, auto_accept=True)
+    guest, events = await open_guest(server)
+    await guest.join(lobby.lobby_id, "Dee")
+    await events.wait_for(phase(GuestPhase.CONNECTED))
+    assert any(isinstance(e, RequestGone) and e.reason == "accepted" for e in lobby.events.events)
+    await guest.leave()
+    await lobby.host.close()
