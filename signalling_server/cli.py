@@ -143,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # At DEBUG the websockets library logs every frame, tokens and passwords
+    # included: it never goes below INFO.
+    logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
     try:
         config = config_from_args(args)
     except ConfigError as exc:

@@ -315,3 +315,29 @@ def test_cli_help_lists_every_limit_and_timeout() -> None:
     for item in (*dataclasses.fields(Limits), *dataclasses.fields(Timeouts)):
         assert "--" + item.name.replace("_", "-") in flags, item.name
     assert {"--host", "--port", "--config"} <= flags
+
+
+async def test_debug_log_never_shows_tokens_or_passwords() -> None:
+    """Even at --log-level debug, no token or password reaches the log."""
+    async with run_cli("--log-level", "debug") as server:
+        host = await WsClient.open(server.url, "127.0.0.31")
+        guest = await WsClient.open(server.url, "127.0.0.32")
+        try:
+            await host.act("start_lobby", password="hunter2-secret")
+            started = await host.expect("lobby_started")
+            await guest.act("join_lobby", lobby_id=started["lobby_id"], password="hunter2-secret")
+            await guest.expect("join_requested")
+            request = await host.expect("request_to_join")
+            await host.act("accept_request", connection_id=request["connection_id"])
+            accepted = await guest.expect("request_accepted")
+            await host.expect("guest_accepted")
+            server.process.send_signal(signal.SIGTERM)
+            await host.expect("lobby_closed")
+        finally:
+            await host.close()
+            await guest.close()
+        _, stderr = await server.process.communicate()
+    log = stderr.decode()
+    assert "DEBUG" in log  # the debug log was on
+    for secret in ("hunter2-secret", started["host_token"], accepted["guest_token"]):
+        assert secret not in log
