@@ -20,7 +20,7 @@ from typing import Any
 from signalling_server import ServerConfig, serve
 
 from .errors import LobbyHostError
-from .jsonlines import emit, stdin_lines
+from .jsonlines import emit, reachable_host, stdin_lines, url_host
 from .net.host import (
     ChatReceived,
     HostEvent,
@@ -127,8 +127,8 @@ async def run_headless(options: HeadlessOptions) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         async with serve(config) as server:
-            local = f"ws://127.0.0.1:{server.port}/"
-            signalling = SignallingClient(local)
+            here = url_host(reachable_host(options.listen_host))
+            signalling = SignallingClient(f"ws://{here}:{server.port}/")
             await signalling.connect()
             session = HostSession(signalling, options.ice, auto_accept=options.auto_accept)
             host = HeadlessHost(session)
@@ -138,7 +138,7 @@ async def run_headless(options: HeadlessOptions) -> int:
                 lobby_id=opened.lobby_id,
                 url=server.url,
                 port=server.port,
-                healthz=f"http://{options.listen_host}:{server.port}/healthz",
+                healthz=f"http://{here}:{server.port}/healthz",
             )
             commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
             waiters: list[asyncio.Task[Any]] = [

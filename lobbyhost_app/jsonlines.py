@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,11 +18,29 @@ def emit(event: str, **fields: Any) -> None:
 
 
 async def stdin_lines() -> AsyncIterator[str]:
-    """Lines from stdin as they come, without blocking the event loop; ends at EOF."""
+    """Lines from stdin as they come, without blocking the event loop; ends at EOF.
+
+    Pipes and terminals are read by the event loop; a regular file (``< commands.txt``),
+    which asyncio cannot watch, is read in a thread: it always reaches its end.
+    """
+    if stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode):
+        while line := await asyncio.to_thread(sys.stdin.buffer.readline):
+            if text := line.decode("utf-8", "replace").strip():
+                yield text
+        return
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
-        text = line.decode("utf-8", "replace").strip()
-        if text:
+        if text := line.decode("utf-8", "replace").strip():
             yield text
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def reachable_host(listen_host: str) -> str:
+    """Where a local client reaches a server listening on ``listen_host``."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen_host, listen_host)
