@@ -182,6 +182,13 @@ def parse_frame(frame: str | bytes) -> ParsedFrame:
     ``unknown_action``.
     """
     try:
+        return _parse(frame)
+    except RecursionError as exc:
+        raise FrameError(ErrorCode.INVALID_JSON, "frame is nested too deeply", None, None) from exc
+
+
+def _parse(frame: str | bytes) -> ParsedFrame:
+    try:
         envelope = _envelope_decoder.decode(frame)
     except msgspec.ValidationError as exc:
         raise _envelope_error(frame, exc) from exc
@@ -216,7 +223,12 @@ def parse_frame(frame: str | bytes) -> ParsedFrame:
 
 def _envelope_error(frame: str | bytes, exc: msgspec.ValidationError) -> FrameError:
     """Explain an envelope that is JSON but not a valid envelope (the cold path)."""
-    value: Any = _any_decoder.decode(frame)
+    try:
+        value: Any = _any_decoder.decode(frame)
+    except msgspec.DecodeError as syntax:
+        # Failed validation early, and is not even JSON further on.
+        message = f"frame is not valid JSON: {syntax}"
+        return FrameError(ErrorCode.INVALID_JSON, message, None, None)
     if not isinstance(value, dict):
         return FrameError(ErrorCode.INVALID_JSON, "frame must be a JSON object", None, None)
     action = value.get("action")
