@@ -28,6 +28,11 @@ class TokenBucket:
         self._tokens = tokens - 1.0
         return True
 
+    def wait_time(self, now: float) -> float:
+        """Seconds until :meth:`take` would succeed (0 when it would now)."""
+        tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
 
 class SlidingWindow:
     """At most ``limit`` events in any ``window`` seconds."""

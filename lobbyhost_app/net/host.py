@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from aiortc import RTCPeerConnection
 
-from .errors import NetError, PeerError
+from .errors import NetError, PeerError, ServerError
 from .ice import IceSettings
 from .link import LinkState, LinkStats, PeerLink
 from .signalling import SignallingClient
@@ -264,18 +264,27 @@ class HostSession:
 
     async def _offer(self, guest: _Guest) -> None:
         link = guest.link
+
+        def refused(error: ServerError) -> None:
+            logger.info("the server refused signalling for %s: %s", guest.name, error)
+            self._spawn(self._drop(guest, "failed"))
+
         try:
             link.open_channels()
             await link.pc.setLocalDescription(await link.pc.createOffer())
             description = link.pc.localDescription
             await self.signalling.send(
                 "set_session_description",
+                on_error=refused,
                 connection_id=guest.connection_id,
                 description={"type": description.type, "sdp": description.sdp},
             )
             # aiortc gathers every candidate into the offer: none to trickle.
             await self.signalling.send(
-                "send_ice_candidate", connection_id=guest.connection_id, candidate=None
+                "send_ice_candidate",
+                on_error=refused,
+                connection_id=guest.connection_id,
+                candidate=None,
             )
             async with asyncio.timeout(self._handshake_timeout):
                 await link.wait_open()

@@ -20,17 +20,22 @@ import contextlib
 import itertools
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from signalling_server.limits import TokenBucket
+
 from .errors import NetError, ServerError
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
+_MAX_ERROR_CALLBACKS = 1024
 
 
 class SignallingClient:
@@ -45,7 +50,11 @@ class SignallingClient:
         reply_timeout: float = 10.0,
         backoff: tuple[float, float] = (0.25, 5.0),
         resume_window: float = 30.0,
+        action_budget: tuple[float, int] = (45.0, 180),
     ) -> None:
+        """``action_budget`` (per second, burst) keeps under the server's per-connection
+        limit (50/s, burst 200 by default): actions beyond it wait their turn, in
+        order, instead of being refused as ``rate_limited``."""
         self.url = url
         self.connection_id: str | None = None
         self._reconnect = reconnect
@@ -61,6 +70,11 @@ class SignallingClient:
         self._token: str | None = None
         self._closing = False
         self._ready = asyncio.Event()
+        rate, burst = action_budget
+        self._budget = TokenBucket(rate, burst, time.monotonic())
+        self._send_lock = asyncio.Lock()
+        #: Error callbacks of recent fire-and-forget actions, by ref (bounded).
+        self._on_error: OrderedDict[str, Callable[[ServerError], None]] = OrderedDict()
 
     # Public API -------------------------------------------------------------------
 
@@ -95,9 +109,26 @@ class SignallingClient:
                 await self._reader
         self._fail_waiting(NetError("the signalling connection was closed"))
 
-    async def send(self, action: str, **content: Any) -> None:
-        """Send an action without waiting for a reply."""
-        await self._send_frame({"action": action, "content": content})
+    async def send(
+        self,
+        action: str,
+        *,
+        on_error: Callable[[ServerError], None] | None = None,
+        **content: Any,
+    ) -> None:
+        """Send an action without waiting for a reply.
+
+        Actions such as relays get no reply when they succeed; ``on_error`` is
+        called if the server refuses this one.
+        """
+        frame: dict[str, Any] = {"action": action, "content": content}
+        if on_error is not None:
+            ref = f"s{next(self._refs)}"
+            frame["ref"] = ref
+            self._on_error[ref] = on_error
+            while len(self._on_error) > _MAX_ERROR_CALLBACKS:
+                self._on_error.popitem(last=False)
+        await self._send_frame(frame)
 
     async def request(self, action: str, **content: Any) -> dict[str, Any]:
         """Send an action and return its reply's ``{"event", "content"}``.
@@ -138,11 +169,16 @@ class SignallingClient:
                 await self._ready.wait()
         except TimeoutError:
             raise NetError("not connected to the signalling server") from None
-        assert self._ws is not None
-        try:
-            await self._ws.send(json.dumps(frame, separators=(",", ":")))
-        except ConnectionClosed as exc:
-            raise NetError("the signalling connection dropped") from exc
+        async with self._send_lock:  # FIFO: paced actions keep their order
+            delay = self._budget.wait_time(time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing to the server's budget
+            self._budget.take(time.monotonic())
+            assert self._ws is not None
+            try:
+                await self._ws.send(json.dumps(frame, separators=(",", ":")))
+            except ConnectionClosed as exc:
+                raise NetError("the signalling connection dropped") from exc
 
     async def _read_forever(self) -> None:
         while True:
@@ -194,6 +230,8 @@ class SignallingClient:
             return
         self._remember(event, content)
         ref = message.get("ref")
+        if event == "error" and isinstance(ref, str) and ref in self._on_error:
+            self._on_error.pop(ref)(ServerError.from_content(content))
         if isinstance(ref, str) and ref in self._waiting:
             future = self._waiting.pop(ref)
             if not future.done():
