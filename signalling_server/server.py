@@ -114,6 +114,9 @@ class SignallingServer:
             self.config.host,
             self.config.port,
             max_size=self.config.limits.hard_frame_bytes,
+            # Signalling frames are small (an ICE candidate is ~300 B): deflate
+            # would save little and costs two zlib contexts, ~32 KiB, per connection.
+            compression=None,
             ping_interval=timeouts.ping_interval,
             ping_timeout=timeouts.ping_timeout,
             close_timeout=timeouts.close_timeout,

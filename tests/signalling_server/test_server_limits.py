@@ -152,3 +152,11 @@ async def test_malformed_json_is_invalid_json(lab: Lab, frame: str) -> None:
     await client.raw(frame)
     await client.expect_error("invalid_json")
     await client.assert_silent()
+
+
+async def test_server_declines_per_message_compression(lab: Lab) -> None:
+    """A browser-like client offering permessage-deflate gets plain frames (no zlib state per socket)."""
+    client = await lab.client()
+    assert client.ws.response is not None
+    assert "Sec-WebSocket-Extensions" not in client.ws.response.headers
+    await client.assert_silent()
