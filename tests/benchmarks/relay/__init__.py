@@ -1,0 +1,56 @@
+"""Relay benchmark: LobbyHost's signalling server against a bare Python relay.
+
+Run from the repository root::
+
+    .venv/bin/python -m tests.benchmarks.relay            # full run, about 4 minutes
+    .venv/bin/python -m tests.benchmarks.relay --quick    # short run, about 1.5 minutes
+    .venv/bin/python -m tests.benchmarks.relay --json bench-results/relay.json
+    .venv/bin/python -m tests.benchmarks.relay --phases memory --no-compression
+
+One run measures both servers under the same flow and prints a markdown table:
+
+- Our server (``python -m signalling_server``) and the bare relay defined in
+  ``bare_relay.py`` (``--serve-bare``) each run in a subprocess of their own. The load
+  generator runs in separate worker processes (``--workers``, default 2); the
+  orchestrator only sends them commands and reads ``/proc`` of the servers.
+- The flow: ``--lobbies`` lobbies, each a host plus 1, 2 or 3 accepted guests
+  (start_lobby, join_lobby, request_to_join, accept_request, request_accepted),
+  every client bound to its own loopback source address (127.0.1.1 ..
+  127.0.1.254 for worker 0, 127.0.2.x for worker 1, ...) so the per-address
+  limits of our server (8 open lobbies, 30 joins a minute) are never reached.
+  Every host/guest pair then relays ICE candidates both ways with
+  ``send_ice_candidate``: a Chrome-shaped candidate dict (host, srflx, relay
+  or tcp candidate line, ``sdpMid``, ``sdpMLineIndex``, ``usernameFragment``)
+  whose candidate line ends with ``x-seq N x-ts T`` extension attributes; the
+  receiver checks order and loss per sender and computes the latency.
+- Paced run (metrics 1 and 2): every client sends at the same rate so that the
+  total offered load is ``--rate`` (8,000 msg/s) and each connection stays far
+  below our server's default budget of 50 actions/s; our server runs with its
+  default limits. Repetitions alternate between the servers; the server CPU
+  (utime + stime from ``/proc/PID/stat``) over each repetition divided by the
+  messages relayed gives CPU microseconds per message (median reported).
+- Saturation (metric 3): every client sends as fast as it can with a window of
+  ``--window`` unanswered messages. Our server is started again with
+  ``--actions-per-second``/``--action-burst`` raised so that its limiter (which
+  still runs on every frame) does not throttle the benchmark.
+- Memory (metric 4): a fresh process of each server, ``--idle-connections``
+  idle websocket connections; (VmRSS after - VmRSS before) / N from
+  ``/proc/PID/status``; the held count is read from ``/healthz``.
+
+Clients use the websockets defaults (they offer permessage-deflate, as browsers
+do); ``--no-compression`` makes them not offer it. Every byte goes to loopback.
+
+CPU per message depends on how busy the machine is (a busier server reads more
+frames per wake-up), so the benchmark watches ``/proc/stat`` for CPU used by
+processes that are not its own: it waits for a quiet moment before each
+repetition (``--quiet-wait`` seconds in all), measures a disturbed repetition
+again (``--retries``), and prints a warning under the table when the kept
+repetitions were still disturbed.
+
+Modules: ``cli`` (the entry point), ``bare_relay`` (the server we compare with),
+``candidates``, ``flow`` and ``load_worker`` (the load generator, in worker
+processes), ``worker_pool`` and ``servers`` (the orchestrator's handles on those
+processes), ``process_resources`` and ``quiet_gate`` (``/proc`` readings),
+``plan``, ``repetitions``, ``traffic``, ``paced``, ``saturation`` and ``memory``
+(the phases), ``stats`` and ``report`` (the figures and the table).
+"""

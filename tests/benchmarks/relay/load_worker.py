@@ -1,0 +1,209 @@
+"""A load-generator process: runs the flows and senders the orchestrator asks for."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from collections import Counter
+from multiprocessing.connection import Connection as Pipe
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import WebSocketException
+
+from .addresses import source_address
+from .flow import Compression, Flow, Peer, open_client
+from .process_resources import raise_nofile
+
+
+async def _sleep_until(when: float) -> None:
+    delay = when - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _paced_sender(
+    peer: Peer, first: float, interval: float, count: int
+) -> tuple[float, float]:
+    """Send ``count`` candidates, one every ``interval`` s, round robin over the peer's
+    streams; returns (worst lag behind schedule, time of the last send)."""
+    send = peer.ws.send
+    streams = peer.streams
+    monotonic = time.monotonic
+    due = first
+    worst = 0.0
+    for i in range(count):
+        delay = due - monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif -delay > worst:
+            worst = -delay
+        await send(streams[i % len(streams)].frame())
+        due += interval
+    return worst, monotonic()
+
+
+async def _greedy_sender(flow: Flow, peer: Peer, start_at: float) -> None:
+    """Send as fast as the window of unanswered candidates allows, until stopped."""
+    assert flow.windows is not None
+    acquire = flow.windows[peer.cid].acquire
+    send = peer.ws.send
+    streams = peer.streams
+    await _sleep_until(start_at)
+    i = 0
+    while not flow.stopped:
+        await acquire()
+        if flow.stopped:
+            break
+        await send(streams[i % len(streams)].frame())
+        i += 1
+
+
+class Worker:
+    """A load-generator process: obeys the orchestrator's commands over a pipe."""
+
+    def __init__(self, pipe: Pipe, index: int, compression: Compression) -> None:
+        self.pipe = pipe
+        self.index = index
+        self.compression: Compression = compression
+        self.flows: dict[str, Flow] = {}
+        self.idle: list[ClientConnection] = []
+
+    async def run(self) -> None:
+        """Answer commands (``cmd_<name>``) until told to exit or the pipe closes."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    command, args = await loop.run_in_executor(None, self.pipe.recv)
+                except EOFError:
+                    return  # the orchestrator is gone
+                if command == "exit":
+                    self.pipe.send({"ok": True})
+                    return
+                try:
+                    reply = await getattr(self, f"cmd_{command}")(**args)
+                except Exception as exc:
+                    reply = {
+                        "error": f"worker {self.index}: {command}: {type(exc).__name__}: {exc}"
+                    }
+                self.pipe.send(reply)
+        finally:
+            for flow in self.flows.values():
+                await flow.close()
+            for ws in self.idle:
+                ws.transport.abort()
+
+    async def cmd_setup(self, key: str, url: str, guest_counts: list[int]) -> dict[str, Any]:
+        flow = self.flows[key] = Flow(self.index, self.compression)
+        started = time.monotonic()
+        await flow.setup(url, guest_counts, seed=self.index)
+        return {"peers": len(flow.peers), "seconds": time.monotonic() - started}
+
+    async def cmd_teardown(self, key: str) -> dict[str, Any]:
+        flow = self.flows.pop(key)
+        await flow.close()
+        return {"ok": True}
+
+    async def cmd_paced(
+        self, key: str, rate: float, start_at: float, duration: float
+    ) -> dict[str, Any]:
+        flow = self.flows[key]
+        sent0, received0, reordered0 = flow.sent(), flow.received, flow.reordered
+        errors0 = sum(flow.errors.values())
+        count = max(1, round(rate * duration))
+        interval = 1.0 / rate
+        rng = random.Random(start_at)
+        flow.latencies = []
+        results = await asyncio.gather(
+            *(
+                _paced_sender(peer, start_at + rng.random() * interval, interval, count)
+                for peer in flow.peers
+            )
+        )
+        last_send = max(last for _, last in results)
+        await flow.drain(5.0)
+        latencies, flow.latencies = flow.latencies, None
+        return {
+            "sent": flow.sent() - sent0,
+            "received": flow.received - received0,
+            "reordered": flow.reordered - reordered0,
+            "errors": sum(flow.errors.values()) - errors0,
+            "error_codes": dict(flow.errors),
+            "outstanding": flow.sent() - flow.received,
+            "latencies_ns": latencies,
+            "send_seconds": last_send - start_at,
+            "worst_lag_s": max(lag for lag, _ in results),
+        }
+
+    async def cmd_saturate(
+        self, key: str, start_at: float, t1: float, t2: float, window: int
+    ) -> dict[str, Any]:
+        flow = self.flows[key]
+        reordered0 = flow.reordered
+        errors0 = sum(flow.errors.values())
+        windows = flow.windows = {peer.cid: asyncio.Semaphore(window) for peer in flow.peers}
+        flow.stopped = False
+        senders = [asyncio.create_task(_greedy_sender(flow, p, start_at)) for p in flow.peers]
+        try:
+            await _sleep_until(t1)
+            c1, m1 = flow.received, time.monotonic()
+            await _sleep_until(t2)
+            c2, m2 = flow.received, time.monotonic()
+        finally:
+            flow.stopped = True
+            for semaphore in windows.values():
+                semaphore.release()
+            async with asyncio.timeout(30):
+                await asyncio.gather(*senders)
+        await flow.drain(5.0)
+        flow.windows = None
+        return {
+            "count": c2 - c1,
+            "seconds": m2 - m1,
+            "reordered": flow.reordered - reordered0,
+            "errors": sum(flow.errors.values()) - errors0,
+            "outstanding": flow.sent() - flow.received,
+        }
+
+    async def cmd_idle_open(self, url: str, count: int, concurrency: int) -> dict[str, Any]:
+        limit = asyncio.Semaphore(concurrency)
+        failures: Counter[str] = Counter()
+
+        async def open_one(index: int) -> None:
+            address = source_address(self.index, index)
+            async with limit:
+                for _ in range(3):
+                    try:
+                        ws = await open_client(url, address, self.compression)
+                    except (OSError, TimeoutError, WebSocketException) as exc:
+                        failures[type(exc).__name__] += 1
+                        await asyncio.sleep(0.2)
+                    else:
+                        self.idle.append(ws)
+                        return
+
+        started = time.monotonic()
+        async with asyncio.timeout(240):
+            await asyncio.gather(*(open_one(i) for i in range(count)))
+        return {
+            "opened": len(self.idle),
+            "seconds": time.monotonic() - started,
+            "failures": dict(failures),
+        }
+
+    async def cmd_idle_close(self) -> dict[str, Any]:
+        for ws in self.idle:
+            ws.transport.abort()
+        self.idle.clear()
+        await asyncio.sleep(0.1)
+        return {"ok": True}
+
+
+def worker_main(pipe: Pipe, index: int, compression: Compression) -> None:
+    """Entry point of a load-generator process."""
+    raise_nofile()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orchestrator decides when to stop
+    asyncio.run(Worker(pipe, index, compression).run())
