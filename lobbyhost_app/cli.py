@@ -47,7 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LobbyHostError as exc:
         parser.error(str(exc))
     if not args.headless:
-        parser.error("the desktop window is not available in this build; use --headless")
+        # Imported here so the headless host never loads Qt (servers have no display).
+        from .app import run_gui
+
+        return run_gui([parser.prog])
     host, port = args.listen
     options = HeadlessOptions(
         listen_host=host,

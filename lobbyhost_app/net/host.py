@@ -27,6 +27,8 @@ from .link import LinkState, LinkStats, PeerLink
 from .signalling import SignallingClient
 
 logger = logging.getLogger(__name__)
+#: How long closing waits for peer links to say bye and close.
+_CLOSE_WAIT_S = 5.0
 T = TypeVar("T")
 
 
@@ -68,7 +70,17 @@ class PeerUpdated:
 class PeerGone:
     connection_id: str
     name: str
+    peer_id: int
     reason: str  # left, kicked, disconnected, failed, closed
+
+
+@dataclass(frozen=True, slots=True)
+class PeerResumed:
+    """A guest's signalling came back on a new connection; its peer link never dropped."""
+
+    old_connection_id: str
+    connection_id: str
+    peer_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +113,7 @@ HostEvent = (
     | RequestGone
     | PeerUpdated
     | PeerGone
+    | PeerResumed
     | ChatReceived
     | LobbyInfoChanged
     | LobbyEnded
@@ -141,6 +154,7 @@ class HostSession:
         self._requests: dict[str, JoinRequested] = {}
         self._server_ice: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._link_closes: set[asyncio.Task[None]] = set()
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------
@@ -212,6 +226,9 @@ class HostSession:
                 await self.signalling.request("close_lobby")
         for guest in list(self._guests.values()):
             await self._drop(guest, "closed")
+        # Let the links finish saying bye and closing; stop whatever else is left.
+        if self._link_closes:
+            await asyncio.wait(self._link_closes, timeout=_CLOSE_WAIT_S)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -332,11 +349,13 @@ class HostSession:
         self._spawn(self._drop(guest, reason))
 
     def _on_guest_resumed(self, content: dict[str, Any]) -> None:
-        guest = self._guests.pop(content["old_connection_id"], None)
+        old = content["old_connection_id"]
+        guest = self._guests.pop(old, None)
         if guest is not None:
             guest.connection_id = content["connection_id"]
             guest.signalling_lost = False
             self._guests[guest.connection_id] = guest
+            self._emit(PeerResumed(old, guest.connection_id, guest.peer_id))
             self._link_changed(guest)
 
     def _on_lobby_info(self, content: dict[str, Any]) -> None:
@@ -346,7 +365,9 @@ class HostSession:
         # Every guest goes because the lobby did, whoever's link notices first.
         for guest in list(self._guests.values()):
             self._forget(guest, "closed")
-            self._spawn(guest.link.close(bye="closed"))
+            task = self._spawn(guest.link.close(bye="closed"))
+            self._link_closes.add(task)
+            task.add_done_callback(self._link_closes.discard)
         self.lobby_id = None
         self._emit(LobbyEnded(content.get("reason", "closed")))
 
@@ -386,7 +407,7 @@ class HostSession:
         del self._guests[guest.connection_id]
         if guest.handshake is not None and guest.handshake is not asyncio.current_task():
             guest.handshake.cancel()
-        self._emit(PeerGone(guest.connection_id, guest.name, reason))
+        self._emit(PeerGone(guest.connection_id, guest.name, guest.peer_id, reason))
         return True
 
     # Plumbing -----------------------------------------------------------------------------
@@ -415,6 +436,7 @@ __all__ = [
     "LobbyOpened",
     "PeerError",
     "PeerGone",
+    "PeerResumed",
     "PeerUpdated",
     "RequestGone",
     "SignallingStatus",

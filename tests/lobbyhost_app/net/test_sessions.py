@@ -18,6 +18,7 @@ from lobbyhost_app.net.host import (
     JoinRequested,
     LobbyEnded,
     PeerGone,
+    PeerResumed,
     PeerUpdated,
     RequestGone,
     SignallingStatus,
@@ -131,7 +132,7 @@ async def test_accepted_guest_connects_with_rtt_route_chat_and_game_data(lobby: 
     assert stats is not None and stats.bytes_out > 0 and stats.bytes_in > 0
     await guest.leave()
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
-    assert gone == PeerGone(guest_id, "Bob", "left")
+    assert gone == PeerGone(guest_id, "Bob", 2, "left")
 
 
 async def test_offer_gathers_only_on_allowed_addresses(lobby: Lobby) -> None:
@@ -165,7 +166,7 @@ async def test_kick_closes_the_link_and_tells_the_guest(lobby: Lobby) -> None:
     assert ended.phase is GuestPhase.KICKED
     assert ended.detail == "afk"
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
-    assert gone == PeerGone(guest_id, "Bob", "kicked")
+    assert gone == PeerGone(guest_id, "Bob", 2, "kicked")
     assert lobby.host.peer(guest_id) is None
     await guest.signalling.close()
 
@@ -177,7 +178,7 @@ async def test_host_closing_the_lobby_ends_every_guest(lobby: Lobby) -> None:
     ended = await guest.wait_ended()
     assert ended.phase is GuestPhase.LOBBY_CLOSED
     assert await lobby.events.wait_for(lambda e: isinstance(e, PeerGone)) == PeerGone(
-        guest_id, "Bob", "closed"
+        guest_id, "Bob", 2, "closed"
     )
     assert await lobby.events.wait_for(lambda e: isinstance(e, LobbyEnded)) == LobbyEnded(
         "closed_by_host"
@@ -198,7 +199,7 @@ async def test_guest_vanishing_mid_handshake_leaves_nothing_behind(lobby: Lobby)
     await offers.wait_for(lambda e: e == "received_session_description")
     await raw.close()  # gone before answering
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
-    assert gone == PeerGone(request.connection_id, "Ghost", "disconnected")
+    assert gone == PeerGone(request.connection_id, "Ghost", 2, "disconnected")
     assert lobby.host.peer(request.connection_id) is None
     assert lobby.host.requests == []
 
@@ -213,7 +214,7 @@ async def test_handshake_that_never_completes_is_shown_failed(server: Signalling
     assert isinstance(request, JoinRequested)
     await lobby.host.accept(request.connection_id)
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
-    assert gone == PeerGone(request.connection_id, "Mute", "failed")
+    assert gone == PeerGone(request.connection_id, "Mute", 2, "failed")
     await raw.close()
     await lobby.host.close()
 
@@ -226,6 +227,9 @@ async def test_guest_signalling_drop_is_resumed_without_dropping_the_peer(lobby:
     guest.signalling.add_listener(lambda event, _content: signals(event))
     lobby.server._sockets[guest_id].transport.abort()  # type: ignore[index]
     await signals.wait_for(lambda e: e == "resumed")
+    resumed = await lobby.events.wait_for(lambda e: isinstance(e, PeerResumed), after=mark)
+    assert isinstance(resumed, PeerResumed)
+    assert (resumed.old_connection_id, resumed.peer_id) == (guest_id, 2)
     update = await lobby.events.wait_for(
         lambda e: isinstance(e, PeerUpdated) and e.connection_id != guest_id, after=mark
     )
@@ -275,3 +279,18 @@ async def test_auto_accept_connects_without_a_decision(server: SignallingServer)
     assert any(isinstance(e, RequestGone) and e.reason == "accepted" for e in lobby.events.events)
     await guest.leave()
     await lobby.host.close()
+
+
+async def test_closing_the_host_closes_its_peer_connections_itself(lobby: Lobby) -> None:
+    """Closing the session closes the host's own peer connections (a frozen guest cannot hold them)."""
+    guest, _, _ = await connect_guest(lobby)
+    assert guest.link is not None
+    # The guest freezes: it hears neither its peer connection nor the server.
+    guest.link.pc.remove_all_listeners()
+    guest.signalling.remove_listener(guest._on_signal)
+    host_links = [g.link for g in lobby.host._guests.values()]
+    await lobby.host.close()
+    assert [link.pc.connectionState for link in host_links] == ["closed"]
+    # Its data channel closing is all the frozen guest notices.
+    assert (await guest.wait_ended()).phase is GuestPhase.LOBBY_CLOSED
+    await guest.signalling.close()

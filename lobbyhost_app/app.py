@@ -1,0 +1,94 @@
+"""The desktop app: a QApplication, qasync's loop and the main window.
+
+Qt and asyncio share one thread: the asyncio loop *is* Qt's event loop
+(``qasync.QEventLoop``), started through ``asyncio.Runner(loop_factory=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from .controllers.guest_controller import GuestController
+from .controllers.host_controller import HostController
+from .controllers.settings import APPLICATION, ORGANIZATION, Settings
+from .views.main_window import MainWindow
+from .views.widgets import app_icon
+
+
+@dataclass(slots=True)
+class AppParts:
+    """What :func:`build` makes: the settings, both controllers and the window."""
+
+    settings: Settings
+    host: HostController
+    guest: GuestController
+    window: MainWindow
+    #: Set when the user asks to quit (window closed, Quit, SIGINT/SIGTERM).
+    quit_requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.window.close_requested.connect(self.quit_requested.set)
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (the existing one if there is one), named for QSettings."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv or sys.argv))
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("LobbyHost")
+    app.setWindowIcon(app_icon())
+    # Quitting is run_window's job (after guests are told): Qt must not stop the loop itself.
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def build(store: QSettings | None = None) -> AppParts:
+    """Settings, controllers and the main window, wired; nothing started yet."""
+    settings = Settings(store)
+    host = HostController(settings)
+    guest = GuestController(settings)
+    window = MainWindow(host, guest)
+    return AppParts(settings, host, guest, window)
+
+
+async def shutdown(parts: AppParts) -> None:
+    """Leave and close everything the app holds (guests are told the lobby closed)."""
+    await parts.guest.shutdown()
+    await parts.host.shutdown()
+
+
+async def run_window(parts: AppParts) -> None:
+    """Show the window until the user closes it, then shut down cleanly and close it."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, parts.quit_requested.set)
+        loop.add_signal_handler(signal.SIGTERM, parts.quit_requested.set)
+    parts.window.show()
+    try:
+        await parts.quit_requested.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+        await shutdown(parts)
+        parts.window.allow_close()
+        parts.window.close()
+
+
+def run_gui(argv: Sequence[str] | None = None) -> int:
+    """``lobbyhost``: run the desktop app until its window closes."""
+    app = create_application(argv)
+    parts = build()
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        runner.run(run_window(parts))
+    return 0

@@ -1,0 +1,399 @@
+"""The host side of the app: the embedded server, one lobby, its requests and peers.
+
+:class:`HostController` owns a :class:`~lobbyhost_app.net.host.HostSession`
+(and the embedded signalling server unless a remote server is configured),
+turns its events into Qt signals and the models' rows, and turns the user's
+clicks into session calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from signalling_server import ServerConfig, SignallingError, serve
+
+from ..errors import LobbyHostError
+from ..invite import (
+    embedded_invite_link,
+    host_port,
+    local_connect_host,
+    normalize_server_url,
+    remote_invite_link,
+)
+from ..models.join_requests import JoinRequestsModel
+from ..models.peers import PeerTableModel
+from ..net.host import (
+    ChatReceived,
+    HostEvent,
+    HostSession,
+    JoinRequested,
+    LobbyEnded,
+    LobbyInfoChanged,
+    LobbyOpened,
+    PeerGone,
+    PeerUpdated,
+    RequestGone,
+    SignallingStatus,
+)
+from ..net.ice import local_addresses
+from ..net.link import LinkState
+from ..net.signalling import SignallingClient
+from .base import ControllerBase, listen_error_message
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: How often pending peer updates reach the peers model.
+PEER_FLUSH_MS = 250
+
+_GONE_WORDS = {
+    "left": "left",
+    "kicked": "was kicked",
+    "disconnected": "lost the connection",
+    "failed": "could not connect",
+    "closed": "was disconnected (lobby closed)",
+}
+
+
+class HostState(enum.Enum):
+    IDLE = "idle"
+    STARTING = "starting"
+    OPEN = "open"
+    CLOSING = "closing"
+
+
+class HostController(ControllerBase):
+    """Hosts one lobby at a time.
+
+    Signals:
+        state_changed(HostState)
+        lobby_opened(str code, str invite_link)
+        lobby_closed(str reason)
+        request_added(JoinRequested)
+        request_removed(str connection_id, str reason)
+        decision_failed(str connection_id): accepting or rejecting it failed
+        peers_updated(list[PeerUpdated]): batched, at most every ``PEER_FLUSH_MS``
+        peer_left(str connection_id, str name, str reason)
+        chat_received(str name, str text)
+        chat_sent(str text)
+        lobby_info_changed(dict)
+        message_logged(str): a lobby event in words, for the log panel
+        error_occurred(str)
+
+    Models: ``requests`` (:class:`JoinRequestsModel`), ``peers`` (:class:`PeerTableModel`).
+    """
+
+    state_changed = Signal(object)
+    lobby_opened = Signal(str, str)
+    lobby_closed = Signal(str)
+    request_added = Signal(object)
+    request_removed = Signal(str, str)
+    decision_failed = Signal(str)
+    peers_updated = Signal(list)
+    peer_left = Signal(str, str, str)
+    chat_received = Signal(str, str)
+    chat_sent = Signal(str)
+    lobby_info_changed = Signal(dict)
+    message_logged = Signal(str)
+
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.requests = JoinRequestsModel(self)
+        self.peers = PeerTableModel(self)
+        self.state = HostState.IDLE
+        self.code: str | None = None
+        self.invite_link: str | None = None
+        #: The embedded server's websocket URL while it runs.
+        self.server_url: str | None = None
+        self._session: HostSession | None = None
+        self._signalling: SignallingClient | None = None
+        self._server_stack = contextlib.AsyncExitStack()
+        self._close_task: asyncio.Task[None] | None = None
+        self._listen: tuple[str, int] | None = None
+        self._request_names: dict[str, str] = {}
+        self._connected: set[int] = set()
+        self._pending: dict[int, PeerUpdated] = {}
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(PEER_FLUSH_MS)
+        self._connect_signals()
+
+    def _connect_signals(self) -> None:
+        self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
+        self.request_added.connect(self.requests.add_request)
+        self.request_removed.connect(self._on_self_request_removed)
+        self.peers_updated.connect(self.peers.apply_updates)
+        self.peer_left.connect(self._on_self_peer_left)
+        self.lobby_closed.connect(self._on_self_lobby_closed)
+
+    # Intents (called by views) ----------------------------------------------------------
+
+    def open_lobby(
+        self, *, password: str = "", max_guests: int | None = None
+    ) -> asyncio.Task[None]:
+        """Start the server (unless remote) and open a lobby; ``lobby_opened`` when done."""
+        return self._spawn(self._open(password, max_guests))
+
+    def close_lobby(self) -> asyncio.Task[None]:
+        """Close the lobby (guests are told), stop the embedded server."""
+        return self._spawn(self._finish_closing(close_lobby=True, reason="closed_by_host"))
+
+    def accept(self, connection_id: str) -> asyncio.Task[None]:
+        return self._spawn(self._decide(connection_id, lambda s: s.accept(connection_id)))
+
+    def reject(self, connection_id: str, reason: str = "") -> asyncio.Task[None]:
+        """Turn a request down; ``reason`` (optional) is shown to the guest."""
+        reason = reason.strip()
+        return self._spawn(self._decide(connection_id, lambda s: s.reject(connection_id, reason)))
+
+    def kick(self, connection_id: str) -> asyncio.Task[None]:
+        return self._spawn(self._call(lambda session: session.kick(connection_id)))
+
+    def set_locked(self, locked: bool) -> asyncio.Task[None]:
+        """Lock (no new join requests) or unlock the lobby."""
+        return self._spawn(self._call(lambda session: session.set_open(not locked)))
+
+    def set_auto_accept(self, enabled: bool) -> None:
+        """Accept every request from now on (the waiting ones too); saved in the settings."""
+        if self.settings.load().auto_accept != enabled:
+            self.settings.update(auto_accept=enabled)
+        session = self._session
+        if session is None:
+            return
+        session.auto_accept = enabled
+        if enabled:
+            for request in session.requests:
+                self._spawn(session.accept(request.connection_id))
+
+    def send_chat(self, text: str) -> None:
+        """Chat to every connected guest."""
+        text = text.strip()
+        if not text:
+            return
+        session = self._session
+        if session is None or not self._connected:
+            self.error_occurred.emit("No guest is connected to chat with yet.")
+            return
+        session.send_chat(text)
+        self.chat_sent.emit(text)
+
+    async def shutdown(self) -> None:
+        """Close everything before the app quits; guests are told the lobby closed.
+
+        Work under way (an accept, a lobby still opening) is cancelled; a close
+        under way is not, it is waited for.
+        """
+        await self._cancel_tasks()
+        await self._finish_closing(close_lobby=True, reason="closed_by_host")
+
+    # Opening and closing ------------------------------------------------------------------------
+
+    async def _open(self, password: str, max_guests: int | None) -> None:
+        if self.state is not HostState.IDLE:
+            raise LobbyHostError("A lobby is already open; close it first.")
+        settings = self.settings.load()
+        if max_guests is not None and max_guests != settings.max_guests:
+            settings = self.settings.update(max_guests=max_guests)
+        self._set_state(HostState.STARTING)
+        try:
+            ice = settings.ice_settings()
+            if settings.use_remote_server:
+                url = normalize_server_url(settings.remote_server_url)
+                self.message_logged.emit(f"Connecting to {url}")
+            else:
+                url = await self._start_server(settings.listen_host, settings.listen_port)
+            self._signalling = signalling = SignallingClient(url)
+            await signalling.connect()
+            session = HostSession(signalling, ice, auto_accept=settings.auto_accept)
+            session.add_listener(self._on_session_event)
+            self._session = session
+            await session.start(
+                name=settings.lobby_name(),
+                display_name=settings.display_name,
+                max_guests=max_guests,
+                password=password or None,
+            )
+        except BaseException as exc:
+            await self._release()
+            self._set_state(HostState.IDLE)
+            if isinstance(exc, SignallingError):  # a listen setting the server refuses
+                raise LobbyHostError(str(exc)) from exc
+            raise
+
+    async def _start_server(self, listen_host: str, port: int) -> str:
+        """Start the embedded server; its websocket URL as this machine reaches it."""
+        try:
+            server = await self._server_stack.enter_async_context(
+                serve(ServerConfig(host=listen_host, port=port))
+            )
+        except OSError as exc:
+            raise LobbyHostError(listen_error_message(exc, listen_host, port)) from exc
+        self._listen = (listen_host, server.port)
+        self.server_url = server.url
+        self.message_logged.emit(f"Signalling server listening on {server.url}")
+        return f"ws://{host_port(local_connect_host(listen_host), server.port)}/"
+
+    async def _finish_closing(self, *, close_lobby: bool, reason: str) -> None:
+        """Start closing, or join the close under way; cancelling the caller does not stop it."""
+        if self._close_task is None or self._close_task.done():
+            self._close_task = asyncio.get_running_loop().create_task(
+                self._close(close_lobby=close_lobby, reason=reason)
+            )
+        await asyncio.shield(self._close_task)
+
+    async def _close(self, *, close_lobby: bool, reason: str) -> None:
+        if self.state in (HostState.IDLE, HostState.CLOSING):
+            return
+        self._set_state(HostState.CLOSING)
+        try:
+            await self._release(close_lobby=close_lobby)
+        finally:
+            self._set_state(HostState.IDLE)
+            self.lobby_closed.emit(reason)
+
+    async def _release(self, *, close_lobby: bool = False) -> None:
+        """Close the session (or bare signalling client) and stop the embedded server."""
+        session, self._session = self._session, None
+        signalling, self._signalling = self._signalling, None
+        self._flush_timer.stop()
+        self._pending.clear()
+        try:
+            if session is not None:
+                await session.close(close_lobby=close_lobby)
+            elif signalling is not None:
+                await signalling.close()
+        finally:
+            self.server_url = None
+            self._listen = None
+            await self._server_stack.aclose()
+
+    async def _decide(
+        self, connection_id: str, action: Callable[[HostSession], Awaitable[None]]
+    ) -> None:
+        try:
+            await self._call(action)
+        except LobbyHostError:
+            self.decision_failed.emit(connection_id)
+            raise
+
+    async def _call(self, action: Callable[[HostSession], Awaitable[None]]) -> None:
+        if self._session is None or self.state is not HostState.OPEN:
+            raise LobbyHostError("No lobby is open.")
+        await action(self._session)
+
+    def _set_state(self, state: HostState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    # Session events ----------------------------------------------------------------------------
+
+    def _on_session_event(self, event: HostEvent) -> None:
+        if isinstance(event, PeerUpdated):
+            self._peer_updated(event)
+        elif isinstance(event, JoinRequested):
+            self._request_names[event.connection_id] = event.name
+            self.message_logged.emit(f"{event.name} asks to join")
+            self.request_added.emit(event)
+        elif isinstance(event, RequestGone):
+            self._request_gone(event)
+        elif isinstance(event, PeerGone):
+            self._peer_gone(event)
+        elif isinstance(event, ChatReceived):
+            self.chat_received.emit(event.name, event.text)
+        elif isinstance(event, LobbyInfoChanged):
+            self.lobby_info_changed.emit(event.info)
+        elif isinstance(event, LobbyOpened):
+            self._lobby_opened(event)
+        elif isinstance(event, LobbyEnded):
+            self._lobby_ended(event)
+        elif isinstance(event, SignallingStatus):
+            self._signalling_status(event)
+
+    def _lobby_opened(self, event: LobbyOpened) -> None:
+        self.code = event.lobby_id
+        if self._listen is not None:
+            host, port = self._listen
+            self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
+        else:
+            settings = self.settings.load()
+            self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
+        self._set_state(HostState.OPEN)
+        self.message_logged.emit(f"Lobby {event.lobby_id} is open")
+        self.lobby_opened.emit(event.lobby_id, self.invite_link)
+
+    def _lobby_ended(self, event: LobbyEnded) -> None:
+        if self.state is HostState.OPEN:
+            # Ended from the server's side (shut down, host grace over): tidy up here.
+            self._spawn(self._finish_closing(close_lobby=False, reason=event.reason))
+
+    def _signalling_status(self, event: SignallingStatus) -> None:
+        words = {
+            "lost": "Lost the connection to the signalling server; reconnecting…",
+            "restored": "Reconnected to the signalling server",
+            "failed": "The connection to the signalling server is gone",
+        }
+        self.message_logged.emit(words.get(event.status, event.status))
+        if event.status == "failed" and self.state is HostState.OPEN:
+            self.error_occurred.emit(
+                "Lost the signalling server for good; the lobby is closed. Guests already "
+                "connected were disconnected."
+            )
+            self._spawn(self._finish_closing(close_lobby=False, reason="signalling_lost"))
+
+    def _request_gone(self, event: RequestGone) -> None:
+        name = self._request_names.pop(event.connection_id, "A guest")
+        if event.reason == "cancelled":
+            self.message_logged.emit(f"{name} stopped waiting")
+        elif event.reason == "removed":
+            self.message_logged.emit(f"{name}'s request was turned down")
+        self.request_removed.emit(event.connection_id, event.reason)
+
+    def _peer_updated(self, event: PeerUpdated) -> None:
+        if event.stats.state is LinkState.CONNECTED and event.peer_id not in self._connected:
+            self._connected.add(event.peer_id)
+            route = event.stats.route or "unknown route"
+            self.message_logged.emit(f"{event.name} connected ({route})")
+        self._pending[event.peer_id] = event
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _peer_gone(self, event: PeerGone) -> None:
+        for peer_id, pending in list(self._pending.items()):
+            if pending.connection_id == event.connection_id:
+                del self._pending[peer_id]
+                self._connected.discard(peer_id)
+        shown = self.peers.peer_id_of(event.connection_id)
+        if shown is not None:
+            self._connected.discard(shown)
+        words = _GONE_WORDS.get(event.reason, f"left ({event.reason})")
+        self.message_logged.emit(f"{event.name} {words}")
+        self.peer_left.emit(event.connection_id, event.name, event.reason)
+
+    # Own signals -------------------------------------------------------------------------------
+
+    def _on_flush_timer_timeout(self) -> None:
+        batch, self._pending = list(self._pending.values()), {}
+        if batch:
+            self.peers_updated.emit(batch)
+
+    def _on_self_request_removed(self, connection_id: str, reason: str) -> None:
+        self.requests.remove_request(connection_id)
+
+    def _on_self_peer_left(self, connection_id: str, name: str, reason: str) -> None:
+        self.peers.remove_connection(connection_id)
+
+    def _on_self_lobby_closed(self, reason: str) -> None:
+        self.code = self.invite_link = None
+        self._request_names.clear()
+        self._connected.clear()
+        self.requests.clear()
+        self.peers.clear()
+        self.message_logged.emit(f"Lobby closed ({reason.replace('_', ' ')})")

@@ -1,0 +1,132 @@
+"""The user's settings: a typed snapshot (:class:`AppSettings`) over ``QSettings``.
+
+Stored under organisation ``LobbyHost``, application ``LobbyHost`` unless a
+``QSettings`` object is injected (tests point it at a temporary INI file).
+Lists are stored as one space-separated string so the INI file stays readable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from ..net.ice import IceServer, IceSettings
+
+ORGANIZATION = "LobbyHost"
+APPLICATION = "LobbyHost"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSettings:
+    """Every persisted setting, with its default."""
+
+    display_name: str = "Player"
+    listen_host: str = "0.0.0.0"
+    #: 0 asks the system for any free port.
+    listen_port: int = 8765
+    use_remote_server: bool = False
+    remote_server_url: str = ""
+    auto_accept: bool = False
+    max_guests: int = 8
+    stun_urls: tuple[str, ...] = ()
+    turn_url: str = ""
+    turn_username: str = ""
+    turn_credential: str = ""
+    #: Local addresses ICE may use; empty means every address but loopback.
+    ice_allowed_addresses: tuple[str, ...] = ()
+    #: The server last used in Join mode.
+    join_server_url: str = ""
+
+    def ice_settings(self) -> IceSettings:
+        """The ICE servers and allow-list; raises ``NetError`` for an address that is not an IP."""
+        servers = [IceServer(urls=(url,)) for url in self.stun_urls]
+        if self.turn_url:
+            servers.append(
+                IceServer(
+                    urls=(self.turn_url,),
+                    username=self.turn_username or None,
+                    credential=self.turn_credential or None,
+                )
+            )
+        return IceSettings(
+            servers=tuple(servers), allowed_addresses=tuple(self.ice_allowed_addresses)
+        )
+
+    def lobby_name(self) -> str:
+        return f"{self.display_name}'s lobby"
+
+
+_KEYS: dict[str, str] = {
+    "display_name": "general/display_name",
+    "listen_host": "host/listen_host",
+    "listen_port": "host/listen_port",
+    "use_remote_server": "host/use_remote_server",
+    "remote_server_url": "host/remote_server_url",
+    "auto_accept": "host/auto_accept",
+    "max_guests": "host/max_guests",
+    "stun_urls": "ice/stun_urls",
+    "turn_url": "ice/turn_url",
+    "turn_username": "ice/turn_username",
+    "turn_credential": "ice/turn_credential",
+    "ice_allowed_addresses": "ice/allowed_addresses",
+    "join_server_url": "join/server_url",
+}
+
+
+class Settings(QObject):
+    """Loads and saves :class:`AppSettings`.
+
+    Signals: ``changed(AppSettings)`` after every save.
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, store: QSettings | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    def load(self) -> AppSettings:
+        """The stored settings; a missing or unreadable value falls back to its default."""
+        defaults = AppSettings()
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(AppSettings):
+            default = getattr(defaults, field.name)
+            raw = self._store.value(_KEYS[field.name], None)
+            values[field.name] = default if raw is None else _convert(raw, default)
+        return AppSettings(**values)
+
+    def save(self, settings: AppSettings) -> None:
+        for field in dataclasses.fields(AppSettings):
+            value = getattr(settings, field.name)
+            if isinstance(value, tuple):
+                value = " ".join(value)
+            self._store.setValue(_KEYS[field.name], value)
+        self._store.sync()
+        self.changed.emit(settings)
+
+    def update(self, **changes: Any) -> AppSettings:
+        """Save the stored settings with ``changes`` applied; returns the result."""
+        settings = dataclasses.replace(self.load(), **changes)
+        self.save(settings)
+        return settings
+
+
+def _convert(raw: object, default: object) -> object:
+    """``raw`` as the type of ``default`` (INI files hand back strings)."""
+    if isinstance(default, bool):
+        if isinstance(raw, str):
+            return raw.strip().lower() in ("true", "1", "yes", "on")
+        return bool(raw)
+    if isinstance(default, int):
+        try:
+            return int(str(raw))
+        except ValueError:
+            return default
+    if isinstance(default, tuple):
+        if isinstance(raw, list | tuple):
+            return tuple(str(item) for item in raw if str(item))
+        return tuple(str(raw).split())
+    return str(raw)

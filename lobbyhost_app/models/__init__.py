@@ -1,0 +1,1 @@
+"""Qt item models over controller state: join requests and live peers."""

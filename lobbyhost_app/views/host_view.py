@@ -1,0 +1,247 @@
+"""Host mode: lobby controls and code, join requests, live peers, log and chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..controllers.host_controller import HostController, HostState
+from ..controllers.settings import AppSettings
+from .peers_table import PeersTable
+from .request_list import JoinRequestList
+from .widgets import ACCENT, ErrorBanner, LogPanel, heading_font
+
+#: The code label while no lobby is open.
+NO_CODE = "\N{EN DASH}" * 6
+
+_STATE_WORDS = {
+    HostState.IDLE: "No lobby open.",
+    HostState.STARTING: "Opening the lobby…",
+    HostState.OPEN: "Lobby open: share the code or the invite link.",
+    HostState.CLOSING: "Closing the lobby…",
+}
+
+
+class HostView(QWidget):
+    """Everything a host needs on one page; talks only to a :class:`HostController`."""
+
+    def __init__(self, controller: HostController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        settings = controller.settings.load()
+        self.error_banner = ErrorBanner(self)
+
+        # Lobby group ------------------------------------------------------------------
+        self.open_button = QPushButton("Open lobby", self)
+        self.open_button.setDefault(True)
+        self.close_button = QPushButton("Close lobby", self)
+        self.state_label = QLabel(self)
+        self.code_label = QLabel(NO_CODE, self)
+        self.code_label.setFont(heading_font(30, monospace=True))
+        self.code_label.setStyleSheet(f"color: {ACCENT}; letter-spacing: 4px;")
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code_label.setAccessibleName("Join code")
+        self.copy_code_button = QPushButton("Copy code", self)
+        self.invite_edit = QLineEdit(self)
+        self.invite_edit.setReadOnly(True)
+        self.invite_edit.setPlaceholderText("The invite link appears when the lobby is open")
+        self.invite_edit.setAccessibleName("Invite link")
+        self.copy_link_button = QPushButton("Copy link", self)
+        self.password_edit = QLineEdit(self)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("none")
+        self.password_edit.setAccessibleName("Lobby password")
+        self.max_guests_spin = QSpinBox(self)
+        self.max_guests_spin.setRange(1, 64)
+        self.max_guests_spin.setValue(settings.max_guests)
+        self.max_guests_spin.setAccessibleName("Maximum guests")
+        self.lock_check = QCheckBox("Locked (no new requests)", self)
+        self.auto_accept_check = QCheckBox("Auto-accept requests", self)
+        self.auto_accept_check.setChecked(settings.auto_accept)
+        self.info_label = QLabel(self)
+
+        lobby_box = QGroupBox("Lobby", self)
+        grid = QGridLayout(lobby_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.state_label, 1)
+        grid.addLayout(buttons, 0, 0, 1, 4)
+        grid.addWidget(QLabel("Code", lobby_box), 1, 0)
+        code_row = QHBoxLayout()
+        code_row.addWidget(self.code_label)
+        code_row.addWidget(self.copy_code_button)
+        code_row.addStretch(1)
+        code_row.addWidget(self.info_label)
+        grid.addLayout(code_row, 1, 1, 1, 3)
+        grid.addWidget(QLabel("Invite link", lobby_box), 2, 0)
+        grid.addWidget(self.invite_edit, 2, 1, 1, 2)
+        grid.addWidget(self.copy_link_button, 2, 3)
+        options = QHBoxLayout()
+        options.addWidget(QLabel("Password", lobby_box))
+        options.addWidget(self.password_edit)
+        options.addWidget(QLabel("Max guests", lobby_box))
+        options.addWidget(self.max_guests_spin)
+        options.addSpacing(12)
+        options.addWidget(self.lock_check)
+        options.addWidget(self.auto_accept_check)
+        options.addStretch(1)
+        grid.addLayout(options, 3, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+
+        # Requests, peers, log --------------------------------------------------------------
+        self.request_list = JoinRequestList(controller.requests, self)
+        self.requests_box = QGroupBox("Join requests", self)
+        QVBoxLayout(self.requests_box).addWidget(self.request_list)
+        self.peers_table = PeersTable(controller.peers, self)
+        self.peers_box = QGroupBox("Peers", self)
+        QVBoxLayout(self.peers_box).addWidget(self.peers_table)
+        self.log_panel = LogPanel(self)
+        log_box = QGroupBox("Log and chat", self)
+        QVBoxLayout(log_box).addWidget(self.log_panel)
+
+        middle = QSplitter(Qt.Orientation.Horizontal, self)
+        middle.addWidget(self.requests_box)
+        middle.addWidget(self.peers_box)
+        middle.setStretchFactor(0, 0)
+        middle.setStretchFactor(1, 1)
+        middle.setSizes([300, 700])
+        vertical = QSplitter(Qt.Orientation.Vertical, self)
+        vertical.addWidget(middle)
+        vertical.addWidget(log_box)
+        vertical.setStretchFactor(0, 3)
+        vertical.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(lobby_box)
+        layout.addWidget(vertical, 1)
+
+        self.setTabOrder(self.open_button, self.close_button)
+        self._connect_signals()
+        self._on_controller_state_changed(controller.state)
+        self._update_counts()
+
+    def _connect_signals(self) -> None:
+        c = self.controller
+        self.open_button.clicked.connect(self._on_open_button_clicked)
+        self.close_button.clicked.connect(self._on_close_button_clicked)
+        self.copy_code_button.clicked.connect(self._on_copy_code_button_clicked)
+        self.copy_link_button.clicked.connect(self._on_copy_link_button_clicked)
+        self.lock_check.clicked.connect(self._on_lock_check_clicked)
+        self.auto_accept_check.clicked.connect(self._on_auto_accept_check_clicked)
+        self.request_list.accept_requested.connect(c.accept)
+        self.request_list.reject_requested.connect(c.reject)
+        self.peers_table.kick_requested.connect(c.kick)
+        self.log_panel.chat_submitted.connect(c.send_chat)
+        c.state_changed.connect(self._on_controller_state_changed)
+        c.lobby_opened.connect(self._on_controller_lobby_opened)
+        c.lobby_closed.connect(self._on_controller_lobby_closed)
+        c.lobby_info_changed.connect(self._on_controller_lobby_info_changed)
+        c.message_logged.connect(self.log_panel.log)
+        c.chat_received.connect(self.log_panel.chat)
+        c.chat_sent.connect(self._on_controller_chat_sent)
+        c.error_occurred.connect(self._on_controller_error_occurred)
+        c.decision_failed.connect(self.request_list.enable_card)
+        c.settings.changed.connect(self._on_settings_changed)
+        c.requests.rowsInserted.connect(self._update_counts)
+        c.requests.rowsRemoved.connect(self._update_counts)
+        c.requests.modelReset.connect(self._update_counts)
+        c.peers.rowsInserted.connect(self._update_counts)
+        c.peers.rowsRemoved.connect(self._update_counts)
+        c.peers.modelReset.connect(self._update_counts)
+
+    # User actions -------------------------------------------------------------------------
+
+    def _on_open_button_clicked(self) -> None:
+        self.error_banner.clear()
+        self.controller.open_lobby(
+            password=self.password_edit.text(), max_guests=self.max_guests_spin.value()
+        )
+
+    def _on_close_button_clicked(self) -> None:
+        self.controller.close_lobby()
+
+    def _on_copy_code_button_clicked(self) -> None:
+        if self.controller.code:
+            QGuiApplication.clipboard().setText(self.controller.code)
+            self.log_panel.log("Code copied to the clipboard")
+
+    def _on_copy_link_button_clicked(self) -> None:
+        if self.controller.invite_link:
+            QGuiApplication.clipboard().setText(self.controller.invite_link)
+            self.log_panel.log("Invite link copied to the clipboard")
+
+    def _on_lock_check_clicked(self, checked: bool) -> None:
+        self.controller.set_locked(checked)
+
+    def _on_auto_accept_check_clicked(self, checked: bool) -> None:
+        self.controller.set_auto_accept(checked)
+
+    # Controller signals ---------------------------------------------------------------------
+
+    def _on_controller_state_changed(self, state: HostState) -> None:
+        idle, is_open = state is HostState.IDLE, state is HostState.OPEN
+        self.state_label.setText(_STATE_WORDS[state])
+        self.open_button.setEnabled(idle)
+        self.close_button.setEnabled(is_open)
+        self.password_edit.setEnabled(idle)
+        self.max_guests_spin.setEnabled(idle)
+        self.lock_check.setEnabled(is_open)
+        self.copy_code_button.setEnabled(is_open)
+        self.copy_link_button.setEnabled(is_open)
+        if idle:
+            self.lock_check.setChecked(False)
+
+    def _on_controller_lobby_opened(self, code: str, invite_link: str) -> None:
+        self.code_label.setText(code)
+        self.invite_edit.setText(invite_link)
+        self._update_counts()
+
+    def _on_controller_lobby_closed(self, reason: str) -> None:
+        self.code_label.setText(NO_CODE)
+        self.invite_edit.clear()
+        self._update_counts()
+
+    def _on_controller_lobby_info_changed(self, info: dict[str, Any]) -> None:
+        self.lock_check.setChecked(info.get("open") is False)
+        self._update_counts()
+
+    def _on_controller_chat_sent(self, text: str) -> None:
+        self.log_panel.chat("You", text)
+
+    def _on_controller_error_occurred(self, message: str) -> None:
+        self.error_banner.show_message(message)
+        self.log_panel.error(message)
+
+    def _on_settings_changed(self, settings: AppSettings) -> None:
+        self.auto_accept_check.setChecked(settings.auto_accept)
+
+    def _update_counts(self, *_: object) -> None:
+        waiting = self.controller.requests.rowCount()
+        peers = self.controller.peers.rowCount()
+        self.requests_box.setTitle(f"Join requests ({waiting})")
+        self.peers_box.setTitle(f"Peers ({peers})")
+        if self.controller.state is not HostState.OPEN:
+            self.info_label.clear()
+            return
+        parts = [f"{peers} of {self.max_guests_spin.value()} guests"]
+        if self.lock_check.isChecked():
+            parts.append("locked")
+        if self.password_edit.text():
+            parts.append("password")
+        self.info_label.setText(" · ".join(parts))

@@ -1,0 +1,155 @@
+"""Take the README's screenshot of the host window: one peer connected, one request waiting.
+
+Run from the repository root::
+
+    .venv/bin/python resources/screenshots/host_window.py [OUTPUT.png]
+
+It needs no display (Qt's offscreen platform and ``QWidget.grab()``), and set
+``QT_QPA_PLATFORM=xcb`` under Xvfb to draw with a real X server instead.
+Everything stays on loopback: the embedded server listens on 127.0.0.1, the
+guests are real aiortc peers with ICE limited to 127.0.0.1 and no ICE servers.
+Settings live in a temporary INI file, never in the user's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import qasync
+from PySide6.QtCore import QSettings, SignalInstance
+
+from lobbyhost_app.app import AppParts, build, create_application, shutdown
+from lobbyhost_app.net.guest import GuestPhase, GuestSession, GuestStatus
+from lobbyhost_app.net.ice import IceSettings
+from lobbyhost_app.net.link import LinkState
+from lobbyhost_app.net.signalling import SignallingClient
+
+OUTPUT = Path(__file__).with_name("host-window.png")
+LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
+WAIT_S = 15.0
+
+
+async def until(condition: Callable[[], bool], *signals: SignalInstance) -> None:
+    """Until ``condition()`` holds, checked whenever one of ``signals`` fires."""
+    if condition():
+        return
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def check(*_: Any) -> None:
+        if not done.done() and condition():
+            done.set_result(None)
+
+    for signal in signals:
+        signal.connect(check)
+    try:
+        async with asyncio.timeout(WAIT_S):
+            await done
+    finally:
+        for signal in signals:
+            signal.disconnect(check)
+
+
+async def guest_joins(url: str, code: str, name: str) -> tuple[GuestSession, SignallingClient]:
+    signalling = SignallingClient(url, reconnect=False)
+    await signalling.connect()
+    session = GuestSession(signalling, LOOPBACK, ping_interval=0.5)
+    await session.join(code, name)
+    return session, signalling
+
+
+async def wait_connected(session: GuestSession) -> None:
+    connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_event(event: object) -> None:
+        connected_now = isinstance(event, GuestStatus) and event.phase is GuestPhase.CONNECTED
+        if connected_now and not connected.done():
+            connected.set_result(None)
+
+    session.add_listener(on_event)
+    if session.status.phase is not GuestPhase.CONNECTED:
+        async with asyncio.timeout(WAIT_S):
+            await connected
+
+
+async def stage(parts: AppParts, output: Path) -> None:
+    """Open a lobby, connect Bob, leave Carol waiting, chat a little, grab the window."""
+    window, host = parts.window, parts.host
+    window.resize(1100, 780)
+    window.show()
+    window.host_view.max_guests_spin.setValue(4)
+    await host.open_lobby(max_guests=4)
+    assert host.server_url is not None and host.code is not None
+    guests = []
+    try:
+        bob, bob_signalling = await guest_joins(host.server_url, host.code, "Bob")
+        guests.append((bob, bob_signalling))
+        await until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
+        host.accept(host.requests.connection_ids()[0])
+        await wait_connected(bob)
+        peers = host.peers
+        await until(
+            lambda: (
+                peers.rowCount() == 1
+                and peers.peer_at(0).stats.state is LinkState.CONNECTED
+                and peers.peer_at(0).stats.rtt_ms is not None
+            ),
+            peers.rowsInserted,
+            peers.dataChanged,
+        )
+        bob.send_chat("Hi Ann! Ready when you are.")
+        await until(
+            lambda: "Ready when you are" in window.host_view.log_panel.plain_text(),
+            host.chat_received,
+        )
+        host.send_chat("Welcome Bob, waiting for one more.")
+        carol, carol_signalling = await guest_joins(host.server_url, host.code, "Carol")
+        guests.append((carol, carol_signalling))
+        await until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if not window.grab().save(str(output)):
+            raise RuntimeError(f"could not write {output}")
+        print(f"saved {output}")
+    finally:
+        for session, signalling in guests:
+            await session.leave()
+            await signalling.close()
+
+
+def main(argv: list[str]) -> int:
+    output = Path(argv[1]) if len(argv) > 1 else OUTPUT
+    app = create_application(argv[:1])
+    with tempfile.TemporaryDirectory(prefix="lobbyhost-shot-") as tmp:
+        store = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+        parts = build(store)
+        parts.settings.update(
+            display_name="Ann",
+            listen_host="127.0.0.1",
+            listen_port=0,
+            ice_allowed_addresses=("127.0.0.1",),
+            stun_urls=(),
+            turn_url="",
+        )
+
+        async def run() -> None:
+            try:
+                await stage(parts, output)
+            finally:
+                await shutdown(parts)
+                parts.window.allow_close()
+                parts.window.close()
+
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            runner.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
