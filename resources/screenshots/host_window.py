@@ -1,11 +1,12 @@
 """Take the README's screenshot of the host window: one peer connected, one request waiting.
 
-Run from the repository root::
+Run from the repository root (``apt-get install xvfb xauth`` for ``--xvfb``)::
 
-    .venv/bin/python resources/screenshots/host_window.py [OUTPUT.png]
+    .venv/bin/python resources/screenshots/host_window.py --xvfb [OUTPUT.png]
 
-It needs no display (Qt's offscreen platform and ``QWidget.grab()``), and set
-``QT_QPA_PLATFORM=xcb`` under Xvfb to draw with a real X server instead.
+With ``--xvfb`` the window is drawn by a real X server (Xvfb, through
+``xvfb-run``, Qt's xcb platform); without it, Qt's offscreen platform draws it
+and no display is needed at all. Either way ``QWidget.grab()`` takes the picture.
 Everything stays on loopback: the embedded server listens on 127.0.0.1, the
 guests are real aiortc peers with ICE limited to 127.0.0.1 and no ICE servers.
 Settings live in a temporary INI file, never in the user's own.
@@ -15,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "--xvfb" not in sys.argv:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import qasync
 from PySide6.QtCore import QSettings, SignalInstance
@@ -123,7 +127,23 @@ async def stage(parts: AppParts, output: Path) -> None:
             await signalling.close()
 
 
+def rerun_under_xvfb(argv: list[str]) -> int:
+    """Run this script again inside a fresh Xvfb display, with Qt's xcb platform."""
+    xvfb_run = shutil.which("xvfb-run")
+    if xvfb_run is None:
+        print("--xvfb needs xvfb-run: apt-get install xvfb xauth", file=sys.stderr)
+        return 2
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "LOBBYHOST_UNDER_XVFB": "1"}
+    screen = ["-s", "-screen 0 1280x900x24"]
+    command = [xvfb_run, "-a", *screen, sys.executable, argv[0], *argv[1:]]
+    return subprocess.run(command, env=env, check=False).returncode  # noqa: S603
+
+
 def main(argv: list[str]) -> int:
+    if "--xvfb" in argv:
+        argv = [arg for arg in argv if arg != "--xvfb"]
+        if not os.environ.get("LOBBYHOST_UNDER_XVFB"):
+            return rerun_under_xvfb(argv)
     output = Path(argv[1]) if len(argv) > 1 else OUTPUT
     app = create_application(argv[:1])
     with tempfile.TemporaryDirectory(prefix="lobbyhost-shot-") as tmp:
