@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from signalling_server import ServerConfig, SignallingError, serve
+from signalling_server import Limits, ServerConfig, SignallingError, serve
 
 from ..errors import LobbyHostError
 from ..invite import (
@@ -112,6 +112,8 @@ class HostController(ControllerBase):
         self.invite_link: str | None = None
         #: The embedded server's websocket URL while it runs.
         self.server_url: str | None = None
+        #: Limits of the embedded server (protocol.md's defaults unless changed).
+        self.server_limits = Limits()
         self._session: HostSession | None = None
         self._signalling: SignallingClient | None = None
         self._server_stack = contextlib.AsyncExitStack()
@@ -231,7 +233,7 @@ class HostController(ControllerBase):
         """Start the embedded server; its websocket URL as this machine reaches it."""
         try:
             server = await self._server_stack.enter_async_context(
-                serve(ServerConfig(host=listen_host, port=port))
+                serve(ServerConfig(host=listen_host, port=port, limits=self.server_limits))
             )
         except OSError as exc:
             raise LobbyHostError(listen_error_message(exc, listen_host, port)) from exc
