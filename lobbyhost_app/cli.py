@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from .errors import LobbyHostError
 from .guest_cli import add_ice_arguments, ice_from_arguments
 from .headless import HeadlessOptions, run_headless
+from .selftest import run_self_test
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -24,6 +25,11 @@ def parse_listen(value: str) -> tuple[str, int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lobbyhost", description="Host a peer-to-peer lobby.")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this machine: server, lobby, a guest, WebRTC over 127.0.0.1, chat; then exit",
+    )
     parser.add_argument(
         "--listen",
         type=parse_listen,
@@ -46,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ice = ice_from_arguments(args)
     except LobbyHostError as exc:
         parser.error(str(exc))
+    if args.self_test:
+        result = asyncio.run(run_self_test())
+        print(result.line, flush=True)
+        return 0 if result.ok else 1
     if not args.headless:
         # Imported here so the headless host never loads Qt (servers have no display).
         from .app import run_gui
