@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QObject, QSettings
 from PySide6.QtWidgets import QApplication
 
 from .controllers.guest_controller import GuestController
@@ -67,12 +70,49 @@ async def shutdown(parts: AppParts) -> None:
     await parts.host.shutdown()
 
 
-async def run_window(parts: AppParts) -> None:
+class _FirstPaint(QObject):
+    """Sets a future when the watched widget paints for the first time."""
+
+    def __init__(self, painted: asyncio.Future[None]) -> None:
+        super().__init__()
+        self._painted = painted
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and not self._painted.done():
+            self._painted.set_result(None)
+        return False
+
+
+def seconds_since_process_start() -> float | None:
+    """How long this process has existed (Linux), bootloader and imports included."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def report_when_shown(parts: AppParts) -> None:
+    """Print how long the window took to be painted since the process started, then quit."""
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watcher = _FirstPaint(painted)
+    parts.window.installEventFilter(watcher)
+    await painted
+    parts.window.removeEventFilter(watcher)
+    elapsed = seconds_since_process_start()
+    shown = f"{elapsed * 1000:.0f} ms" if elapsed is not None else "unknown time"
+    print(f"window shown {shown} after the process started", flush=True)
+    parts.quit_requested.set()
+
+
+async def run_window(parts: AppParts, *, quit_when_shown: bool = False) -> None:
     """Show the window until the user closes it, then shut down cleanly and close it."""
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, parts.quit_requested.set)
         loop.add_signal_handler(signal.SIGTERM, parts.quit_requested.set)
+    reporter = asyncio.create_task(report_when_shown(parts)) if quit_when_shown else None
     parts.window.show()
     try:
         await parts.quit_requested.wait()
@@ -80,15 +120,17 @@ async def run_window(parts: AppParts) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signum)
+        if reporter is not None:
+            reporter.cancel()
         await shutdown(parts)
         parts.window.allow_close()
         parts.window.close()
 
 
-def run_gui(argv: Sequence[str] | None = None) -> int:
+def run_gui(argv: Sequence[str] | None = None, *, quit_when_shown: bool = False) -> int:
     """``lobbyhost``: run the desktop app until its window closes."""
     app = create_application(argv)
     parts = build()
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        runner.run(run_window(parts))
+        runner.run(run_window(parts, quit_when_shown=quit_when_shown))
     return 0

@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this machine: server, lobby, a guest, WebRTC over 127.0.0.1, chat; then exit",
     )
     parser.add_argument(
+        "--quit-when-shown",
+        action="store_true",
+        help="print how long the window took to appear after the process started, then quit",
+    )
+    parser.add_argument(
         "--listen",
         type=parse_listen,
         default=("0.0.0.0", 8765),
@@ -60,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported here so the headless host never loads Qt (servers have no display).
         from .app import run_gui
 
-        return run_gui([parser.prog])
+        return run_gui([parser.prog], quit_when_shown=args.quit_when_shown)
     host, port = args.listen
     options = HeadlessOptions(
         listen_host=host,
