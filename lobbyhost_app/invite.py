@@ -8,10 +8,13 @@ the same link pasted whole.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import segno
 
 from .errors import LobbyHostError
 
@@ -65,6 +68,19 @@ def embedded_invite_link(listen_host: str, port: int, code: str, lan: Iterable[s
     """The invite link for the embedded server: LAN address when it listens everywhere."""
     host = lan_address(lan) if is_wildcard(listen_host) else listen_host
     return f"http://{host_port(host, port)}/join/{code}"
+
+
+#: Quiet zone around a QR code, in modules (the standard's minimum).
+QR_BORDER = 4
+
+
+def invite_qr_png(link: str, *, scale: int = 8) -> bytes:
+    """A PNG of the link as a QR code (black on white, ``scale`` pixels a module)."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m", micro=False).save(
+        buffer, kind="png", scale=scale, border=QR_BORDER, dark="black", light="white"
+    )
+    return buffer.getvalue()
 
 
 def remote_invite_link(server_url: str, code: str) -> str:

@@ -61,6 +61,11 @@ class Timeouts:
                 raise ConfigError(f"timeouts.{item.name} must be positive")
 
 
+def default_web_root() -> Path:
+    """``resources/web`` of the source tree this package sits in (the browser guest page)."""
+    return Path(__file__).resolve().parents[1] / "resources" / "web"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     """Everything :func:`signalling_server.serve` needs; every field has a default."""
@@ -70,6 +75,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     ice: IceConfig = field(default_factory=IceConfig)
+    #: The browser guest page's files, served at ``/join``; ``None`` turns the page off.
+    web_root: Path | None = field(default_factory=default_web_root)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -97,6 +104,8 @@ def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
         limits = Limits(**data.pop("limits", {}))
         timeouts = Timeouts(**data.pop("timeouts", {}))
         ice = _ice_from_mapping(data.pop("ice", {}))
+        if isinstance(data.get("web_root"), str):
+            data["web_root"] = Path(data["web_root"])
         return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc

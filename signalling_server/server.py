@@ -26,10 +26,17 @@ from . import __version__
 from .backend import StateBackend
 from .clock import Clock
 from .config import ServerConfig
-from .http_routes import HttpReply, health_reply, method_not_allowed_reply, not_found_reply
+from .http_routes import (
+    HttpReply,
+    health_reply,
+    method_not_allowed_reply,
+    not_found_reply,
+    web_reply,
+)
 from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
 from .registry import CLOSE_GOING_AWAY, CloseConnection, Effect, LobbyRegistry
+from .web_assets import load_web_assets
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,7 @@ class SignallingServer:
         self.config = config
         self._sockets: dict[ConnectionId, ServerConnection] = {}
         self._metrics: ServerMetrics | None = None
+        self._web = load_web_assets(config.web_root)
         self.registry = LobbyRegistry(
             limits=config.limits,
             timeouts=config.timeouts,
@@ -229,7 +237,7 @@ class SignallingServer:
             assert self._metrics is not None
             reply = HttpReply(HTTPStatus.OK, CONTENT_TYPE, self._metrics.render())
         else:
-            reply = not_found_reply(path)
+            reply = web_reply(path, self._web) or not_found_reply(path)
         return _response(reply)
 
     def _observe_join(self, seconds: float) -> None:
@@ -244,6 +252,7 @@ def _response(reply: HttpReply) -> Response:
             ("Content-Length", str(len(reply.body))),
             ("Cache-Control", "no-store"),
             ("Connection", "close"),
+            *reply.headers,
         ]
     )
     if reply.status is HTTPStatus.METHOD_NOT_ALLOWED:

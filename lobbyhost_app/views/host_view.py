@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ..controllers.host_controller import HostController, HostState
 from ..controllers.settings import AppSettings
 from .peers_table import PeersTable
+from .qr_dialog import InviteQrDialog
 from .request_list import JoinRequestList
 from .widgets import ACCENT, ErrorBanner, LogPanel, heading_font
 
@@ -62,6 +63,9 @@ class HostView(QWidget):
         self.invite_edit.setPlaceholderText("The invite link appears when the lobby is open")
         self.invite_edit.setAccessibleName("Invite link")
         self.copy_link_button = QPushButton("Copy link", self)
+        self.qr_button = QPushButton("QR code", self)
+        self.qr_button.setToolTip("Show the invite link as a QR code for phones")
+        self.qr_dialog: InviteQrDialog | None = None
         self.password_edit = QLineEdit(self)
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText("none")
@@ -91,7 +95,10 @@ class HostView(QWidget):
         grid.addLayout(code_row, 1, 1, 1, 3)
         grid.addWidget(QLabel("Invite link", lobby_box), 2, 0)
         grid.addWidget(self.invite_edit, 2, 1, 1, 2)
-        grid.addWidget(self.copy_link_button, 2, 3)
+        link_buttons = QHBoxLayout()
+        link_buttons.addWidget(self.copy_link_button)
+        link_buttons.addWidget(self.qr_button)
+        grid.addLayout(link_buttons, 2, 3)
         options = QHBoxLayout()
         options.addWidget(QLabel("Password", lobby_box))
         options.addWidget(self.password_edit)
@@ -142,6 +149,7 @@ class HostView(QWidget):
         self.close_button.clicked.connect(self._on_close_button_clicked)
         self.copy_code_button.clicked.connect(self._on_copy_code_button_clicked)
         self.copy_link_button.clicked.connect(self._on_copy_link_button_clicked)
+        self.qr_button.clicked.connect(self._on_qr_button_clicked)
         self.lock_check.clicked.connect(self._on_lock_check_clicked)
         self.auto_accept_check.clicked.connect(self._on_auto_accept_check_clicked)
         self.request_list.accept_requested.connect(c.accept)
@@ -186,6 +194,20 @@ class HostView(QWidget):
             QGuiApplication.clipboard().setText(self.controller.invite_link)
             self.log_panel.log("Invite link copied to the clipboard")
 
+    def _on_qr_button_clicked(self) -> None:
+        link = self.controller.invite_link
+        if not link:
+            return
+        if self.qr_dialog is not None:
+            self.qr_dialog.close()
+        self.qr_dialog = InviteQrDialog(link, self)
+        self.qr_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.qr_dialog.destroyed.connect(self._on_qr_dialog_destroyed)
+        self.qr_dialog.open()  # not exec(): no nested event loop under qasync
+
+    def _on_qr_dialog_destroyed(self) -> None:
+        self.qr_dialog = None
+
     def _on_lock_check_clicked(self, checked: bool) -> None:
         self.controller.set_locked(checked)
 
@@ -204,6 +226,7 @@ class HostView(QWidget):
         self.lock_check.setEnabled(is_open)
         self.copy_code_button.setEnabled(is_open)
         self.copy_link_button.setEnabled(is_open)
+        self.qr_button.setEnabled(is_open)
         if idle:
             self.lock_check.setChecked(False)
 
@@ -215,6 +238,8 @@ class HostView(QWidget):
     def _on_controller_lobby_closed(self, reason: str) -> None:
         self.code_label.setText(NO_CODE)
         self.invite_edit.clear()
+        if self.qr_dialog is not None:
+            self.qr_dialog.close()
         self._update_counts()
 
     def _on_controller_lobby_info_changed(self, info: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -94,6 +95,7 @@ class JoinView(QWidget):
         self.join_button.setDefault(True)
         self.leave_button = QPushButton("Leave", self)
         self.status_label = QLabel(self)
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)  # carries the host's reasons
         self.status_label.setFont(heading_font(14))
         self.status_label.setWordWrap(True)
         self.status_label.setAccessibleName("Status")

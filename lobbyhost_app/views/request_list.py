@@ -44,6 +44,8 @@ class JoinRequestCard(QFrame):
             " border-radius: 6px; }"
         )
         self.name_label = QLabel(name, self)
+        # A guest chose this name: show it as text, never as Qt rich text.
+        self.name_label.setTextFormat(Qt.TextFormat.PlainText)
         font = self.name_label.font()
         font.setBold(True)
         font.setPointSize(font.pointSize() + 1)

@@ -63,6 +63,7 @@ class ErrorBanner(QFrame):
             "#errorBanner QLabel { color: #8a1c1c; }"
         )
         self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote others' text
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.dismiss_button = QPushButton("Dismiss", self)

@@ -1,0 +1,281 @@
+// The browser guest page: join a lobby by code, then chat with the host over
+// the WebRTC "lobby" channel. Everything shown that came from someone else
+// (names, chat, reasons) goes in with textContent, never as HTML.
+
+import { codeFromPath, normaliseCode } from "./code.js";
+import { GuestPeer } from "./peer.js";
+import { Signalling, serverUrl } from "./signalling.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  status: $("status"),
+  joinForm: $("join-form"),
+  code: $("code"),
+  name: $("name"),
+  join: $("join"),
+  lobby: $("lobby"),
+  lobbyCode: $("lobby-code"),
+  who: $("who"),
+  rtt: $("rtt"),
+  chatLog: $("chat-log"),
+  chatForm: $("chat-form"),
+  message: $("message"),
+  send: $("send"),
+  leave: $("leave"),
+};
+
+const REJECT_WORDS = {
+  rejected_by_host: "the host said no",
+  timeout: "the host did not answer in time",
+};
+
+/** One attempt to join: from the Join button to an end (rejected, left, ...). */
+class Visit {
+  constructor(code, name) {
+    this.code = code;
+    this.name = name;
+    this.hostId = null;
+    this.hostName = "Host";
+    this.peer = null;
+    this.ended = false;
+    this.signalling = new Signalling(serverUrl(window.location), {
+      onEvent: (event, content) => this.onEvent(event, content),
+      onOpen: (resuming) => this.onOpen(resuming),
+      onLost: () => this.onLost(),
+      onClosed: () => this.end("Connection failed: lost the connection to the server", "error"),
+    });
+  }
+
+  start() {
+    setStatus("Contacting the lobby…", "busy");
+    this.signalling.connect();
+  }
+
+  onOpen(resuming) {
+    if (!resuming) {
+      this.signalling.send("join_lobby", { lobby_id: this.code, name: this.name });
+    }
+  }
+
+  onLost() {
+    if (this.peer && this.peer.isOpen) {
+      setStatus("Connected (reconnecting to the server…)", "ok");
+    } else {
+      setStatus("Reconnecting to the server…", "busy");
+    }
+  }
+
+  onEvent(event, content) {
+    if (this.ended) return;
+    const handler = this.handlers[event];
+    if (handler) handler.call(this, content);
+  }
+
+  get handlers() {
+    return {
+      join_requested(content) {
+        const lobby = typeof content.name === "string" && content.name ? ` of “${content.name}”` : "";
+        setStatus(`Waiting for the host${lobby} to let you in`, "busy");
+      },
+      request_accepted(content) {
+        this.hostId = content.host_connection_id;
+        this.signalling.resumeToken = content.guest_token;
+        showLobby(this.code, this.name);
+        setStatus("Connecting", "busy");
+        this.peer = new GuestPeer(content.ice_servers || [], {
+          signal: (action, body) => this.signalling.send(action, body),
+          open: () => this.onPeerOpen(),
+          chat: (text) => addChat(this.hostName, text, "host"),
+          rtt: (ms) => {
+            ui.rtt.textContent = `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+          },
+          bye: (reason) => this.onBye(reason),
+          interrupted: (yes) => {
+            if (yes) setStatus("Connection to the host interrupted: trying to get it back", "warn");
+            else this.showLinkState();
+          },
+          closed: () => this.end("Host left: the connection to the host closed", "warn"),
+          failed: () => this.end("Connection failed: could not reach the host", "error"),
+        });
+        this.peer.hostId = this.hostId;
+        this.signalling.send("get_lobby_info");
+      },
+      lobby_info(content) {
+        const host = content.host;
+        if (host && typeof host.name === "string" && host.name) this.hostName = host.name;
+      },
+      received_session_description(content) {
+        const description = content.description || {};
+        if (this.peer && content.connection_id === this.hostId && description.type === "offer") {
+          this.peer.applyOffer({ type: "offer", sdp: String(description.sdp || "") });
+        }
+      },
+      received_ice_candidate(content) {
+        if (this.peer && content.connection_id === this.hostId) {
+          this.peer.addCandidate(content.candidate || null);
+        }
+      },
+      request_rejected(content) {
+        const reason = content.reason || "rejected_by_host";
+        if (reason === "host_left") this.end("Host left", "warn");
+        else this.end(`Rejected: ${REJECT_WORDS[reason] || reason}`, "error");
+      },
+      lobby_closed(content) {
+        if (content.reason === "host_left") this.end("Host left", "warn");
+        else this.end("Lobby closed", "warn");
+      },
+      kicked(content) {
+        this.end(content.reason ? `Kicked: ${content.reason}` : "Kicked", "error");
+      },
+      host_disconnected(content) {
+        const seconds = Math.round(Number(content.grace_s) || 0);
+        setStatus(`Host disconnected: waiting up to ${seconds} s for it to come back`, "warn");
+      },
+      host_resumed(content) {
+        this.hostId = content.connection_id;
+        if (this.peer) this.peer.hostId = this.hostId;
+        this.showLinkState();
+      },
+      resumed() {
+        this.showLinkState();
+      },
+      error(content) {
+        if (content.code === "lobby_not_found") {
+          this.end("Lobby not found: check the code", "error");
+        } else if (content.code === "invalid_token") {
+          this.end("Connection failed: the lobby no longer knows this guest", "error");
+        } else if (content.action === "join_lobby") {
+          this.end(`Could not join: ${content.message || content.code}`, "error");
+        } else {
+          console.info("server error:", content.code, content.message);
+        }
+      },
+    };
+  }
+
+  onPeerOpen() {
+    this.showLinkState();
+    ui.message.disabled = false;
+    ui.send.disabled = false;
+    ui.message.focus();
+  }
+
+  showLinkState() {
+    if (this.peer && this.peer.isOpen) setStatus("Connected", "ok");
+    else setStatus("Connecting", "busy");
+  }
+
+  onBye(reason) {
+    if (reason === "kicked") this.end("Kicked", "error");
+    else if (reason === "closed") this.end("Lobby closed", "warn");
+    else this.end("Host left", "warn");
+  }
+
+  sendChat(text) {
+    if (this.peer && this.peer.sendChat(text)) addChat("You", text, "self");
+  }
+
+  leave() {
+    if (this.ended) return;
+    this.signalling.send(this.peer ? "leave_lobby" : "cancel_join");
+    this.end("You left the lobby", "idle", "left");
+  }
+
+  /** The visit is over: say why, let go of everything, offer to join again. */
+  end(words, tone, bye) {
+    if (this.ended) return;
+    this.ended = true;
+    setStatus(words, tone);
+    if (this.peer) this.peer.close(bye);
+    this.signalling.close();
+    ui.message.disabled = true;
+    ui.send.disabled = true;
+    ui.leave.hidden = true;
+    ui.rtt.textContent = "–";
+    setJoinEnabled(true);
+  }
+}
+
+// Page ----------------------------------------------------------------------
+
+let visit = null;
+
+function setStatus(words, tone) {
+  ui.status.textContent = words;
+  ui.status.dataset.tone = tone;
+}
+
+function setJoinEnabled(enabled) {
+  for (const control of [ui.code, ui.name, ui.join]) control.disabled = !enabled;
+  if (enabled) ui.joinForm.hidden = false;
+  ui.join.textContent = visit && visit.ended ? "Join again" : "Join";
+}
+
+function showLobby(code, name) {
+  ui.joinForm.hidden = true; // in the lobby: the chat takes the room
+  ui.lobby.hidden = false;
+  ui.leave.hidden = false;
+  ui.lobbyCode.textContent = code;
+  ui.who.textContent = `You are ${name}`;
+}
+
+function addChat(who, text, kind) {
+  const item = document.createElement("li");
+  item.className = `chat-${kind}`;
+  const author = document.createElement("span");
+  author.className = "who";
+  author.textContent = who;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(author, body);
+  ui.chatLog.append(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+ui.joinForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = normaliseCode(ui.code.value);
+  const name = ui.name.value.trim();
+  if (!code) {
+    setStatus("That code does not look right: it has 6 letters and digits", "error");
+    ui.code.setAttribute("aria-invalid", "true");
+    ui.code.focus();
+    return;
+  }
+  ui.code.removeAttribute("aria-invalid");
+  if (!name) {
+    setStatus("Type your name first", "error");
+    ui.name.setAttribute("aria-invalid", "true");
+    ui.name.focus();
+    return;
+  }
+  ui.name.removeAttribute("aria-invalid");
+  ui.code.value = code;
+  ui.chatLog.replaceChildren();
+  visit = new Visit(code, name);
+  setJoinEnabled(false);
+  visit.start();
+});
+
+ui.chatForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = ui.message.value.trim();
+  if (text && visit) {
+    visit.sendChat(text);
+    ui.message.value = "";
+  }
+});
+
+ui.leave.addEventListener("click", () => {
+  if (visit) visit.leave();
+});
+
+const fromPath = codeFromPath(window.location.pathname);
+if (fromPath) {
+  ui.code.value = normaliseCode(fromPath) || fromPath;
+  ui.name.focus();
+} else {
+  ui.code.focus();
+}
+document.documentElement.dataset.ready = "true";

@@ -1,0 +1,163 @@
+// The WebRTC link to the host, guest side. The host is the offerer and opens
+// the "lobby" and "game" channels; this side answers, trickles its own
+// candidates and speaks the lobby channel's JSON messages (README, "Data
+// channels"): ping/pong for RTT, chat, and bye before a deliberate close.
+
+const LOBBY = "lobby";
+const GAME = "game";
+const PING_INTERVAL_MS = 2000;
+export const MAX_CHAT_LENGTH = 2000;
+
+export class GuestPeer {
+  /**
+   * @param {object[]} iceServers  exactly what the server handed out
+   * @param {object} handlers  signal(action, content), open(), chat(text), rtt(ms),
+   *   bye(reason), closed(), failed(), interrupted(yes): the path to the host stopped
+   *   answering (yes) or came back (no)
+   */
+  constructor(iceServers, handlers) {
+    this.handlers = handlers;
+    this.hostId = null;
+    this.lobby = null;
+    this.game = null;
+    this.pinger = null;
+    this.done = false;
+    // Signalling steps run one after the other, in the order they came.
+    this.steps = Promise.resolve();
+    this.remoteSet = false;
+    this.earlyCandidates = [];
+    const pc = new RTCPeerConnection({ iceServers });
+    this.pc = pc;
+    pc.addEventListener("datachannel", (event) => this.attach(event.channel));
+    pc.addEventListener("icecandidate", (event) => {
+      if (event.candidate && !event.candidate.candidate) return; // end-of-generation marker
+      const candidate = event.candidate ? event.candidate.toJSON() : null;
+      this.handlers.signal("send_ice_candidate", { connection_id: this.hostId, candidate });
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      const state = pc.connectionState;
+      if (state === "failed") this.finish("failed");
+      else if (!this.done && (state === "disconnected" || state === "connected")) {
+        this.handlers.interrupted(state === "disconnected");
+      }
+    });
+  }
+
+  /** The host's offer: apply it, answer. */
+  applyOffer(description) {
+    this.then(async () => {
+      await this.pc.setRemoteDescription(description);
+      this.remoteSet = true;
+      for (const candidate of this.earlyCandidates) await this.addCandidateNow(candidate);
+      this.earlyCandidates = [];
+      await this.pc.setLocalDescription(await this.pc.createAnswer());
+      const answer = this.pc.localDescription;
+      this.handlers.signal("set_session_description", {
+        connection_id: this.hostId,
+        description: { type: answer.type, sdp: answer.sdp },
+      });
+    });
+  }
+
+  /** A trickled candidate of the host; null is the end of its candidates. */
+  addCandidate(candidate) {
+    this.then(async () => {
+      if (this.remoteSet) await this.addCandidateNow(candidate);
+      else this.earlyCandidates.push(candidate);
+    });
+  }
+
+  async addCandidateNow(candidate) {
+    try {
+      await this.pc.addIceCandidate(candidate && candidate.candidate ? candidate : undefined);
+    } catch (error) {
+      console.info("ignoring a candidate of the host:", error);
+    }
+  }
+
+  sendChat(text) {
+    return this.sendLobby({ type: "chat", text: text.slice(0, MAX_CHAT_LENGTH) });
+  }
+
+  /** Close; with a reason, first tell the host why. */
+  close(reason) {
+    if (reason) this.sendLobby({ type: "bye", reason });
+    this.done = true;
+    clearInterval(this.pinger);
+    this.pc.close();
+  }
+
+  get isOpen() {
+    return Boolean(this.lobby && this.lobby.readyState === "open");
+  }
+
+  // Internals ---------------------------------------------------------------
+
+  then(step) {
+    this.steps = this.steps.then(step).catch((error) => {
+      console.warn("WebRTC step failed:", error);
+      this.finish("failed");
+    });
+  }
+
+  attach(channel) {
+    if (channel.label === LOBBY) {
+      this.lobby = channel;
+      channel.addEventListener("open", () => this.opened());
+      channel.addEventListener("message", (event) => this.received(event.data));
+      channel.addEventListener("close", () => this.finish("closed"));
+      if (channel.readyState === "open") this.opened();
+    } else if (channel.label === GAME) {
+      this.game = channel; // the game's own data: nothing for this page to show
+    }
+  }
+
+  opened() {
+    if (this.pinger !== null) return;
+    this.ping();
+    this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
+    this.handlers.open();
+  }
+
+  ping() {
+    this.sendLobby({ type: "ping", t: performance.now() });
+  }
+
+  sendLobby(message) {
+    if (!this.isOpen) return false;
+    this.lobby.send(JSON.stringify(message));
+    return true;
+  }
+
+  received(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!message || typeof message !== "object") return;
+    if (message.type === "ping") {
+      this.sendLobby({ type: "pong", t: message.t });
+    } else if (message.type === "pong" && typeof message.t === "number") {
+      this.handlers.rtt(Math.max(0, performance.now() - message.t));
+    } else if (message.type === "chat" && typeof message.text === "string" && message.text.trim()) {
+      this.handlers.chat(message.text.slice(0, MAX_CHAT_LENGTH));
+    } else if (message.type === "bye") {
+      const reason = typeof message.reason === "string" ? message.reason : "left";
+      if (!this.done) {
+        this.done = true;
+        clearInterval(this.pinger);
+        this.handlers.bye(reason);
+      }
+    }
+  }
+
+  finish(how) {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.pinger);
+    if (how === "failed") this.handlers.failed();
+    else this.handlers.closed();
+  }
+}
