@@ -7,20 +7,19 @@ they are skipped with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
-import qasync
-from PySide6.QtCore import QSettings
 
-from lobbyhost_app.app import create_application
-from lobbyhost_app.controllers.settings import Settings
+from tests.qt_fixtures import (
+    isolated_qsettings,
+    pytest_asyncio_loop_factories,
+    settings_store,
+)
 
 from .harness import browser_unavailable_reason
 
-LoopFactory = Callable[[], Any]
+__all__ = ["isolated_qsettings", "pytest_asyncio_loop_factories", "settings_store"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,36 +30,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in item.path.parents:
             item.add_marker(pytest.mark.skip(reason=reason))
-
-
-def _qasync_loop() -> qasync.QEventLoop:
-    return qasync.QEventLoop(create_application(["pytest"]))
-
-
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, LoopFactory]:
-    """Qt and asyncio share one loop, so the desktop host window works in these tests too."""
-    return {"qasync": _qasync_loop}
-
-
-@pytest.fixture(autouse=True)
-def isolated_qsettings(tmp_path: Path) -> None:
-    """Anything that builds a default QSettings writes under tmp_path, never in $HOME."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-
-
-@pytest.fixture
-def settings_store(tmp_path: Path) -> QSettings:
-    """Desktop host settings: server and ICE on loopback only, no ICE servers."""
-    store = QSettings(str(tmp_path / "lobbyhost.ini"), QSettings.Format.IniFormat)
-    Settings(store).update(
-        display_name="Ann",
-        listen_host="127.0.0.1",
-        listen_port=0,
-        ice_allowed_addresses=("127.0.0.1",),
-        stun_urls=(),
-        turn_url="",
-    )
-    return store

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from signalling_server import Limits, Timeouts, __version__
-from tests.signalling_server.wsclient import EVENT_TIMEOUT, Lab, WsClient, open_lab
+from tests.signalling_server.wsclient import EVENT_TIMEOUT, Lab, WsClient
 from tests.timeouts import scaled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,12 +68,6 @@ async def metrics(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             samples[name] = float(value)
     return samples
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    async with open_lab() as lab:
-        yield lab
 
 
 # HTTP ----------------------------------------------------------------------------------

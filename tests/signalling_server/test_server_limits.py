@@ -6,36 +6,11 @@ A real server on 127.0.0.1 port 0 and real websocket clients.
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator
 
 import pytest
 
-from signalling_server import Limits, Timeouts
-from tests.signalling_server.wsclient import EVENT_TIMEOUT, Lab, open_lab
-from tests.timeouts import scaled
-
-CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{6}$")
-OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"}
-ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n"}
-CANDIDATE = {
-    "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
-    "sdpMid": "0",
-    "sdpMLineIndex": 0,
-}
-#: Long enough never to run out during a test; short ones are set where a timer must fire.
-LONG = scaled(30.0)
-SHORT = scaled(0.3)
-
-
-def short_timeouts(**timers: float) -> Timeouts:
-    return Timeouts(close_timeout=scaled(2.0), **timers)
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    async with open_lab() as lab:
-        yield lab
+from signalling_server import Limits
+from tests.signalling_server.wsclient import EVENT_TIMEOUT, SHORT, Lab, open_lab, short_timeouts
 
 
 async def test_unanswered_request_times_out() -> None:

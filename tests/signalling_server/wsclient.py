@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,18 @@ from websockets.exceptions import ConnectionClosed
 
 from signalling_server import Limits, ServerConfig, SignallingServer, Timeouts, serve
 from tests.timeouts import scaled
+
+CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{6}$")
+OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"}
+ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\n"}
+CANDIDATE = {
+    "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+}
+#: Long enough never to run out during a test; short ones are set where a timer must fire.
+LONG = scaled(30.0)
+SHORT = scaled(0.3)
 
 #: How long a test waits for an event that must come.
 EVENT_TIMEOUT = scaled(3.0)
@@ -191,3 +204,8 @@ async def open_lab(
             yield lab
         finally:
             await lab.close_clients()
+
+
+def short_timeouts(**timers: float) -> Timeouts:
+    """Timeouts with these timers set and a short close wait."""
+    return Timeouts(close_timeout=scaled(2.0), **timers)

@@ -14,48 +14,10 @@ and a task woken there finds no running loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from tests.qt_fixtures import (
+    isolated_qsettings,
+    pytest_asyncio_loop_factories,
+    settings_store,
+)
 
-import pytest
-import qasync
-from PySide6.QtCore import QSettings
-
-from lobbyhost_app.app import create_application
-from lobbyhost_app.controllers.settings import Settings
-
-LoopFactory = Callable[[], Any]
-
-
-def _qasync_loop() -> qasync.QEventLoop:
-    return qasync.QEventLoop(create_application(["pytest"]))
-
-
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, LoopFactory]:
-    """Every async test under this folder runs on a qasync loop, like the app."""
-    return {"qasync": _qasync_loop}
-
-
-@pytest.fixture(autouse=True)
-def isolated_qsettings(tmp_path: Path) -> None:
-    """Anything that builds a default QSettings writes under tmp_path, never in $HOME."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-
-
-@pytest.fixture
-def settings_store(tmp_path: Path) -> QSettings:
-    """A QSettings on a fresh INI file: loopback-only server and ICE, no ICE servers."""
-    store = QSettings(str(tmp_path / "lobbyhost.ini"), QSettings.Format.IniFormat)
-    Settings(store).update(
-        display_name="Ann",
-        listen_host="127.0.0.1",
-        listen_port=0,
-        ice_allowed_addresses=("127.0.0.1",),
-        stun_urls=(),
-        turn_url="",
-    )
-    return store
+__all__ = ["isolated_qsettings", "pytest_asyncio_loop_factories", "settings_store"]
