@@ -12,21 +12,16 @@ reading effects.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
-from typing import Any
 
 from . import protocol as p
-from .backend import StateBackend
-from .clock import Clock
-from .config import Limits, Timeouts
 from .errors import ErrorCode, ProtocolError
-from .ice import IceConfig
 from .ids import ConnectionId, LobbyId, new_connection_id
 from .limits import TokenBucket
 from .lobby import Connection, Role
 from .rules.base import (
     CLOSE_GOING_AWAY,
     CLOSE_RESUMED_ELSEWHERE,
+    ActionHandler,
     CloseConnection,
     Delivery,
     Effect,
@@ -55,26 +50,8 @@ __all__ = [
 class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryBase):
     """Applies protocol v1 to a set of connections and lobbies."""
 
-    def __init__(
-        self,
-        *,
-        limits: Limits | None = None,
-        timeouts: Timeouts | None = None,
-        ice: IceConfig | None = None,
-        clock: Clock | None = None,
-        backend: StateBackend | None = None,
-        on_join_accepted: Callable[[float], None] | None = None,
-    ) -> None:
-        """Defaults: protocol.md's limits, no ICE servers, the system clock, in memory."""
-        super().__init__(
-            limits=limits,
-            timeouts=timeouts,
-            ice=ice,
-            clock=clock,
-            backend=backend,
-            on_join_accepted=on_join_accepted,
-        )
-        self._handlers: dict[type[p.Action], Callable[[Connection, Any, str | None], None]] = {
+    def _make_handlers(self) -> dict[type[p.Action], ActionHandler]:
+        return {
             p.StartLobby: self._start_lobby,
             p.CloseLobby: self._close_lobby,
             p.SetLobbyOpen: self._set_lobby_open,

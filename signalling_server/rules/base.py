@@ -42,6 +42,7 @@ class CloseConnection:
 
 
 Delivery = tuple[ConnectionId, bytes]
+ActionHandler = Callable[[Connection, Any, str | None], None]
 Effect = Delivery | CloseConnection
 
 #: Close code for a socket whose place was taken over by ``resume``.
@@ -104,6 +105,11 @@ class RegistryBase:
         self._timers: list[tuple[float, int, TimerKind, str, str]] = []
         self._timer_seq = itertools.count()
         self._out: list[Effect] = []
+        self._handlers = self._make_handlers()
+
+    def _make_handlers(self) -> dict[type[p.Action], ActionHandler]:
+        """Which method applies each action; the registry that composes the rules says."""
+        return {}
 
     def _begin(self) -> list[Effect]:
         self._out = []
