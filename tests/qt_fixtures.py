@@ -34,12 +34,11 @@ def isolated_qsettings(tmp_path: Path) -> None:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
 
 
-@pytest.fixture
-def settings_store(tmp_path: Path) -> QSettings:
-    """Desktop host settings on a fresh INI file: loopback-only server and ICE, no ICE servers."""
-    store = QSettings(str(tmp_path / "lobbyhost.ini"), QSettings.Format.IniFormat)
+def loopback_settings(path: Path, display_name: str = "Ann") -> QSettings:
+    """Host settings in the INI file ``path``: server and ICE on loopback only, no ICE servers."""
+    store = QSettings(str(path), QSettings.Format.IniFormat)
     Settings(store).update(
-        display_name="Ann",
+        display_name=display_name,
         listen_host="127.0.0.1",
         listen_port=0,
         ice_allowed_addresses=("127.0.0.1",),
@@ -47,3 +46,9 @@ def settings_store(tmp_path: Path) -> QSettings:
         turn_url="",
     )
     return store
+
+
+@pytest.fixture
+def settings_store(tmp_path: Path) -> QSettings:
+    """Desktop host settings on a fresh INI file: loopback-only server and ICE, no ICE servers."""
+    return loopback_settings(tmp_path / "lobbyhost.ini")

@@ -29,18 +29,10 @@ from playwright.async_api import Page, async_playwright, expect
 
 OUTPUT_DIR = Path(__file__).resolve().parent
 ROOT = OUTPUT_DIR.parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--allow-loopback-in-peer-connection",
-]
+# Chromium's flags are the browser tests' own (run from a source checkout).
+sys.path.insert(0, str(ROOT))
+from tests.browser.harness import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+
 NETNS_ENV = "LOBBYHOST_NETNS"
 WAIT_MS = 20_000
 
@@ -123,7 +115,7 @@ async def main(output_dir: Path) -> None:
         link = f"http://127.0.0.1:{started['port']}/join/{started['lobby_id']}"
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_FLAGS
+                executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS)
             )
             context = await browser.new_context(
                 permissions=["camera", "microphone"], viewport={"width": 390, "height": 844}

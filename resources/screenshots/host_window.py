@@ -20,45 +20,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 if "--xvfb" not in sys.argv:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import qasync
-from PySide6.QtCore import QSettings, SignalInstance
+
+# The staging helpers are the GUI tests' own (run from a source checkout).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lobbyhost_app.app import AppParts, build, create_application, shutdown
 from lobbyhost_app.net.guest import GuestPhase, GuestSession, GuestStatus
 from lobbyhost_app.net.ice import IceSettings
 from lobbyhost_app.net.link import LinkState
 from lobbyhost_app.net.signalling import SignallingClient
+from tests.lobbyhost_app.gui.helpers import wait_until
+from tests.qt_fixtures import loopback_settings
 
 OUTPUT = Path(__file__).with_name("host-window.png")
 LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
 WAIT_S = 15.0
-
-
-async def until(condition: Callable[[], bool], *signals: SignalInstance) -> None:
-    """Until ``condition()`` holds, checked whenever one of ``signals`` fires."""
-    if condition():
-        return
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def check(*_: Any) -> None:
-        if not done.done() and condition():
-            done.set_result(None)
-
-    for signal in signals:
-        signal.connect(check)
-    try:
-        async with asyncio.timeout(WAIT_S):
-            await done
-    finally:
-        for signal in signals:
-            signal.disconnect(check)
 
 
 async def guest_joins(url: str, code: str, name: str) -> tuple[GuestSession, SignallingClient]:
@@ -95,11 +77,11 @@ async def stage(parts: AppParts, output: Path) -> None:
     try:
         bob, bob_signalling = await guest_joins(host.server_url, host.code, "Bob")
         guests.append((bob, bob_signalling))
-        await until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
+        await wait_until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
         host.accept(host.requests.connection_ids()[0])
         await wait_connected(bob)
         peers = host.peers
-        await until(
+        await wait_until(
             lambda: (
                 peers.rowCount() == 1
                 and peers.peer_at(0).stats.state is LinkState.CONNECTED
@@ -109,14 +91,14 @@ async def stage(parts: AppParts, output: Path) -> None:
             peers.dataChanged,
         )
         bob.send_chat("Hi Ann! Ready when you are.")
-        await until(
+        await wait_until(
             lambda: "Ready when you are" in window.host_view.log_panel.plain_text(),
             host.chat_received,
         )
         host.send_chat("Welcome Bob, waiting for one more.")
         carol, carol_signalling = await guest_joins(host.server_url, host.code, "Carol")
         guests.append((carol, carol_signalling))
-        await until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
+        await wait_until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
         output.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(output)):
             raise RuntimeError(f"could not write {output}")
@@ -147,16 +129,7 @@ def main(argv: list[str]) -> int:
     output = Path(argv[1]) if len(argv) > 1 else OUTPUT
     app = create_application(argv[:1])
     with tempfile.TemporaryDirectory(prefix="lobbyhost-shot-") as tmp:
-        store = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-        parts = build(store)
-        parts.settings.update(
-            display_name="Ann",
-            listen_host="127.0.0.1",
-            listen_port=0,
-            ice_allowed_addresses=("127.0.0.1",),
-            stun_urls=(),
-            turn_url="",
-        )
+        parts = build(loopback_settings(Path(tmp) / "settings.ini"))
 
         async def run() -> None:
             try:

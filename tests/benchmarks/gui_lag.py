@@ -69,22 +69,12 @@ async def probe(samples: list[float], stop: asyncio.Event) -> None:
 
 
 async def measure(count: int, idle_s: float) -> dict[str, Any]:
-    from PySide6.QtCore import QSettings
-
     from lobbyhost_app.app import build, shutdown
     from signalling_server import Limits
+    from tests.qt_fixtures import loopback_settings
 
     with tempfile.TemporaryDirectory(prefix="lobbyhost-lag-") as tmp:
-        store = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
-        parts = build(store)
-        parts.settings.update(
-            display_name="Host",
-            listen_host="127.0.0.1",
-            listen_port=0,
-            ice_allowed_addresses=("127.0.0.1",),
-            stun_urls=(),
-            turn_url="",
-        )
+        parts = build(loopback_settings(Path(tmp) / "settings.ini", "Host"))
         window, host = parts.window, parts.host
         # Every request must reach the window (the default cap keeps 32 waiting).
         host.server_limits = Limits(pending_per_lobby=max(32, count))
