@@ -8,21 +8,46 @@ Embed it::
         print(server.url)
 
 or run it alone with the ``lobbyhost-server`` command.
+
+Names are exported lazily: ``import signalling_server.protocol`` (what clients
+share) loads neither websockets nor prometheus; ``serve`` loads them when it
+is first looked up.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("lobbyhost")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-from .config import Limits, ServerConfig, Timeouts
-from .errors import ConfigError, ErrorCode, ProtocolError, SignallingError
-from .ice import IceConfig, TurnSecretServer, TurnServer
-from .server import ServerCounters, SignallingServer, serve
+if TYPE_CHECKING:
+    from .config import Limits, ServerConfig, Timeouts
+    from .errors import ConfigError, ErrorCode, ProtocolError, SignallingError
+    from .ice import IceConfig, TurnSecretServer, TurnServer
+    from .node import SignallingNode
+    from .server import ServerCounters, SignallingServer, serve
+
+_EXPORTS = {
+    "Limits": "config",
+    "ServerConfig": "config",
+    "Timeouts": "config",
+    "ConfigError": "errors",
+    "ErrorCode": "errors",
+    "ProtocolError": "errors",
+    "SignallingError": "errors",
+    "IceConfig": "ice",
+    "TurnSecretServer": "ice",
+    "TurnServer": "ice",
+    "SignallingNode": "node",
+    "ServerCounters": "server",
+    "SignallingServer": "server",
+    "serve": "server",
+}
 
 __all__ = [
     "ConfigError",
@@ -33,6 +58,7 @@ __all__ = [
     "ServerConfig",
     "ServerCounters",
     "SignallingError",
+    "SignallingNode",
     "SignallingServer",
     "Timeouts",
     "TurnSecretServer",
@@ -40,3 +66,16 @@ __all__ = [
     "__version__",
     "serve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

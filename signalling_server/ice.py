@@ -11,9 +11,9 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Any
 
 from .errors import ConfigError
+from .protocol.events import IceServerInfo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,21 +55,23 @@ class IceConfig:
     def __post_init__(self) -> None:
         _check_urls(self.stun_urls, ("stun:", "stuns:"), allow_empty=True)
 
-    def servers_for(self, name: str, now_wall: float) -> list[dict[str, Any]]:
-        """The ``ice_servers`` list for one client, as RTCIceServer dicts."""
-        servers: list[dict[str, Any]] = []
+    def servers_for(self, name: str, now_wall: float) -> list[IceServerInfo]:
+        """The ``ice_servers`` list for one client (``RTCIceServer`` entries)."""
+        servers: list[IceServerInfo] = []
         if self.stun_urls:
-            servers.append({"urls": list(self.stun_urls)})
+            servers.append(IceServerInfo(urls=list(self.stun_urls)))
         for turn in self.turn:
             servers.append(
-                {"urls": list(turn.urls), "username": turn.username, "credential": turn.credential}
+                IceServerInfo(
+                    urls=list(turn.urls), username=turn.username, credential=turn.credential
+                )
             )
         for shared in self.turn_secret:
             username, credential = turn_rest_credentials(
                 shared.secret, name, expires_at=int(now_wall) + shared.ttl_s
             )
             servers.append(
-                {"urls": list(shared.urls), "username": username, "credential": credential}
+                IceServerInfo(urls=list(shared.urls), username=username, credential=credential)
             )
         return servers
 

@@ -3,32 +3,39 @@
 Feed it what happens to connections (:meth:`LobbyRegistry.connect`,
 :meth:`~LobbyRegistry.handle`, :meth:`~LobbyRegistry.disconnect`,
 :meth:`~LobbyRegistry.expire`); each call returns the effects to carry out:
-``(connection_id, frame)`` pairs to send, in order, and
-:class:`CloseConnection` orders. It never touches a socket or reads a clock of
-its own, so every rule, timers included, is tested by feeding actions and
-reading effects.
+:class:`~signalling_server.effects.Send` (a typed event for a connection, in
+order) and :class:`~signalling_server.effects.CloseConnection`. Each call is
+one unit of work: it loads the lobbies it touches, changes them, and commits
+once at the end; an action refused with an error changes nothing. It never
+touches a socket, never encodes a frame and never reads a clock of its own,
+so every rule, timers included, is tested by feeding actions and reading
+effects.
 """
 
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 
-from . import protocol as p
-from .errors import ErrorCode, ProtocolError
+from .codecs import Codec
+from .effects import (
+    CLOSE_GOING_AWAY,
+    CLOSE_RESUMED_ELSEWHERE,
+    CloseConnection,
+    Effect,
+    Origin,
+    Send,
+)
 from .ids import ConnectionId, LobbyId, new_connection_id
 from .limits import TokenBucket
 from .lobby import Connection, Role
-from .rules.base import (
-    CLOSE_GOING_AWAY,
-    CLOSE_RESUMED_ELSEWHERE,
-    ActionHandler,
-    CloseConnection,
-    Delivery,
-    Effect,
-    RegistryBase,
-    RegistryStats,
-    TimerKind,
-)
+from .policy import NATIVE
+from .protocol import actions as a
+from .protocol import events as ev
+from .protocol.codes import CloseReason, ErrorCode
+from .protocol.errors import FrameError, ProtocolError
+from .protocol.native import NativeCodec
+from .rules.base import ActionHandler, RegistryStats, TimerKind
 from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
 from .rules.reconnect import ReconnectRules
@@ -40,34 +47,47 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_RESUMED_ELSEWHERE",
     "CloseConnection",
-    "Delivery",
+    "ConnectionView",
     "Effect",
     "LobbyRegistry",
+    "Origin",
     "RegistryStats",
+    "Send",
 ]
 
 
-class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryBase):
+@dataclass(frozen=True, slots=True)
+class ConnectionView:
+    """Where a connection stands, as its lobby's record says."""
+
+    connection_id: ConnectionId
+    address: str
+    role: Role
+    lobby_id: LobbyId | None
+
+
+class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
     """Applies protocol v1 to a set of connections and lobbies."""
 
-    def _make_handlers(self) -> dict[type[p.Action], ActionHandler]:
+    def _make_handlers(self) -> dict[type[a.Action], ActionHandler]:
+        self._native_codec = NativeCodec(max_frame_bytes=self.limits.max_frame_bytes)
         return {
-            p.StartLobby: self._start_lobby,
-            p.CloseLobby: self._close_lobby,
-            p.SetLobbyOpen: self._set_lobby_open,
-            p.JoinLobby: self._join_lobby,
-            p.CancelJoin: self._cancel_join,
-            p.AcceptRequest: self._accept_request,
-            p.RejectJoinRequest: self._reject_join_request,
-            p.SetSessionDescription: self._relay,
-            p.SendIceCandidate: self._relay,
-            p.SendMessage: self._relay,
-            p.LeaveLobby: self._leave_lobby,
-            p.KickGuest: self._kick_guest,
-            p.Resume: self._resume,
-            p.GetLobbyInfo: self._get_lobby_info,
-            p.GetIceServers: self._get_ice_servers,
-            p.Ping: self._ping,
+            a.StartLobby: self._start_lobby,
+            a.CloseLobby: self._close_lobby,
+            a.SetLobbyOpen: self._set_lobby_open,
+            a.JoinLobby: self._join_lobby,
+            a.CancelJoin: self._cancel_join,
+            a.AcceptRequest: self._accept_request,
+            a.RejectJoinRequest: self._reject_join_request,
+            a.SetSessionDescription: self._relay,
+            a.SendIceCandidate: self._relay,
+            a.SendMessage: self._relay,
+            a.LeaveLobby: self._leave_lobby,
+            a.KickGuest: self._kick_guest,
+            a.Resume: self._resume,
+            a.GetLobbyInfo: self._get_lobby_info,
+            a.GetIceServers: self._get_ice_servers,
+            a.Ping: self._ping,
         }
 
     # Inputs -----------------------------------------------------------------
@@ -76,16 +96,30 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
     def connection_count(self) -> int:
         return len(self._connections)
 
-    def connection(self, connection_id: ConnectionId) -> Connection | None:
-        """The core's view of a connection (role, lobby), or ``None``."""
-        return self._connections.get(connection_id)
+    def connection(self, connection_id: ConnectionId) -> ConnectionView | None:
+        """Where a local connection stands (role and lobby), or ``None``."""
+        conn = self._connections.get(connection_id)
+        if conn is None:
+            return None
+        role = self.role_of(connection_id)
+        lobby_id = conn.lobby_id if role is not Role.IDLE else None
+        return ConnectionView(connection_id, conn.address, role, lobby_id)
 
-    def connect(self, address: str) -> ConnectionId:
-        """Register a new connection from ``address``; returns its fresh id."""
+    def connect(
+        self, address: str, codec: Codec | None = None, *, policy: str = NATIVE.name
+    ) -> ConnectionId:
+        """Register a new connection from ``address``; returns its fresh id.
+
+        ``codec`` reads its frames (protocol v1's JSON with this registry's frame
+        limit by default); lobbies it starts follow the policy named ``policy``.
+        """
+        codec = codec if codec is not None else self._native_codec
+        if policy not in self.policies:
+            raise ValueError(f"unknown lobby policy {policy!r}")
         connection_id = new_connection_id()
         now = self.clock.monotonic()
         bucket = TokenBucket(self.limits.actions_per_second, self.limits.action_burst, now)
-        self._connections[connection_id] = Connection(connection_id, address, bucket)
+        self._connections[connection_id] = Connection(connection_id, address, bucket, codec, policy)
         self._address(address).connections += 1
         return connection_id
 
@@ -93,27 +127,29 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
         conn = self._connections[connection_id]
         out = self._begin()
-        if not conn.bucket.take(self.clock.monotonic()):
-            self._error(conn, E.RATE_LIMITED, "too many actions; slow down", None, None)
+        within_budget = conn.bucket.take(self.clock.monotonic())
+        try:
+            decoded = conn.codec.decode(frame)
+        except FrameError as exc:
+            if within_budget:
+                self._error(conn, exc.code, exc.message, exc.action, exc.ref)
+            else:
+                self._error(
+                    conn, E.RATE_LIMITED, "too many actions; slow down", exc.action, exc.ref
+                )
             return out
-        if isinstance(frame, bytes):
-            self._error(conn, E.INVALID_MESSAGE, "binary frames are not supported", None, None)
-            return out
-        limit = self.limits.max_frame_bytes
-        if len(frame) * 4 > limit and len(frame.encode()) > limit:
+        if not within_budget:
             self._error(
-                conn, E.MESSAGE_TOO_LARGE, f"frames are limited to {limit} bytes", None, None
+                conn, E.RATE_LIMITED, "too many actions; slow down", decoded.name, decoded.ref
             )
             return out
         try:
-            parsed = p.parse_frame(frame)
-        except p.FrameError as exc:
-            self._error(conn, exc.code, exc.message, exc.action, exc.ref)
-            return out
-        try:
-            self._handlers[type(parsed.content)](conn, parsed.content, parsed.ref)
+            self._handlers[type(decoded.action)](conn, decoded.action, decoded.ref)
         except ProtocolError as exc:
-            self._error(conn, exc.code, exc.message, parsed.name, parsed.ref)
+            out.clear()  # the action is refused whole: nothing sent, nothing committed
+            self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
+            return out
+        self._tx.commit()
         return out
 
     def disconnect(self, connection_id: ConnectionId) -> list[Effect]:
@@ -122,29 +158,20 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
         conn = self._connections.pop(connection_id, None)
         if conn is None:
             return out
-        lobby = self._lobby_of(conn)
+        role, lobby = self._place(conn)
         if lobby is not None:
-            if conn.role is Role.PENDING:
+            if role is Role.PENDING:
                 del lobby.pending[connection_id]
-                self._to_host(lobby, "request_cancelled", {"connection_id": connection_id})
-            elif conn.role is Role.GUEST:
+                self._to_host(lobby, ev.RequestCancelled(connection_id))
+            elif role is Role.GUEST:
                 self._guest_went_away(lobby, connection_id)
-            elif conn.role is Role.HOST:
+            elif role is Role.HOST:
                 self._host_went_away(lobby)
-            self.backend.save_lobby(lobby)
+        self._tx.commit()
         address = self._addresses[conn.address]
         address.connections -= 1
         self._maybe_forget_address(conn.address, address)
         return out
-
-    def undeliverable_error(self) -> bytes:
-        """The error for a sender whose frame found its recipient's socket already closing."""
-        self.stats.errors[ErrorCode.UNKNOWN_CONNECTION.value] += 1
-        return p.encode_error(
-            ErrorCode.UNKNOWN_CONNECTION,
-            "the recipient disconnected before this could be delivered",
-            None,
-        )
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next timer, or ``None``; call :meth:`expire` then."""
@@ -161,7 +188,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
                 if address is not None:
                     self._maybe_forget_address(key, address)
                 continue
-            lobby = self.backend.get_lobby(LobbyId(key))
+            lobby = self._tx.lobby(LobbyId(key))
             if lobby is None:
                 continue
             if kind is TimerKind.PENDING_REQUEST:
@@ -170,13 +197,27 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules, RegistryB
                 self._guest_grace_over(lobby, ConnectionId(sub), deadline)
             else:
                 self._host_grace_over(lobby, deadline)
+        self._tx.commit()
         return out
 
     def shutdown(self) -> list[Effect]:
-        """Close every lobby with ``server_shutdown`` and close every connection with 1001."""
+        """Close the lobbies this process serves with ``server_shutdown``; close every connection.
+
+        A lobby is this process's when its host last connected here (started it
+        or resumed it here) and has not resumed elsewhere since. Lobbies of other
+        processes sharing the backend are left alone.
+        """
         out = self._begin()
-        for lobby in self.backend.lobbies():
-            self._close(lobby, "server_shutdown", ref=None, closer=None)
-        for connection_id in self._connections:
+        local = self._connections
+        for lobby_id in sorted(self._hosted):
+            lobby = self._tx.lobby(lobby_id)
+            if lobby is None:
+                continue
+            host = lobby.host.connection_id
+            if host is None or host in local:
+                self._close(lobby, CloseReason.SERVER_SHUTDOWN, ref=None, closer=None)
+        self._hosted.clear()
+        self._tx.commit()
+        for connection_id in local:
             out.append(CloseConnection(connection_id, CLOSE_GOING_AWAY, "server shutting down"))
         return out

@@ -3,9 +3,13 @@
 The registry keeps per-connection state itself (a socket lives in one process)
 and asks the backend for everything that several server processes would have
 to share: which lobby codes are taken, the lobby records, and resume tokens.
-Every method is synchronous and cheap, so the core stays sans-I/O; a
-networked backend (Redis) serves these calls from a local replica that it keeps
-in step with the shared store, and claims codes atomically there.
+
+A backend may hand out copies (a networked store must): a lobby read with
+:meth:`StateBackend.get_lobby` and changed is stored only by
+:meth:`~StateBackend.save_lobby`. The registry reads and writes through a
+:class:`~signalling_server.unit_of_work.UnitOfWork`, which saves each lobby an
+action touched once, after the action. Every method is synchronous and cheap,
+so the core stays sans-I/O.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ class StateBackend(Protocol):
         ...
 
     def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
-        """The lobby with this code, or ``None``."""
+        """The lobby with this code (possibly a copy), or ``None``."""
         ...
 
     def save_lobby(self, lobby: Lobby) -> None:
-        """Persist changes made to a lobby's record (membership, settings)."""
+        """Store the lobby's record as it is now; a removed lobby stays removed."""
         ...
 
     def remove_lobby(self, lobby_id: LobbyId) -> None:

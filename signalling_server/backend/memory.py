@@ -7,35 +7,54 @@ from collections.abc import Iterator
 from ..ids import LobbyId
 from ..lobby import Lobby
 from .base import TokenGrant
+from .records import decode_lobby, encode_lobby
 
 
 class MemoryBackend:
-    """Lobbies and tokens in dicts; the lobby objects are the records."""
+    """Lobbies and tokens in dicts.
 
-    def __init__(self) -> None:
+    By default the lobby objects are the records (nothing to copy, saving is
+    free). With ``copies=True`` it keeps encoded records and hands out fresh
+    copies, as a networked store must: a change that is not saved is lost.
+    The contract tests and the registry's property tests run it that way.
+    """
+
+    def __init__(self, *, copies: bool = False) -> None:
+        self.copies = copies
         self._lobbies: dict[LobbyId, Lobby] = {}
+        self._records: dict[LobbyId, bytes] = {}
         self._tokens: dict[str, TokenGrant] = {}
 
     def add_lobby(self, lobby: Lobby) -> bool:
-        if lobby.lobby_id in self._lobbies:
+        if lobby.lobby_id in self._lobbies or lobby.lobby_id in self._records:
             return False
-        self._lobbies[lobby.lobby_id] = lobby
+        if self.copies:
+            self._records[lobby.lobby_id] = encode_lobby(lobby)
+        else:
+            self._lobbies[lobby.lobby_id] = lobby
         return True
 
     def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        if self.copies:
+            record = self._records.get(lobby_id)
+            return None if record is None else decode_lobby(record)
         return self._lobbies.get(lobby_id)
 
     def save_lobby(self, lobby: Lobby) -> None:
-        # The records are the live objects: nothing to write back.
-        pass
+        if self.copies and lobby.lobby_id in self._records:
+            self._records[lobby.lobby_id] = encode_lobby(lobby)
+        # Without copies the records are the live objects: nothing to write back.
 
     def remove_lobby(self, lobby_id: LobbyId) -> None:
         self._lobbies.pop(lobby_id, None)
+        self._records.pop(lobby_id, None)
 
     def lobby_count(self) -> int:
-        return len(self._lobbies)
+        return len(self._records) if self.copies else len(self._lobbies)
 
     def lobbies(self) -> Iterator[Lobby]:
+        if self.copies:
+            return iter([decode_lobby(record) for record in self._records.values()])
         return iter(list(self._lobbies.values()))
 
     def put_token(self, token_id: str, grant: TokenGrant) -> None:

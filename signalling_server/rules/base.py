@@ -1,10 +1,14 @@
 """State and helpers shared by every group of rules.
 
-:class:`RegistryBase` owns the registry's state (connections, per-address
-usage, timers, the backend) and the helpers every rule uses to read it and to
-queue effects. The rules themselves live beside it, one module per part of
-protocol v1, and :class:`~signalling_server.registry.LobbyRegistry` puts them
-together.
+:class:`RegistryBase` owns the registry's per-process state (connections,
+per-address usage, the timer schedule), the unit of work of the input being
+applied, and the helpers every rule uses to read lobbies and queue effects.
+The rules themselves live beside it, one module per part of protocol v1, and
+:class:`~signalling_server.registry.LobbyRegistry` puts them together.
+
+Rules never encode anything: they queue :class:`~signalling_server.effects.Send`
+effects carrying typed events, and the connection's codec turns them into
+frames at the edge.
 """
 
 from __future__ import annotations
@@ -12,43 +16,31 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .. import protocol as p
 from ..backend import MemoryBackend, StateBackend
 from ..clock import Clock, SystemClock
 from ..config import Limits, Timeouts
-from ..errors import ErrorCode, ProtocolError
+from ..effects import Effect, Origin, Send
 from ..ice import IceConfig
-from ..ids import (
-    ConnectionId,
-)
+from ..ids import ConnectionId, LobbyId
 from ..limits import SlidingWindow
 from ..lobby import Connection, Lobby, Role
+from ..policy import NATIVE, POLICIES, LobbyPolicy
+from ..protocol import actions as a
+from ..protocol import events as ev
+from ..protocol.codes import CloseReason, ErrorCode, RejectReason
+from ..protocol.errors import ProtocolError
+from ..unit_of_work import UnitOfWork
 
 E = ErrorCode
+logger = logging.getLogger("signalling_server.registry")
 
-
-@dataclass(frozen=True, slots=True)
-class CloseConnection:
-    """Close this connection's socket with a websocket close code."""
-
-    connection_id: ConnectionId
-    code: int
-    reason: str
-
-
-Delivery = tuple[ConnectionId, bytes]
 ActionHandler = Callable[[Connection, Any, str | None], None]
-Effect = Delivery | CloseConnection
-
-#: Close code for a socket whose place was taken over by ``resume``.
-CLOSE_RESUMED_ELSEWHERE: Final = 4000
-#: Close code for a server shutting down ("going away").
-CLOSE_GOING_AWAY: Final = 1001
 
 
 @dataclass(slots=True)
@@ -92,33 +84,40 @@ class RegistryBase:
         clock: Clock | None = None,
         backend: StateBackend | None = None,
         on_join_accepted: Callable[[float], None] | None = None,
+        policies: Mapping[str, LobbyPolicy] = POLICIES,
     ) -> None:
         self.limits = limits or Limits()
         self.timeouts = timeouts or Timeouts()
         self.ice = ice or IceConfig()
         self.clock: Clock = clock or SystemClock()
         self.backend: StateBackend = backend or MemoryBackend()
+        self.policies = policies
         self.stats = RegistryStats()
         self._on_join_accepted = on_join_accepted
         self._connections: dict[ConnectionId, Connection] = {}
+        #: Lobbies whose host connected through this registry (to start or resume them).
+        self._hosted: set[LobbyId] = set()
         self._addresses: dict[str, AddressUsage] = {}
         self._timers: list[tuple[float, int, TimerKind, str, str]] = []
         self._timer_seq = itertools.count()
         self._out: list[Effect] = []
+        self._tx = UnitOfWork(self.backend)
         self._handlers = self._make_handlers()
 
-    def _make_handlers(self) -> dict[type[p.Action], ActionHandler]:
+    def _make_handlers(self) -> dict[type[a.Action], ActionHandler]:
         """Which method applies each action; the registry that composes the rules says."""
         return {}
 
     def _begin(self) -> list[Effect]:
+        """Start applying one input: a fresh list of effects and a fresh unit of work."""
         self._out = []
+        self._tx = UnitOfWork(self.backend)
         return self._out
 
     def _schedule(self, when: float, kind: TimerKind, key: str, sub: str) -> None:
         heapq.heappush(self._timers, (when, next(self._timer_seq), kind, key, sub))
 
-    # Helpers --------------------------------------------------------------------------------
+    # Reading state -----------------------------------------------------------------------
 
     def _address(self, address: str) -> AddressUsage:
         state = self._addresses.get(address)
@@ -138,42 +137,81 @@ class RegistryBase:
             forget_at = self.clock.monotonic() + JOIN_WINDOW_S
             self._schedule(forget_at, TimerKind.ADDRESS_FORGET, key, "")
 
-    def _lobby_of(self, conn: Connection) -> Lobby | None:
-        return self.backend.get_lobby(conn.lobby_id) if conn.lobby_id is not None else None
+    def _policy(self, lobby: Lobby) -> LobbyPolicy:
+        return self.policies.get(lobby.policy, NATIVE)
 
-    def _lobby(self, conn: Connection) -> Lobby:
-        lobby = self._lobby_of(conn)
-        assert lobby is not None, "a connection in a lobby always has its lobby"
-        return lobby
+    def _place(self, conn: Connection) -> tuple[Role, Lobby | None]:
+        """Where a connection stands, read from its lobby's record."""
+        if conn.lobby_id is None:
+            return Role.IDLE, None
+        lobby = self._tx.lobby(conn.lobby_id)
+        role = Role.IDLE if lobby is None else lobby.role_of(conn.connection_id)
+        if role is Role.IDLE:
+            conn.lobby_id = None  # closed, kicked or rejected since: the hint is stale
+            return role, None
+        return role, lobby
+
+    def role_of(self, connection_id: ConnectionId) -> Role:
+        """The role of a local connection as its lobby's record says (``IDLE`` if unknown)."""
+        conn = self._connections.get(connection_id)
+        if conn is None or conn.lobby_id is None:
+            return Role.IDLE
+        lobby = self.backend.get_lobby(conn.lobby_id)
+        return Role.IDLE if lobby is None else lobby.role_of(connection_id)
 
     def _require_idle(self, conn: Connection) -> None:
-        if conn.role is not Role.IDLE:
-            raise ProtocolError(E.ALREADY_IN_LOBBY, f"this connection is already {conn.role.value}")
+        role, _ = self._place(conn)
+        if role is not Role.IDLE:
+            raise ProtocolError(E.ALREADY_IN_LOBBY, f"this connection is already {role.value}")
 
     def _require_host(self, conn: Connection) -> Lobby:
-        if conn.role is not Role.HOST:
-            raise self._wrong_role(conn, "only the lobby's host can do that")
-        return self._lobby(conn)
+        role, lobby = self._place(conn)
+        if role is not Role.HOST or lobby is None:
+            raise self._wrong_role(role, "only the lobby's host can do that")
+        return lobby
 
-    def _wrong_role(self, conn: Connection, message: str) -> ProtocolError:
-        if conn.role is Role.IDLE:
+    def _require_member(self, conn: Connection) -> tuple[Role, Lobby]:
+        """The host or an accepted guest, with its lobby."""
+        role, lobby = self._place(conn)
+        if role is Role.IDLE or lobby is None:
+            raise ProtocolError(E.NOT_IN_LOBBY, "join or start a lobby first")
+        if role is Role.PENDING:
+            raise ProtocolError(E.NOT_ACCEPTED, "wait until the host accepts you")
+        return role, lobby
+
+    @staticmethod
+    def _wrong_role(role: Role, message: str) -> ProtocolError:
+        if role is Role.IDLE:
             return ProtocolError(E.NOT_IN_LOBBY, "this connection is not in a lobby")
-        if conn.role is Role.PENDING:
+        if role is Role.PENDING:
             return ProtocolError(E.NOT_ACCEPTED, "wait until the host accepts you")
         return ProtocolError(E.NOT_HOST, message)
 
-    def _send(
-        self, target: ConnectionId, event: str, content: dict[str, Any], ref: str | None = None
-    ) -> None:
-        self._out.append((target, p.encode_event(event, content, ref)))
+    # Queueing effects ----------------------------------------------------------------------
 
-    def _to_host(self, lobby: Lobby, event: str, content: dict[str, Any]) -> None:
+    def _send(self, target: ConnectionId, event: ev.Event, ref: str | None = None) -> None:
+        self._out.append(Send(target, event, ref))
+
+    def _to_host(self, lobby: Lobby, notice: ev.HostNotice) -> None:
         """Tell the host; while it is away, keep the notice for its resume."""
         host = lobby.host.connection_id
         if host is not None:
-            self._send(host, event, content)
-        elif len(lobby.host_backlog) < 4 * (lobby.max_guests + self.limits.pending_per_lobby):
-            lobby.host_backlog.append(p.encode_event(event, content))
+            self._send(host, notice)
+            return
+        backlog = lobby.host_backlog
+        if isinstance(notice, ev.GuestResumed) and _fold_resume(backlog, notice):
+            return
+        backlog.append(notice)
+        bound = 4 * (lobby.max_guests + self.limits.pending_per_lobby)
+        if len(backlog) > bound:
+            # Not expected (the folding above keeps the backlog to about two notices
+            # a member); said loudly, never dropped silently.
+            logger.error(
+                "lobby %s: %d notices wait for its host (bound %d)",
+                lobby.lobby_id,
+                len(backlog),
+                bound,
+            )
 
     def _error(
         self,
@@ -184,75 +222,106 @@ class RegistryBase:
         ref: str | None,
     ) -> None:
         self.stats.errors[code.value] += 1
-        self._out.append((conn.connection_id, p.encode_error(code, message, action, ref)))
+        self._send(conn.connection_id, ev.Error(code, message, action, ref), ref)
+
+    def undeliverable(self, origin: Origin) -> Send:
+        """The error for a sender whose relay found its recipient gone before delivery."""
+        self.stats.errors[E.UNKNOWN_CONNECTION.value] += 1
+        error = ev.Error(
+            E.UNKNOWN_CONNECTION,
+            "the recipient disconnected before this could be delivered",
+            origin.action,
+            origin.ref,
+        )
+        return Send(origin.sender, error, origin.ref)
 
     # Shared by several groups of rules --------------------------------------------------
 
-    def _drop_request(self, lobby: Lobby, connection_id: ConnectionId, reason: str) -> None:
+    def _drop_request(
+        self,
+        lobby: Lobby,
+        connection_id: ConnectionId,
+        reason: RejectReason,
+        message: str | None = None,
+    ) -> None:
         """Remove a pending request and tell the joiner why (``request_rejected``)."""
         del lobby.pending[connection_id]
-        self.backend.save_lobby(lobby)
-        joiner = self._connections[connection_id]
-        joiner.role, joiner.lobby_id = Role.IDLE, None
-        self._send(
-            connection_id, "request_rejected", {"lobby_id": lobby.lobby_id, "reason": reason}
-        )
+        self._send(connection_id, ev.RequestRejected(lobby.lobby_id, reason, message))
 
-    def _lobby_info(self, lobby: Lobby) -> dict[str, Any]:
+    def _lobby_info(self, lobby: Lobby) -> ev.LobbyInfo:
         host = lobby.host
-        return {
-            "lobby_id": lobby.lobby_id,
-            "name": lobby.name,
-            "open": lobby.open,
-            "max_guests": lobby.max_guests,
-            "has_password": lobby.password is not None,
-            "host": {
-                "connection_id": host.last_connection_id,
-                "name": host.name,
-                "peer_id": host.peer_id,
-            },
-            "guests": [
-                {"connection_id": cid, "name": member.name, "peer_id": member.peer_id}
+        return ev.LobbyInfo(
+            lobby_id=lobby.lobby_id,
+            name=lobby.name,
+            open=lobby.open,
+            max_guests=lobby.max_guests,
+            has_password=lobby.password is not None,
+            host=ev.MemberInfo(host.last_connection_id, host.name, host.peer_id),
+            guests=[
+                ev.MemberInfo(cid, member.name, member.peer_id)
                 for cid, member in lobby.guests.items()
             ],
-        }
+            offerer=self._policy(lobby).offerer.value,
+        )
 
-    def _ice_servers_for(self, conn: Connection) -> list[dict[str, Any]]:
-        return self.ice.servers_for(conn.connection_id, self.clock.wall())
+    def _ice_servers_for(self, connection_id: ConnectionId) -> list[ev.IceServerInfo]:
+        return self.ice.servers_for(connection_id, self.clock.wall())
 
-    def _host_away_notice(self, lobby: Lobby) -> dict[str, Any]:
+    def _host_away_notice(self, lobby: Lobby) -> ev.HostDisconnected:
         deadline = lobby.host.away_deadline or self.clock.monotonic()
         grace = max(0.0, deadline - self.clock.monotonic())
-        return {"lobby_id": lobby.lobby_id, "grace_s": round(grace, 3)}
+        return ev.HostDisconnected(lobby.lobby_id, round(grace, 3))
 
     def _close(
-        self, lobby: Lobby, reason: str, *, ref: str | None, closer: Connection | None
+        self, lobby: Lobby, reason: CloseReason, *, ref: str | None, closer: Connection | None
     ) -> None:
         """End a lobby: everyone in it (and waiting on it) gets ``lobby_closed``."""
-        notice = {"lobby_id": lobby.lobby_id, "reason": reason}
-        members = [*lobby.pending, *lobby.guests]
-        if lobby.host.connection_id is not None:
-            members.append(lobby.host.connection_id)
-        for connection_id in members:
-            conn = self._connections[connection_id]
-            conn.role, conn.lobby_id = Role.IDLE, None
-            self._send(connection_id, "lobby_closed", notice, ref if conn is closer else None)
+        notice = ev.LobbyClosed(lobby.lobby_id, reason)
+        closer_id = closer.connection_id if closer is not None else None
+        for connection_id in lobby.live_members():
+            self._send(connection_id, notice, ref if connection_id == closer_id else None)
         for member in (lobby.host, *lobby.guests.values(), *lobby.away.values()):
-            self.backend.drop_token(member.token_id)
-        self.backend.remove_lobby(lobby.lobby_id)
+            self._tx.drop_token(member.token_id)
+        self._tx.remove(lobby.lobby_id)
+        self._hosted.discard(lobby.lobby_id)
         address = self._addresses.get(lobby.host_address)
-        if address is not None:
+        if address is not None and address.open_lobbies > 0:
             address.open_lobbies -= 1
             self._maybe_forget_address(lobby.host_address, address)
+
+
+def _fold_resume(backlog: list[ev.HostNotice], notice: ev.GuestResumed) -> bool:
+    """Fold a guest's second resume into the first one the backlog holds.
+
+    ``guest_resumed{a->b}``, ``guest_left{b}``, ``guest_resumed{b->c}`` become
+    ``guest_resumed{a->c}``: the host, away all along, only needs the guest's
+    latest id, and a guest that drops and resumes over and over cannot fill the
+    backlog.
+    """
+    for index, item in enumerate(backlog):
+        if isinstance(item, ev.GuestResumed) and item.connection_id == notice.old_connection_id:
+            backlog[index] = ev.GuestResumed(item.old_connection_id, notice.connection_id)
+            backlog[:] = [
+                kept
+                for kept in backlog
+                if not (
+                    isinstance(kept, ev.GuestLeft)
+                    and kept.connection_id == notice.old_connection_id
+                )
+            ]
+            return True
+    return False
 
 
 def clean_name(value: str | None, default: str) -> str:
     if value is None:
         return default
-    return p.clean_text(value, field="name", max_length=p.MAX_NAME_LENGTH)
+    return a.clean_text(value, field="name", max_length=a.MAX_NAME_LENGTH)
 
 
-def clean_reason(value: str | None, default: str) -> str:
-    if value is None:
-        return default
-    return p.clean_text(value, field="reason", max_length=p.MAX_REASON_LENGTH)
+def clean_message(*values: str | None) -> str | None:
+    """The first of ``values`` given, cleaned; ``None`` when none is."""
+    for value in values:
+        if value is not None:
+            return a.clean_text(value, field="message", max_length=a.MAX_REASON_LENGTH)
+    return None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from .. import protocol as p
-from ..errors import ErrorCode, ProtocolError
+from ..effects import CLOSE_RESUMED_ELSEWHERE, CloseConnection
 from ..ids import ConnectionId, secrets_match, split_token
 from ..lobby import Connection, Lobby, Role
-from .base import CLOSE_RESUMED_ELSEWHERE, CloseConnection, RegistryBase, TimerKind
+from ..protocol import actions as a
+from ..protocol import events as ev
+from ..protocol.codes import CloseReason, ErrorCode, LeaveReason, MemberRole, RejectReason
+from ..protocol.errors import ProtocolError
+from .base import RegistryBase, TimerKind
 
 E = ErrorCode
 
@@ -14,13 +17,13 @@ E = ErrorCode
 class ReconnectRules(RegistryBase):
     """resume, and what happens when a host or guest drops and when its grace runs out."""
 
-    def _resume(self, conn: Connection, action: p.Resume, ref: str | None) -> None:
+    def _resume(self, conn: Connection, action: a.Resume, ref: str | None) -> None:
         self._require_idle(conn)
         if not self._addresses[conn.address].joins.take(self.clock.monotonic()):
             raise ProtocolError(E.RATE_LIMITED, "too many join or resume attempts; wait a minute")
         parts = split_token(action.token)
-        grant = self.backend.get_token(parts[0]) if parts else None
-        lobby = self.backend.get_lobby(grant.lobby_id) if grant else None
+        grant = self._tx.get_token(parts[0]) if parts else None
+        lobby = self._tx.lobby(grant.lobby_id) if grant else None
         if parts is None or grant is None or lobby is None:
             raise ProtocolError(E.INVALID_TOKEN, "unknown or expired token")
         token_id, secret = parts
@@ -33,75 +36,77 @@ class ReconnectRules(RegistryBase):
         if member.connection_id is not None:
             # The old socket still looks alive (half-open after a network change):
             # the token holder takes the place over and the old socket is closed.
-            stale = self._connections[member.connection_id]
-            stale.role, stale.lobby_id = Role.IDLE, None
             self._out.append(
-                CloseConnection(stale.connection_id, CLOSE_RESUMED_ELSEWHERE, "resumed elsewhere")
+                CloseConnection(member.connection_id, CLOSE_RESUMED_ELSEWHERE, "resumed elsewhere")
             )
         member.connection_id = member.last_connection_id = conn.connection_id
         member.away_deadline = None
         conn.lobby_id = lobby.lobby_id
-        resumed = {
-            "lobby_id": lobby.lobby_id,
-            "connection_id": conn.connection_id,
-            "peer_id": member.peer_id,
-        }
         if grant.role is Role.HOST:
-            conn.role = Role.HOST
-            self._send(conn.connection_id, "resumed", {"role": "host", **resumed}, ref)
-            for frame in lobby.host_backlog:
-                self._out.append((conn.connection_id, frame))
+            self._hosted.add(lobby.lobby_id)
+            self._send(
+                conn.connection_id,
+                ev.Resumed(MemberRole.HOST, lobby.lobby_id, conn.connection_id, member.peer_id),
+                ref,
+            )
+            for notice in lobby.host_backlog:
+                self._send(conn.connection_id, notice)
             lobby.host_backlog.clear()
-            notice = {"old_connection_id": old, "connection_id": conn.connection_id}
-            for guest in lobby.guests:
-                self._send(guest, "host_resumed", notice)
+            if self._policy(lobby).host_away_notices:
+                resumed = ev.HostResumed(old, conn.connection_id)
+                for guest in lobby.guests:
+                    self._send(guest, resumed)
         else:
-            conn.role = Role.GUEST
             lobby.guests.pop(old, None)
             lobby.away.pop(old, None)
             lobby.guests[conn.connection_id] = member
-            self._send(conn.connection_id, "resumed", {"role": "guest", **resumed}, ref)
-            if lobby.host.connection_id is None:
-                self._send(conn.connection_id, "host_disconnected", self._host_away_notice(lobby))
-            self._to_host(
-                lobby,
-                "guest_resumed",
-                {"old_connection_id": old, "connection_id": conn.connection_id},
+            self._send(
+                conn.connection_id,
+                ev.Resumed(MemberRole.GUEST, lobby.lobby_id, conn.connection_id, member.peer_id),
+                ref,
             )
-        self.backend.save_lobby(lobby)
+            if lobby.host.connection_id is None and self._policy(lobby).host_away_notices:
+                self._send(conn.connection_id, self._host_away_notice(lobby))
+            self._to_host(lobby, ev.GuestResumed(old, conn.connection_id))
 
     def _guest_went_away(self, lobby: Lobby, connection_id: ConnectionId) -> None:
         member = lobby.guests.pop(connection_id)
+        if not self._policy(lobby).resume:
+            self._tx.drop_token(member.token_id)
+            self._to_host(lobby, ev.GuestLeft(connection_id, LeaveReason.DISCONNECTED))
+            return
         member.connection_id = None
         member.away_deadline = self.clock.monotonic() + self.timeouts.guest_grace
         lobby.away[connection_id] = member
         self._schedule(member.away_deadline, TimerKind.GUEST_GRACE, lobby.lobby_id, connection_id)
-        self._to_host(
-            lobby, "guest_left", {"connection_id": connection_id, "reason": "disconnected"}
-        )
+        self._to_host(lobby, ev.GuestLeft(connection_id, LeaveReason.DISCONNECTED))
 
     def _host_went_away(self, lobby: Lobby) -> None:
+        if not self._policy(lobby).resume:
+            lobby.host.connection_id = None
+            self._close(lobby, CloseReason.HOST_LEFT, ref=None, closer=None)
+            return
         host = lobby.host
         host.connection_id = None
         host.away_deadline = self.clock.monotonic() + self.timeouts.host_grace
         self._schedule(host.away_deadline, TimerKind.HOST_GRACE, lobby.lobby_id, "")
         for joiner in list(lobby.pending):
-            self._drop_request(lobby, joiner, "host_left")
+            self._drop_request(lobby, joiner, RejectReason.HOST_LEFT)
             # Kept for the host's resume, so its list of requests stays right.
-            self._to_host(lobby, "request_removed", {"connection_id": joiner})
-        notice = self._host_away_notice(lobby)
-        for guest in lobby.guests:
-            self._send(guest, "host_disconnected", notice)
+            self._to_host(lobby, ev.RequestRemoved(joiner, RejectReason.HOST_LEFT))
+        if self._policy(lobby).host_away_notices:
+            notice = self._host_away_notice(lobby)
+            for guest in lobby.guests:
+                self._send(guest, notice)
 
     def _guest_grace_over(self, lobby: Lobby, old: ConnectionId, deadline: float) -> None:
         member = lobby.away.get(old)
         if member is None or member.away_deadline != deadline:
             return
         del lobby.away[old]
-        self.backend.save_lobby(lobby)
-        self.backend.drop_token(member.token_id)
+        self._tx.drop_token(member.token_id)
 
     def _host_grace_over(self, lobby: Lobby, deadline: float) -> None:
         if lobby.host.connection_id is not None or lobby.host.away_deadline != deadline:
             return
-        self._close(lobby, "host_left", ref=None, closer=None)
+        self._close(lobby, CloseReason.HOST_LEFT, ref=None, closer=None)

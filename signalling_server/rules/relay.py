@@ -1,11 +1,15 @@
-"""Rules for relays: SDP, ICE candidates and messages, host to guest and back."""
+"""Rules for relays: SDP, ICE candidates and messages between members who may signal each other."""
 
 from __future__ import annotations
 
-from .. import protocol as p
-from ..errors import ErrorCode, ProtocolError
+from ..effects import Origin, Send
 from ..ids import ConnectionId
-from ..lobby import Connection, Role
+from ..lobby import Connection, Lobby, Role
+from ..policy import Topology
+from ..protocol import actions as a
+from ..protocol import events as ev
+from ..protocol.codes import ErrorCode
+from ..protocol.errors import ProtocolError
 from .base import RegistryBase
 
 E = ErrorCode
@@ -14,67 +18,47 @@ E = ErrorCode
 class RelayRules(RegistryBase):
     """set_session_description, send_ice_candidate, send_message."""
 
-    def _relay(
-        self,
-        conn: Connection,
-        action: p.SetSessionDescription | p.SendIceCandidate | p.SendMessage,
-        ref: str | None,
-    ) -> None:
-        role = conn.role
+    def _relay(self, conn: Connection, action: a.RelayAction, ref: str | None) -> None:
+        role, lobby = self._place(conn)
+        target = ConnectionId(action.connection_id)
+        if lobby is None or role is Role.IDLE:
+            raise ProtocolError(E.NOT_IN_LOBBY, "join or start a lobby first")
+        if role is Role.PENDING:
+            raise ProtocolError(E.NOT_ACCEPTED, "wait until the host accepts you")
         if role is Role.HOST:
-            lobby = self._lobby(conn)
-            target = ConnectionId(action.connection_id)
             if target not in lobby.guests:
-                if target == "*" and type(action) is p.SendMessage:
+                if target == "*" and type(action) is a.SendMessage:
+                    origin = Origin(conn.connection_id, action.NAME, ref)
                     for guest in lobby.guests:
-                        self._relay_to(conn, guest, action)
+                        self._relay_to(conn, guest, action, origin)
                     return
                 if target in lobby.pending:
                     raise ProtocolError(E.NOT_ACCEPTED, "accept that join request first")
                 raise ProtocolError(E.UNKNOWN_CONNECTION, "no such guest in this lobby")
-        elif role is Role.GUEST:
-            lobby = self._lobby(conn)
-            host = lobby.host
-            target = ConnectionId(action.connection_id)
-            if target != host.connection_id:
-                if target == host.last_connection_id:
-                    raise ProtocolError(E.HOST_UNAVAILABLE, "the host is reconnecting")
-                if target == "*":
-                    raise ProtocolError(E.NOT_HOST, "only the host can message everyone")
-                raise ProtocolError(E.UNKNOWN_CONNECTION, "a guest can signal only its host")
-        elif role is Role.PENDING:
-            raise ProtocolError(E.NOT_ACCEPTED, "wait until the host accepts you")
-        else:
-            raise ProtocolError(E.NOT_IN_LOBBY, "join or start a lobby first")
-        self._relay_to(conn, target, action)
+        elif target != lobby.host.connection_id:
+            self._check_guest_target(lobby, target)
+        self._relay_to(conn, target, action, Origin(conn.connection_id, action.NAME, ref))
+
+    def _check_guest_target(self, lobby: Lobby, target: ConnectionId) -> None:
+        """A guest signals its host, or (in a mesh) another guest of its lobby."""
+        if target == lobby.host.last_connection_id:
+            raise ProtocolError(E.HOST_UNAVAILABLE, "the host is reconnecting")
+        if target == "*":
+            raise ProtocolError(E.NOT_HOST, "only the host can message everyone")
+        if self._policy(lobby).topology is Topology.MESH and target in lobby.guests:
+            return
+        raise ProtocolError(E.UNKNOWN_CONNECTION, "a guest can signal only its host")
 
     def _relay_to(
-        self,
-        sender: Connection,
-        target: ConnectionId,
-        action: p.SetSessionDescription | p.SendIceCandidate | p.SendMessage,
+        self, sender: Connection, target: ConnectionId, action: a.RelayAction, origin: Origin
     ) -> None:
         kind = type(action)
-        if kind is p.SendIceCandidate:
-            frame = p.encode_relay(
-                "received_ice_candidate",
-                sender.connection_id,
-                b"candidate",
-                action.candidate,  # type: ignore[union-attr]
-            )
-        elif kind is p.SetSessionDescription:
-            frame = p.encode_relay(
-                "received_session_description",
-                sender.connection_id,
-                b"description",
-                action.description,  # type: ignore[union-attr]
-            )
+        event: ev.Event
+        if kind is a.SendIceCandidate:
+            event = ev.ReceivedIceCandidate(sender.connection_id, action.candidate)  # type: ignore[union-attr]
+        elif kind is a.SetSessionDescription:
+            event = ev.ReceivedSessionDescription(sender.connection_id, action.description)  # type: ignore[union-attr]
         else:
-            frame = p.encode_relay(
-                "received_message",
-                sender.connection_id,
-                b"data",
-                action.data,  # type: ignore[union-attr]
-            )
-        self._out.append((target, frame))
+            event = ev.ReceivedMessage(sender.connection_id, action.data)  # type: ignore[union-attr]
+        self._out.append(Send(target, event, None, origin))
         self.stats.relayed += 1

@@ -10,7 +10,17 @@ from signalling_server.clock import ManualClock
 from signalling_server.config import Limits, Timeouts
 from signalling_server.ice import IceConfig
 from signalling_server.ids import ConnectionId
+from signalling_server.protocol import encode_event
 from signalling_server.registry import CloseConnection, Effect, LobbyRegistry
+
+
+def frames(effects: list[Effect]) -> list[tuple[ConnectionId, bytes]]:
+    """The ``(target, frame)`` pairs the native codec writes for these effects' events."""
+    return [
+        (effect.target, encode_event(effect.event, effect.ref))
+        for effect in effects
+        if not isinstance(effect, CloseConnection)
+    ]
 
 
 class Harness:
@@ -41,8 +51,7 @@ class Harness:
             if isinstance(effect, CloseConnection):
                 self.closes.append(effect)
             else:
-                target, frame = effect
-                self.inbox[target].append(json.loads(frame))
+                self.inbox[effect.target].append(json.loads(encode_event(effect.event, effect.ref)))
 
     def advance(self, seconds: float) -> None:
         """Move time on and fire the timers that fall due."""

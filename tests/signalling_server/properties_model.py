@@ -257,9 +257,9 @@ def role_allows(action: str, role: Role) -> bool:
         return role is Role.PENDING
     if action == "leave_lobby":
         return role is Role.GUEST
-    if action == "get_lobby_info":
+    if action in ("get_lobby_info", "get_ice_servers"):  # TURN credentials: members only
         return role in (Role.HOST, Role.GUEST)
-    return True  # relays are judged by their target; ping and get_ice_servers are for anyone
+    return True  # relays are judged by their target; ping is for anyone
 
 
 def printable(text: str) -> str:

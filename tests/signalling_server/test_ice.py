@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 
+import msgspec
+
 from signalling_server.ice import IceConfig, TurnSecretServer, TurnServer, turn_rest_credentials
 
 
@@ -29,7 +31,7 @@ def test_servers_for_lists_stun_static_turn_and_minted_turn() -> None:
         turn=(TurnServer(urls=("turn:127.0.0.1:3478",), username="u", credential="p"),),
         turn_secret=(TurnSecretServer(urls=("turns:127.0.0.1:5349",), secret="k", ttl_s=600),),
     )
-    stun, static, minted = config.servers_for("conn1", 1000.7)
+    stun, static, minted = (msgspec.to_builtins(s) for s in config.servers_for("conn1", 1000.7))
     assert stun == {"urls": ["stun:127.0.0.1:3478"]}
     assert static == {"urls": ["turn:127.0.0.1:3478"], "username": "u", "credential": "p"}
     assert minted["urls"] == ["turns:127.0.0.1:5349"]

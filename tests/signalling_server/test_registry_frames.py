@@ -13,6 +13,7 @@ from signalling_server.config import Limits
 from signalling_server.ids import ConnectionId
 from signalling_server.registry import LobbyRegistry
 
+from .harness import frames
 from .properties_model import ACTIONS, ERROR_CODES, EVENTS, JSON_VALUES
 
 
@@ -50,7 +51,7 @@ def test_any_text_frame_gets_exactly_one_answer(frame: str) -> None:
     registry, cid = _lone_connection()
     effects = registry.handle(cid, frame)
     assert len(effects) == 1, effects
-    target, reply = effects[0]  # type: ignore[misc]
+    ((target, reply),) = frames(effects)
     message = json.loads(reply)
     assert target == cid and message["event"] in EVENTS and isinstance(message["content"], dict)
     if message["event"] == "error":
@@ -81,7 +82,7 @@ def test_deeply_nested_json_gets_one_answer(depth: int, shape: str) -> None:
     frame = DEEP_FRAMES[shape].format("[" * depth + "]" * depth)
     effects = registry.handle(cid, frame)
     assert len(effects) == 1, effects
-    target, reply = effects[0]  # type: ignore[misc]
+    ((target, reply),) = frames(effects)
     assert target == cid
     if not reply.startswith(b'{"event":"pong"'):  # a pong echoes the nesting back as sent
         content = json.loads(reply)["content"]
@@ -95,7 +96,7 @@ def test_any_binary_frame_is_refused(frame: bytes) -> None:
     registry, cid = _lone_connection()
     effects = registry.handle(cid, frame)
     assert len(effects) == 1
-    target, reply = effects[0]  # type: ignore[misc]
+    ((target, reply),) = frames(effects)
     message = json.loads(reply)
     assert target == cid and message["event"] == "error"
     assert message["content"]["code"] == "invalid_message" and message["content"]["message"]

@@ -8,7 +8,7 @@ import pytest
 
 from signalling_server.config import Limits
 
-from .harness import Harness, open_lobby
+from .harness import Harness, frames, open_lobby
 
 LIMITS = Limits(password_hash_iterations=1)
 
@@ -173,6 +173,6 @@ def test_every_event_is_a_json_object_with_event_and_content() -> None:
     h = Harness(limits=LIMITS)
     host, _, _ = open_lobby(h)
     effects = h.registry.handle(host.id, json.dumps({"action": "get_lobby_info"}))
-    for _, frame in effects:  # type: ignore[misc]
+    for _, frame in frames(effects):
         message = json.loads(frame)
         assert set(message) >= {"event", "content"}

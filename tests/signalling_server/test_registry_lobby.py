@@ -103,16 +103,20 @@ def test_accept_makes_joiner_a_guest_with_token_and_next_peer_id() -> None:
 
 
 def test_reject_tells_joiner_the_reason_and_frees_it() -> None:
-    """reject_join_request: the joiner gets the reason (or rejected_by_host); the host request_removed."""
+    """reject_join_request: the joiner gets rejected_by_host and the host's words as message."""
     h = Harness()
     host, code, _ = open_lobby(h)
     bob = join(h, host, code, "Bob")
-    host.act("reject_join_request", connection_id=bob.id, reason="  game already started ")
-    assert bob.expect("request_rejected") == {"lobby_id": code, "reason": "game already started"}
-    assert host.expect("request_removed") == {"connection_id": bob.id}
+    host.act("reject_join_request", connection_id=bob.id, message="  game already started ")
+    assert bob.expect("request_rejected") == {
+        "lobby_id": code,
+        "reason": "rejected_by_host",
+        "message": "game already started",
+    }
+    assert host.expect("request_removed") == {"connection_id": bob.id, "reason": "rejected_by_host"}
     cy = join(h, host, code, "Cy")
     host.act("reject_join_request", connection_id=cy.id)
-    assert cy.expect("request_rejected")["reason"] == "rejected_by_host"
+    assert cy.expect("request_rejected") == {"lobby_id": code, "reason": "rejected_by_host"}
     host.expect("request_removed")
     assert h.registry.connection(bob.id).role is Role.IDLE  # type: ignore[union-attr]
     bob.act("join_lobby", lobby_id=code)  # idle again: may ask again
@@ -145,12 +149,16 @@ def test_leave_lobby_tells_host() -> None:
 
 
 def test_kick_guest_tells_both_and_guest_becomes_idle() -> None:
-    """kick_guest: the guest gets kicked with the reason and is idle; the host guest_left kicked."""
+    """kick_guest: the guest gets kicked_by_host with the host's words and is idle; the host guest_left kicked."""
     h = Harness()
     host, code, _ = open_lobby(h)
     bob, token = accept(h, host, code)
-    host.act("kick_guest", connection_id=bob.id, reason="cheating")
-    assert bob.expect("kicked") == {"lobby_id": code, "reason": "cheating"}
+    host.act("kick_guest", connection_id=bob.id, message="cheating")
+    assert bob.expect("kicked") == {
+        "lobby_id": code,
+        "reason": "kicked_by_host",
+        "message": "cheating",
+    }
     assert host.expect("guest_left") == {"connection_id": bob.id, "reason": "kicked"}
     assert h.registry.connection(bob.id).role is Role.IDLE  # type: ignore[union-attr]
     bob.act("send_message", connection_id=host.id, data="hi")
@@ -251,7 +259,7 @@ def test_pending_request_times_out() -> None:
     bob.assert_silent()
     h.advance(1)
     assert bob.expect("request_rejected") == {"lobby_id": code, "reason": "timeout"}
-    assert host.expect("request_removed") == {"connection_id": bob.id}
+    assert host.expect("request_removed") == {"connection_id": bob.id, "reason": "timeout"}
     host.act("accept_request", connection_id=bob.id)
     host.expect_error("unknown_connection")
 
@@ -289,12 +297,18 @@ def test_bad_names_are_invalid_message(name: str) -> None:
     host.assert_silent()
 
 
-def test_ice_servers_and_ping() -> None:
-    """get_ice_servers and ping work for anyone, even idle; pong echoes t as sent."""
+def test_ice_servers_for_members_and_ping_for_anyone() -> None:
+    """get_ice_servers (TURN credentials) is for lobby members only; ping works for anyone, t echoed."""
     h = Harness(ice=IceConfig(stun_urls=("stun:127.0.0.1:3478",)))
     client = h.client()
     client.act("get_ice_servers", ref="x")
-    assert client.next() == {
+    client.expect_error("not_in_lobby", "get_ice_servers")
+    host, code, _ = open_lobby(h)
+    joiner = join(h, host, code)
+    joiner.act("get_ice_servers")
+    joiner.expect_error("not_accepted", "get_ice_servers")
+    host.act("get_ice_servers", ref="x")
+    assert host.next() == {
         "event": "ice_servers",
         "content": {"ice_servers": [{"urls": ["stun:127.0.0.1:3478"]}]},
         "ref": "x",

@@ -24,11 +24,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from signalling_server.backend import TokenGrant
+from signalling_server.backend import MemoryBackend, TokenGrant
 from signalling_server.clock import ManualClock
 from signalling_server.config import Limits, Timeouts
 from signalling_server.ids import CODE_ALPHABET, ConnectionId, LobbyId, normalise_lobby_code
 from signalling_server.lobby import Lobby, Role
+from signalling_server.protocol import encode_event
 from signalling_server.registry import CloseConnection, Effect, LobbyRegistry
 
 from .properties_model import (
@@ -78,7 +79,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self.clock = ManualClock()
         self.timeouts = Timeouts()
         self.limits = Limits()
-        self.registry = LobbyRegistry(clock=self.clock)
+        self.registry = LobbyRegistry(clock=self.clock, backend=MemoryBackend(copies=True))
         self.live: dict[ConnectionId, str] = {}  # in connect order, for reproducible draws
         self.seen: list[ConnectionId] = []
         self.codes: list[LobbyId] = []
@@ -147,7 +148,7 @@ class RegistryMachine(RuleBasedStateMachine):
                 assert effect.connection_id in self.live, f"close of a gone connection: {effect}"
                 closes.append(effect)
                 continue
-            target, frame = effect
+            target, frame = effect.target, encode_event(effect.event, effect.ref)
             assert target in self.live, f"delivery to a connection that is gone: {frame!r}"
             message = json.loads(frame)
             assert isinstance(message, dict), frame
@@ -537,8 +538,10 @@ class RegistryMachine(RuleBasedStateMachine):
             joiner = self.registry.connection(target)
             assert joiner is not None and joiner.role is Role.IDLE
             rejected = [s.content for s in sent if s.target == target]
-            reason = printable(content.get("reason", "rejected_by_host"))
-            assert [r["reason"] for r in rejected] == [reason], sent
+            assert [r["reason"] for r in rejected] == ["rejected_by_host"], sent
+            words = content.get("message", content.get("reason"))
+            expected = None if words is None else printable(words)
+            assert [r.get("message") for r in rejected] == [expected], sent
         elif action == "kick_guest":
             assert lobby is not None
             to_host = [s.content for s in sent if s.target == sender]
@@ -607,7 +610,13 @@ class RegistryMachine(RuleBasedStateMachine):
     ) -> None:
         """A fresh registry and a few connections; half the time, a lobby with a guest in it."""
         self.limits, self.timeouts = limits, timeouts
-        self.registry = LobbyRegistry(limits=limits, timeouts=timeouts, clock=self.clock)
+        self.registry = LobbyRegistry(
+            limits=limits,
+            timeouts=timeouts,
+            clock=self.clock,
+            # Copies, as a networked store hands out: a change that is not committed is lost.
+            backend=MemoryBackend(copies=True),
+        )
         host, guest, *_ = [self._connect(address) for address in addresses]
         if warm:
             self._act(data, host, "start_lobby", {"password": "pw"})

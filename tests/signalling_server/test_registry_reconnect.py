@@ -90,7 +90,7 @@ def test_host_drop_then_resume_keeps_the_lobby() -> None:
         "peer_id": 1,
     }
     # What happened while it was away is replayed to it, in order.
-    assert back.expect("request_removed") == {"connection_id": dee.id}
+    assert back.expect("request_removed") == {"connection_id": dee.id, "reason": "host_left"}
     assert back.expect("guest_left") == {"connection_id": cy.id, "reason": "left"}
     assert bob.expect("host_resumed") == {"old_connection_id": host.id, "connection_id": back.id}
     bob.act("send_message", connection_id=back.id, data=2)

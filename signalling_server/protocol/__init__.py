@@ -1,0 +1,193 @@
+"""Protocol v1, shared by the server and every client: actions, events, codes, the native codec.
+
+Importing this package loads msgspec and nothing else: no websockets, no
+prometheus, no aiortc, no Qt. Names are exported lazily (as python-websockets
+does), so ``from signalling_server.protocol import JoinLobby`` loads only the
+module that defines it; ``tests/signalling_server/test_protocol_imports.py``
+pins the public names and the import cost.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .actions import (
+        ACTION_TYPES,
+        AcceptRequest,
+        Action,
+        CancelJoin,
+        CloseLobby,
+        GetIceServers,
+        GetLobbyInfo,
+        IceCandidate,
+        JoinLobby,
+        KickGuest,
+        LeaveLobby,
+        Ping,
+        RejectJoinRequest,
+        RelayAction,
+        Resume,
+        SendIceCandidate,
+        SendMessage,
+        SessionDescription,
+        SetLobbyOpen,
+        SetSessionDescription,
+        StartLobby,
+    )
+    from .codes import CloseReason, ErrorCode, KickReason, LeaveReason, MemberRole, RejectReason
+    from .errors import FrameError, ProtocolError, SignallingError
+    from .events import (
+        EVENT_TYPES,
+        Error,
+        Event,
+        GuestAccepted,
+        GuestLeft,
+        GuestResumed,
+        HostDisconnected,
+        HostNotice,
+        HostResumed,
+        IceServerInfo,
+        IceServers,
+        JoinCancelled,
+        JoinRequested,
+        Kicked,
+        LeftLobby,
+        LobbyClosed,
+        LobbyInfo,
+        LobbyStarted,
+        MemberInfo,
+        Pong,
+        ReceivedIceCandidate,
+        ReceivedMessage,
+        ReceivedSessionDescription,
+        RequestAccepted,
+        RequestCancelled,
+        RequestRejected,
+        RequestRemoved,
+        RequestToJoin,
+        Resumed,
+        ServerEvent,
+        decode_candidate,
+        decode_description,
+        event_name,
+    )
+    from .native import (
+        Decoded,
+        NativeCodec,
+        Received,
+        UnknownEvent,
+        decode_event,
+        encode_action,
+        encode_event,
+    )
+
+_EXPORTS: dict[str, str] = {}
+for _module, _names in {
+    "actions": (
+        "ACTION_TYPES AcceptRequest Action CancelJoin CloseLobby GetIceServers GetLobbyInfo "
+        "IceCandidate JoinLobby KickGuest LeaveLobby Ping RejectJoinRequest RelayAction Resume "
+        "SendIceCandidate SendMessage SessionDescription SetLobbyOpen SetSessionDescription "
+        "StartLobby"
+    ),
+    "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason",
+    "errors": "FrameError ProtocolError SignallingError",
+    "events": (
+        "EVENT_TYPES Error Event GuestAccepted GuestLeft GuestResumed HostDisconnected "
+        "HostNotice HostResumed IceServerInfo IceServers JoinCancelled JoinRequested Kicked "
+        "LeftLobby LobbyClosed LobbyInfo LobbyStarted MemberInfo Pong ReceivedIceCandidate "
+        "ReceivedMessage ReceivedSessionDescription RequestAccepted RequestCancelled "
+        "RequestRejected RequestRemoved RequestToJoin Resumed ServerEvent decode_candidate "
+        "decode_description event_name"
+    ),
+    "native": ("Decoded NativeCodec Received UnknownEvent decode_event encode_action encode_event"),
+}.items():
+    for _name in _names.split():
+        _EXPORTS[_name] = _module
+
+__all__ = [
+    "ACTION_TYPES",
+    "EVENT_TYPES",
+    "AcceptRequest",
+    "Action",
+    "CancelJoin",
+    "CloseLobby",
+    "CloseReason",
+    "Decoded",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "FrameError",
+    "GetIceServers",
+    "GetLobbyInfo",
+    "GuestAccepted",
+    "GuestLeft",
+    "GuestResumed",
+    "HostDisconnected",
+    "HostNotice",
+    "HostResumed",
+    "IceCandidate",
+    "IceServerInfo",
+    "IceServers",
+    "JoinCancelled",
+    "JoinLobby",
+    "JoinRequested",
+    "KickGuest",
+    "KickReason",
+    "Kicked",
+    "LeaveLobby",
+    "LeaveReason",
+    "LeftLobby",
+    "LobbyClosed",
+    "LobbyInfo",
+    "LobbyStarted",
+    "MemberInfo",
+    "MemberRole",
+    "NativeCodec",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "Received",
+    "ReceivedIceCandidate",
+    "ReceivedMessage",
+    "ReceivedSessionDescription",
+    "RejectJoinRequest",
+    "RejectReason",
+    "RelayAction",
+    "RequestAccepted",
+    "RequestCancelled",
+    "RequestRejected",
+    "RequestRemoved",
+    "RequestToJoin",
+    "Resume",
+    "Resumed",
+    "SendIceCandidate",
+    "SendMessage",
+    "ServerEvent",
+    "SessionDescription",
+    "SetLobbyOpen",
+    "SetSessionDescription",
+    "SignallingError",
+    "StartLobby",
+    "UnknownEvent",
+    "decode_candidate",
+    "decode_description",
+    "decode_event",
+    "encode_action",
+    "encode_event",
+    "event_name",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

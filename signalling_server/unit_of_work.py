@@ -1,0 +1,73 @@
+"""One unit of work per action: load what it touches, change it, commit once.
+
+The registry opens a :class:`UnitOfWork` for every input (an action, a
+disconnect, a timer). Rules read lobbies and tokens through it; each lobby is
+loaded at most once per unit, so every rule of the action sees the same copy,
+and :meth:`UnitOfWork.commit` writes every lobby it loaded, once, after the
+action has done all its changes. An action refused with a protocol error is
+never committed: with a backend that hands out copies, it changes nothing.
+"""
+
+from __future__ import annotations
+
+from .backend import StateBackend, TokenGrant
+from .ids import LobbyId
+from .lobby import Lobby
+
+
+class UnitOfWork:
+    """The lobbies and tokens one action reads and writes."""
+
+    __slots__ = ("_backend", "_dropped_tokens", "_lobbies", "_new_tokens", "_removed")
+
+    def __init__(self, backend: StateBackend) -> None:
+        self._backend = backend
+        self._lobbies: dict[LobbyId, Lobby | None] = {}
+        self._removed: list[LobbyId] = []
+        self._new_tokens: dict[str, TokenGrant] = {}
+        self._dropped_tokens: list[str] = []
+
+    def lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        """The lobby with this code as this unit sees it, or ``None``."""
+        try:
+            return self._lobbies[lobby_id]
+        except KeyError:
+            lobby = self._lobbies[lobby_id] = self._backend.get_lobby(lobby_id)
+            return lobby
+
+    def claim(self, lobby: Lobby) -> bool:
+        """Store a new lobby now (claiming its code atomically); ``False`` if the code is taken."""
+        if not self._backend.add_lobby(lobby):
+            return False
+        self._lobbies[lobby.lobby_id] = lobby
+        return True
+
+    def remove(self, lobby_id: LobbyId) -> None:
+        """Forget the lobby at commit."""
+        self._lobbies[lobby_id] = None
+        self._removed.append(lobby_id)
+
+    def put_token(self, token_id: str, grant: TokenGrant) -> None:
+        self._new_tokens[token_id] = grant
+
+    def get_token(self, token_id: str) -> TokenGrant | None:
+        if token_id in self._dropped_tokens:
+            return None
+        return self._new_tokens.get(token_id) or self._backend.get_token(token_id)
+
+    def drop_token(self, token_id: str) -> None:
+        self._new_tokens.pop(token_id, None)
+        self._dropped_tokens.append(token_id)
+
+    def commit(self) -> None:
+        """Write everything this unit changed, once."""
+        backend = self._backend
+        for lobby in self._lobbies.values():
+            if lobby is not None:
+                backend.save_lobby(lobby)
+        for lobby_id in self._removed:
+            backend.remove_lobby(lobby_id)
+        for token_id, grant in self._new_tokens.items():
+            backend.put_token(token_id, grant)
+        for token_id in self._dropped_tokens:
+            backend.drop_token(token_id)
