@@ -6,10 +6,12 @@ import json
 from collections import defaultdict, deque
 from typing import Any
 
+from signalling_server.backend import StateBackend
 from signalling_server.clock import ManualClock
 from signalling_server.config import Limits, Timeouts
 from signalling_server.ice import IceConfig
 from signalling_server.ids import ConnectionId
+from signalling_server.policy import NATIVE
 from signalling_server.protocol import encode_event
 from signalling_server.registry import CloseConnection, Effect, LobbyRegistry
 
@@ -32,6 +34,8 @@ class Harness:
         limits: Limits | None = None,
         timeouts: Timeouts | None = None,
         ice: IceConfig | None = None,
+        backend: StateBackend | None = None,
+        policy: str = NATIVE.name,
     ) -> None:
         self.clock = ManualClock()
         self.registry = LobbyRegistry(
@@ -39,12 +43,15 @@ class Harness:
             timeouts=timeouts,
             ice=ice,
             clock=self.clock,
+            backend=backend,
         )
+        #: The policy of the lobbies this harness's clients start.
+        self.policy = policy
         self.inbox: dict[ConnectionId, deque[dict[str, Any]]] = defaultdict(deque)
         self.closes: list[CloseConnection] = []
 
     def client(self, address: str = "127.0.0.1") -> Client:
-        return Client(self, self.registry.connect(address), address)
+        return Client(self, self.registry.connect(address, policy=self.policy), address)
 
     def apply(self, effects: list[Effect]) -> None:
         for effect in effects:

@@ -1,4 +1,4 @@
-"""The StateBackend contract, run against every backend."""
+"""The StateBackend contract, run against every backend, with and without copy semantics."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from collections.abc import Callable
 import pytest
 
 from signalling_server.backend import MemoryBackend, StateBackend, TokenGrant
-from signalling_server.ids import LobbyId
+from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member, Role
+from signalling_server.protocol import GuestLeft, LeaveReason, RequestToJoin
 
-BACKENDS: dict[str, Callable[[], StateBackend]] = {"memory": MemoryBackend}
+from .harness import Harness, accept, open_lobby
+
+BACKENDS: dict[str, Callable[[], StateBackend]] = {
+    "memory": MemoryBackend,
+    # As a networked store behaves: every read is a fresh copy, only saves persist.
+    "memory-copies": lambda: MemoryBackend(copies=True),
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -25,7 +32,7 @@ def _lobby(code: str) -> Lobby:
         token_id="t",
         token_secret="s",
         connection_id=None,
-        last_connection_id="c",  # type: ignore[arg-type]
+        last_connection_id=ConnectionId("c"),
     )
     return Lobby(
         lobby_id=LobbyId(code),
@@ -49,14 +56,41 @@ def test_codes_are_claimed_once(backend: StateBackend) -> None:
 
 
 def test_saved_changes_are_seen(backend: StateBackend) -> None:
-    """A lobby changed and saved reads back changed."""
+    """A lobby changed and saved reads back changed, backlog of events included."""
     lobby = _lobby("BBBBBB")
     backend.add_lobby(lobby)
     lobby.open = False
+    lobby.host_backlog.append(RequestToJoin("c2", "Bob"))
+    lobby.host_backlog.append(GuestLeft("c3", LeaveReason.DISCONNECTED))
     backend.save_lobby(lobby)
     stored = backend.get_lobby(LobbyId("BBBBBB"))
     assert stored is not None and stored.open is False
+    assert stored.host_backlog == [
+        RequestToJoin("c2", "Bob"),
+        GuestLeft("c3", LeaveReason.DISCONNECTED),
+    ]
     assert [item.lobby_id for item in backend.lobbies()] == ["BBBBBB"]
+
+
+def test_a_removed_lobby_stays_removed(backend: StateBackend) -> None:
+    """Saving a lobby that was removed meanwhile does not bring it back."""
+    lobby = _lobby("CCCCCC")
+    backend.add_lobby(lobby)
+    backend.remove_lobby(LobbyId("CCCCCC"))
+    backend.save_lobby(lobby)
+    assert backend.get_lobby(LobbyId("CCCCCC")) is None
+    assert backend.lobby_count() == 0
+
+
+def test_unsaved_changes_are_lost_with_copies() -> None:
+    """With copy semantics a change that is not saved never reaches the store."""
+    backend = MemoryBackend(copies=True)
+    backend.add_lobby(_lobby("DDDDDD"))
+    copy = backend.get_lobby(LobbyId("DDDDDD"))
+    assert copy is not None
+    copy.open = False
+    again = backend.get_lobby(LobbyId("DDDDDD"))
+    assert again is not None and again.open is True and again is not copy
 
 
 def test_tokens_are_stored_and_dropped(backend: StateBackend) -> None:
@@ -67,3 +101,25 @@ def test_tokens_are_stored_and_dropped(backend: StateBackend) -> None:
     backend.drop_token("tid")
     backend.drop_token("tid")
     assert backend.get_token("tid") is None
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_away_host_gets_its_notices_replayed(name: str) -> None:
+    """Notices kept for an away host (in the lobby record) are replayed on resume, in order."""
+    h = Harness(backend=BACKENDS[name]())
+    host, code, token = open_lobby(h)
+    bob, _ = accept(h, host, code, "Bob")
+    cy, _ = accept(h, host, code, "Cy")
+    host.disconnect()
+    bob.expect("host_disconnected")
+    cy.expect("host_disconnected")
+    bob.act("leave_lobby")
+    bob.expect("left_lobby")
+    cy.disconnect()
+    back = h.client("127.0.0.9")
+    back.act("resume", token=token)
+    assert back.expect("resumed")["role"] == "host"
+    assert back.expect("guest_left") == {"connection_id": bob.id, "reason": "left"}
+    assert back.expect("guest_left") == {"connection_id": cy.id, "reason": "disconnected"}
+    back.assert_silent()
+    h.assert_all_silent()

@@ -176,3 +176,35 @@ def test_every_event_is_a_json_object_with_event_and_content() -> None:
     for _, frame in frames(effects):
         message = json.loads(frame)
         assert set(message) >= {"event", "content"}
+
+
+def test_every_error_names_its_action_and_echoes_its_ref() -> None:
+    """unknown_action, rate_limited and refused actions all carry the action's name and ref."""
+    h = Harness(limits=Limits(actions_per_second=1, action_burst=2, password_hash_iterations=1))
+    client = h.client()
+    client.raw('{"action": "dance", "ref": "d1"}')
+    message = client.next()
+    assert message["ref"] == "d1"
+    assert message["content"]["code"] == "unknown_action"
+    assert message["content"]["action"] == "dance" and message["content"]["ref"] == "d1"
+    client.act("leave_lobby", ref="l1")
+    refused = client.next()
+    assert refused["ref"] == "l1"
+    assert refused["content"]["action"] == "leave_lobby" and refused["content"]["ref"] == "l1"
+    client.act("ping", ref="p1", t=1)
+    limited = client.next()
+    assert limited["content"]["code"] == "rate_limited"
+    assert limited["content"]["action"] == "ping" and limited["content"]["ref"] == "p1"
+    assert limited["ref"] == "p1"
+
+
+def test_a_refused_action_changes_nothing() -> None:
+    """An action refused with an error sends nothing else and leaves the lobby as it was."""
+    h = Harness(limits=LIMITS)
+    host, code, _ = open_lobby(h, max_guests=1)
+    before = next(h.registry.backend.lobbies())
+    host.act("kick_guest", connection_id="nobody", message="x" * 201)
+    host.expect_error("invalid_message", "kick_guest")
+    host.assert_silent()
+    after = next(h.registry.backend.lobbies())
+    assert after.guests == before.guests and after.host_backlog == before.host_backlog

@@ -207,3 +207,35 @@ def test_host_can_kick_a_guest_in_its_grace_period() -> None:
     back.act("resume", token=token)
     back.expect_error("invalid_token")
     join(h, host, code, "Next")  # the seat is free again
+
+
+def test_away_host_backlog_keeps_every_guest_however_often_it_flaps() -> None:
+    """A guest that drops and resumes 100 times while the host is away is replayed as one drop and one resume."""
+    h = Harness()
+    host, code, host_token = open_lobby(h)
+    first, token = accept(h, host, code, "Flappy")
+    steady, _ = accept(h, host, code, "Steady", address="127.0.0.3")
+    host.disconnect()
+    first.expect("host_disconnected")
+    steady.expect("host_disconnected")
+    current = first
+    for n in range(100):
+        current.disconnect()
+        current = h.client(f"127.0.1.{n % 200 + 1}")
+        current.act("resume", token=token)
+        current.expect("resumed")
+        current.expect("host_disconnected")
+    steady.act("leave_lobby")
+    steady.expect("left_lobby")
+    back = h.client("127.0.0.9")
+    back.act("resume", token=host_token)
+    back.expect("resumed")
+    assert back.expect("guest_left") == {"connection_id": first.id, "reason": "disconnected"}
+    assert back.expect("guest_resumed") == {
+        "old_connection_id": first.id,
+        "connection_id": current.id,
+    }
+    assert back.expect("guest_left") == {"connection_id": steady.id, "reason": "left"}
+    back.assert_silent()
+    current.act("send_message", connection_id=back.id, data="still here")
+    assert back.expect("received_message")["connection_id"] == current.id
