@@ -33,7 +33,13 @@ from .actions import (
 )
 from .codes import ErrorCode
 from .errors import FrameError
-from .events import EVENT_TYPES, Event
+from .events import (
+    EVENT_TYPES,
+    Event,
+    ReceivedIceCandidate,
+    ReceivedMessage,
+    ReceivedSessionDescription,
+)
 
 #: Frames of protocol v1 are at most this big unless a server says otherwise.
 DEFAULT_MAX_FRAME_BYTES: Final = 64 * 1024
@@ -119,8 +125,37 @@ class NativeCodec:
         return encode_event(event, ref)
 
 
+def _relay_head(name: str, field: str) -> tuple[bytes, bytes]:
+    return (
+        b'{"event":"' + name.encode() + b'","content":{"connection_id":',
+        b',"' + field.encode() + b'":',
+    )
+
+
+# Relays are most of what a server sends: their frames are joined from constant
+# pieces, the sender's id and the payload as the sender wrote it.
+_CANDIDATE_HEAD: Final = _relay_head("received_ice_candidate", "candidate")
+_DESCRIPTION_HEAD: Final = _relay_head("received_session_description", "description")
+_MESSAGE_HEAD: Final = _relay_head("received_message", "data")
+
+
 def encode_event(event: Event, ref: str | None = None) -> bytes:
     """``{"event": name, "content": {...}}`` (with ``"ref"`` when given)."""
+    if ref is not None:
+        return _encode_tagged(event, ref)
+    if isinstance(event, ReceivedIceCandidate):
+        (head, field), payload = _CANDIDATE_HEAD, event.candidate
+    elif isinstance(event, ReceivedSessionDescription):
+        (head, field), payload = _DESCRIPTION_HEAD, event.description
+    elif isinstance(event, ReceivedMessage):
+        (head, field), payload = _MESSAGE_HEAD, event.data
+    else:
+        return _encode_tagged(event, ref)
+    sender = _encoder.encode(event.connection_id)
+    return b"".join((head, sender, field, bytes(payload), b"}}"))
+
+
+def _encode_tagged(event: Event, ref: str | None) -> bytes:
     flat = _encoder.encode(event)
     # msgspec writes the tag first: b'{"event":"name"' then b'}' or b',"field":...}'.
     head_end = flat.index(b'"', 10) + 1
