@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from signalling_server.backend import MemoryBackend
 from signalling_server.config import Limits
 
 from .harness import Harness, frames, open_lobby
@@ -200,8 +201,8 @@ def test_every_error_names_its_action_and_echoes_its_ref() -> None:
 
 def test_a_refused_action_changes_nothing() -> None:
     """An action refused with an error sends nothing else and leaves the lobby as it was."""
-    h = Harness(limits=LIMITS)
-    host, code, _ = open_lobby(h, max_guests=1)
+    h = Harness(limits=LIMITS, backend=MemoryBackend(copies=True))
+    host, _, _ = open_lobby(h, max_guests=1)
     before = next(h.registry.backend.lobbies())
     host.act("kick_guest", connection_id="nobody", message="x" * 201)
     host.expect_error("invalid_message", "kick_guest")

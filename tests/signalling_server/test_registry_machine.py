@@ -540,8 +540,8 @@ class RegistryMachine(RuleBasedStateMachine):
             rejected = [s.content for s in sent if s.target == target]
             assert [r["reason"] for r in rejected] == ["rejected_by_host"], sent
             words = content.get("message", content.get("reason"))
-            expected = None if words is None else printable(words)
-            assert [r.get("message") for r in rejected] == [expected], sent
+            message_told = None if words is None else printable(words)
+            assert [r.get("message") for r in rejected] == [message_told], sent
         elif action == "kick_guest":
             assert lobby is not None
             to_host = [s.content for s in sent if s.target == sender]
