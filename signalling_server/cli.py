@@ -29,6 +29,7 @@ _HELP = {
     "pending_per_lobby": "join requests waiting in one lobby",
     "default_max_guests": "max_guests of a lobby that does not ask (1..64)",
     "send_buffer_bytes": "unsent bytes after which a slow client is closed",
+    "max_body_bytes": "largest HTTP request body; larger ones get 413",
     "password_hash_iterations": "PBKDF2 iterations for lobby passwords",
     "guest_grace": "seconds a dropped guest may resume",
     "host_grace": "seconds a dropped host may resume before its lobby closes",
@@ -36,6 +37,7 @@ _HELP = {
     "ping_interval": "seconds between websocket keepalive pings",
     "ping_timeout": "seconds without a pong before a connection is closed",
     "close_timeout": "seconds to wait for a closing handshake",
+    "request_timeout": "seconds a new connection may take to send its HTTP request",
 }
 
 

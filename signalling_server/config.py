@@ -29,6 +29,8 @@ class Limits:
     default_max_guests: int = 8
     #: A client whose unsent backlog passes this is too slow to keep up and is closed.
     send_buffer_bytes: int = 1024 * 1024
+    #: Largest HTTP request body taken (``Content-Length``); larger ones get 413.
+    max_body_bytes: int = 64 * 1024
     #: Iterations of PBKDF2 for lobby passwords (kept in memory only as hashes).
     password_hash_iterations: int = 2_000
 
@@ -54,6 +56,9 @@ class Timeouts:
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     close_timeout: float = 5.0
+    #: A client that has not sent a whole HTTP request (or websocket handshake)
+    #: this long after connecting is disconnected, so idle sockets cannot pile up.
+    request_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):

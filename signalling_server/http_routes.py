@@ -1,11 +1,13 @@
-"""The plain HTTP GET routes served on the websocket port.
+"""The plain HTTP routes served on the websocket port, and the request and reply types.
 
-Pure: a path (and what the server knows) in, an :class:`HttpReply` out; the
-server module only turns replies into websockets' responses.
+Pure: an :class:`HttpRequest` (or just a path) in, an :class:`HttpReply` out;
+the transport (:mod:`signalling_server.transport`) parses requests off the
+socket and writes replies back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -19,13 +21,39 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+#: Browsers must take a reply's Content-Type as given, not guess HTML from its body.
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
 PAGE_HEADERS: tuple[tuple[str, str], ...] = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-    ("X-Content-Type-Options", "nosniff"),
+    NOSNIFF,
     ("Referrer-Policy", "no-referrer"),
 )
 JOIN_PREFIX = "/join"
 ASSET_PREFIX = "/web/"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One complete HTTP request, as a route handler receives it."""
+
+    method: str
+    #: The path without the query string, e.g. ``/join/K7QX2M``.
+    path: str
+    #: The raw query string after ``?`` (``""`` when there is none).
+    query: str
+    #: Header fields in the order received; names are lower-case.
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    #: The client's IP address.
+    client: str
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or ``None``."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key == wanted:
+                return value
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +104,27 @@ def health_reply(*, connections: int, lobbies: int, version: str) -> HttpReply:
     return HttpReply(HTTPStatus.OK, "application/json", body)
 
 
-def method_not_allowed_reply() -> HttpReply:
-    """Anything but GET on an HTTP route."""
+def method_not_allowed_reply(allowed: Iterable[str] = ("GET",)) -> HttpReply:
+    """A method the route does not take: 405 naming the ones it does (``Allow``)."""
+    methods = ", ".join(sorted(allowed))
     return HttpReply(
-        HTTPStatus.METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", b"only GET is allowed here\n"
+        HTTPStatus.METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        f"allowed here: {methods}\n".encode(),
+        (("Allow", methods), NOSNIFF),
     )
 
 
 def not_found_reply(path: str) -> HttpReply:
+    """No such route or file: 404 (the path is echoed as text, never to be sniffed as HTML)."""
     return HttpReply(
-        HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", f"no such page: {path}\n".encode()
+        HTTPStatus.NOT_FOUND,
+        "text/plain; charset=utf-8",
+        f"no such page: {path}\n".encode(),
+        (NOSNIFF,),
     )
+
+
+def error_reply(status: HTTPStatus, text: str, *headers: tuple[str, str]) -> HttpReply:
+    """A short plain-text error answer (bad request, body too large ...)."""
+    return HttpReply(status, "text/plain; charset=utf-8", f"{text}\n".encode(), (*headers, NOSNIFF))

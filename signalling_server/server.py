@@ -1,47 +1,51 @@
-"""The websocket I/O layer: the only module of the server that imports websockets.
+"""The signalling server: a :class:`SignallingNode` behind the HTTP and websocket transport.
 
-It accepts connections, feeds their frames to the :class:`LobbyRegistry`,
-writes the frames the registry returns, runs the registry's timers, answers
-the HTTP GET routes and shuts down gracefully.
+:class:`SignallingServer` composes the node (registry, timers, delivery) with
+the transport (:mod:`signalling_server.transport`) and the HTTP routes:
+
+* websocket ``/``: protocol v1 (:class:`~signalling_server.protocol.NativeCodec`);
+* ``GET /healthz``, ``GET /metrics``;
+* ``GET /join``, ``/join/<code>`` and ``/web/<file>``: the browser guest page.
+
+More routes are added with :attr:`SignallingServer.http_routes` (e.g.
+``server.http_routes.add("POST", "/lambda", handler)``), more websocket paths
+with :attr:`SignallingServer.websocket_codecs`, before or after :meth:`start`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import logging
-import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
-
-from websockets.asyncio.server import Server, ServerConnection, broadcast
-from websockets.asyncio.server import serve as ws_serve
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-from websockets.protocol import State
 
 from . import __version__
 from .backend import StateBackend
 from .clock import Clock
 from .config import ServerConfig
+from .effects import CLOSE_GOING_AWAY
 from .http_routes import (
+    ASSET_PREFIX,
+    JOIN_PREFIX,
     HttpReply,
+    HttpRequest,
     health_reply,
-    method_not_allowed_reply,
     not_found_reply,
     web_reply,
 )
 from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
-from .registry import CLOSE_GOING_AWAY, CloseConnection, Effect, LobbyRegistry
-from .web_assets import load_web_assets
+from .node import SignallingNode
+from .protocol import NativeCodec
+from .transport import CLOSE_TOO_SLOW, CodecFactory, HttpRouter, Listener
+from .web_assets import WebAssets, load_web_assets
 
 logger = logging.getLogger(__name__)
 
-#: Close code for a client too slow to read what it is sent.
-CLOSE_TOO_SLOW = 1013
+#: Seconds past ``close_timeout`` that :meth:`SignallingServer.close` waits before aborting.
+_CLOSE_MARGIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +69,30 @@ class SignallingServer:
         backend: StateBackend | None = None,
     ) -> None:
         self.config = config
-        self._sockets: dict[ConnectionId, ServerConnection] = {}
         self._metrics: ServerMetrics | None = None
-        self._web = load_web_assets(config.web_root)
-        self.registry = LobbyRegistry(
-            limits=config.limits,
-            timeouts=config.timeouts,
-            ice=config.ice,
-            clock=clock,
-            backend=backend,
-            on_join_accepted=self._observe_join,
+        #: The registry, its timers and delivery; the transport feeds it.
+        self.node = SignallingNode(
+            config, clock=clock, backend=backend, on_join_accepted=self._observe_join
         )
+        node = self.node
         self._metrics = ServerMetrics(
-            self.registry.stats, lambda: len(self._sockets), self.registry.backend.lobby_count
+            node.registry.stats, lambda: node.connection_count, node.registry.backend.lobby_count
         )
-        self._server: Server | None = None
-        self._timer_task: asyncio.Task[None] | None = None
-        self._timer_due = math.inf
-        self._wake = asyncio.Event()
-        self._closing: set[asyncio.Task[None]] = set()
+        #: HTTP routes by method and path; add your own with ``http_routes.add(...)``.
+        self.http_routes = HttpRouter()
+        _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
+        #: Websocket paths and the codec each speaks; any other path is not a websocket.
+        self.websocket_codecs: dict[str, CodecFactory] = {
+            "/": functools.partial(NativeCodec, max_frame_bytes=config.limits.max_frame_bytes),
+        }
+        self._listener = Listener(
+            config,
+            sink=node,
+            router=self.http_routes,
+            websocket_codecs=self.websocket_codecs,
+            server_header=f"lobbyhost/{__version__}",
+        )
+        self._started = False
 
     # Public API --------------------------------------------------------------
 
@@ -94,10 +103,7 @@ class SignallingServer:
     @property
     def port(self) -> int:
         """The bound port (the real one when the config asked for port 0)."""
-        if self._server is None:
-            raise RuntimeError("the server is not started")
-        port: int = next(iter(self._server.sockets)).getsockname()[1]
-        return port
+        return self._listener.port
 
     @property
     def url(self) -> str:
@@ -107,157 +113,97 @@ class SignallingServer:
 
     @property
     def counters(self) -> ServerCounters:
-        stats = self.registry.stats
+        counters = self.node.counters
         return ServerCounters(
-            connections=len(self._sockets),
-            lobbies=self.registry.backend.lobby_count(),
-            relayed=stats.relayed,
-            errors=dict(stats.errors),
+            connections=counters.connections,
+            lobbies=counters.lobbies,
+            relayed=counters.relayed,
+            errors=counters.errors,
         )
 
     async def start(self) -> None:
-        timeouts = self.config.timeouts
-        self._server = await ws_serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
-            max_size=self.config.limits.hard_frame_bytes,
-            # Signalling frames are small (an ICE candidate is ~300 B): deflate
-            # would save little and costs two zlib contexts, ~32 KiB, per connection.
-            compression=None,
-            ping_interval=timeouts.ping_interval,
-            ping_timeout=timeouts.ping_timeout,
-            close_timeout=timeouts.close_timeout,
-            process_request=self._process_request,
-            server_header=f"lobbyhost/{__version__}",
-        )
-        self._timer_task = asyncio.create_task(self._run_timers(), name="lobbyhost-timers")
+        """Start the node's timers and listen."""
+        self.node.start()
+        try:
+            await self._listener.start()
+        except BaseException:
+            await self.node.stop()
+            raise
+        self._started = True
         logger.info("listening on %s", self.url)
 
     async def close(self) -> None:
-        """Tell every lobby member ``lobby_closed{server_shutdown}``, then close with 1001."""
-        if self._server is None:
+        """Tell every lobby member ``lobby_closed{server_shutdown}``, then close with 1001.
+
+        Connections get ``close_timeout`` seconds to finish their closing
+        handshake; those still open then are aborted.
+        """
+        if not self._started:
             return
-        self._apply([e for e in self.registry.shutdown() if not isinstance(e, CloseConnection)])
-        # Closes the listening socket and every connection with 1001 (going away).
-        self._server.close(close_connections=True)
-        await self._server.wait_closed()
-        if self._timer_task is not None:
-            self._timer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer_task
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        self._started = False
+        self.node.shut_down()
+        self._listener.stop_accepting()
+        # Each websocket aborts itself close_timeout after its close frame; the
+        # margin only keeps this safety net from racing those timers.
+        await self._listener.wait_closed(self.config.timeouts.close_timeout + _CLOSE_MARGIN)
+        await self.node.stop()
         logger.info("stopped")
 
-    # Connections ---------------------------------------------------------------
+    def abort_connection(self, connection_id: str) -> bool:
+        """Drop a websocket's TCP connection with no closing handshake, as a network failure would.
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        registry = self.registry
-        address = ws.remote_address[0]
-        connection_id = registry.connect(address)
-        self._sockets[connection_id] = ws
-        logger.debug("connection %s from %s", connection_id, address)
-        try:
-            while True:
-                frame = await ws.recv()
-                self._apply(registry.handle(connection_id, frame), connection_id)
-        except ConnectionClosed as exc:
-            logger.debug("connection %s closed: %s", connection_id, exc)
-        finally:
-            del self._sockets[connection_id]
-            self._apply(registry.disconnect(connection_id))
-
-    def _apply(self, effects: list[Effect], sender: ConnectionId | None = None) -> None:
-        """Carry out the registry's effects: send frames in order, close sockets.
-
-        A frame for a socket that is already closing (its disconnect not yet
-        handled) cannot be delivered; the ``sender`` whose action produced it is
-        told so with an error rather than left to assume it arrived.
+        For fault injection in tests (``connection_id`` as events name it);
+        ``False`` when there is no such connection.
         """
-        sockets = self._sockets
-        limit = self.config.limits.send_buffer_bytes
-        for effect in effects:
-            if isinstance(effect, tuple):
-                target, frame = effect
-                ws = sockets.get(target)
-                if ws is None or ws.state is not State.OPEN:
-                    if sender is not None and target != sender:
-                        self._undeliverable(sender)
-                    continue
-                broadcast((ws,), frame, text=True)
-                if ws.transport.get_write_buffer_size() > limit:
-                    logger.warning("closing %s: too slow to read what it is sent", target)
-                    self._close_later(ws, CLOSE_TOO_SLOW, "too slow to keep up")
-            else:
-                ws = sockets.get(effect.connection_id)
-                if ws is not None:
-                    self._close_later(ws, effect.code, effect.reason)
-        deadline = self.registry.next_deadline()
-        if deadline is not None and deadline < self._timer_due:
-            self._wake.set()
+        session = self._listener.session(ConnectionId(connection_id))
+        if session is None:
+            return False
+        session.abort()
+        return True
 
-    def _undeliverable(self, sender: ConnectionId) -> None:
-        ws = self._sockets.get(sender)
-        if ws is not None:
-            frame = self.registry.undeliverable_error()
-            broadcast((ws,), frame, text=True)
+    def close_connection(
+        self, connection_id: str, code: int = CLOSE_GOING_AWAY, reason: str = ""
+    ) -> bool:
+        """Start closing a websocket as the server would (a close frame, then wait for the client).
 
-    def _close_later(self, ws: ServerConnection, code: int, reason: str) -> None:
-        task = asyncio.create_task(ws.close(code, reason))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def _run_timers(self) -> None:
-        registry = self.registry
-        while True:
-            deadline = registry.next_deadline()
-            self._timer_due = math.inf if deadline is None else deadline
-            self._wake.clear()
-            delay = None if deadline is None else max(0.0, deadline - registry.clock.monotonic())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            self._apply(registry.expire())
+        ``False`` when there is no such connection.
+        """
+        session = self._listener.session(ConnectionId(connection_id))
+        if session is None:
+            return False
+        session.close(code, reason)
+        return True
 
     # HTTP ------------------------------------------------------------------------
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.partition("?")[0]
-        if path == "/":
-            return None  # the websocket endpoint (a plain GET gets 426 from websockets)
-        if request.method != "GET":
-            return _response(method_not_allowed_reply())
-        if path == "/healthz":
-            counters = self.counters
-            reply = health_reply(
-                connections=counters.connections, lobbies=counters.lobbies, version=__version__
-            )
-        elif path == "/metrics":
-            assert self._metrics is not None
-            reply = HttpReply(HTTPStatus.OK, CONTENT_TYPE, self._metrics.render())
-        else:
-            reply = web_reply(path, self._web) or not_found_reply(path)
-        return _response(reply)
+    def _health(self, request: HttpRequest) -> HttpReply:
+        """``GET /healthz``."""
+        counters = self.node.counters
+        return health_reply(
+            connections=counters.connections, lobbies=counters.lobbies, version=__version__
+        )
+
+    def _metrics_reply(self, request: HttpRequest) -> HttpReply:
+        """``GET /metrics``."""
+        assert self._metrics is not None
+        return HttpReply(HTTPStatus.OK, CONTENT_TYPE, self._metrics.render())
 
     def _observe_join(self, seconds: float) -> None:
         if self._metrics is not None:
             self._metrics.observe_join(seconds)
 
 
-def _response(reply: HttpReply) -> Response:
-    headers = Headers(
-        [
-            ("Content-Type", reply.content_type),
-            ("Content-Length", str(len(reply.body))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-            *reply.headers,
-        ]
-    )
-    if reply.status is HTTPStatus.METHOD_NOT_ALLOWED:
-        headers["Allow"] = "GET"
-    return Response(reply.status.value, reply.status.phrase, headers, reply.body)
+def _add_standard_routes(
+    routes: HttpRouter, server: SignallingServer, assets: WebAssets | None
+) -> None:
+    def page(request: HttpRequest) -> HttpReply:
+        return web_reply(request.path, assets) or not_found_reply(request.path)
+
+    routes.add("GET", "/healthz", server._health)
+    routes.add("GET", "/metrics", server._metrics_reply)
+    routes.add("GET", JOIN_PREFIX, page)
+    routes.add("GET", f"{JOIN_PREFIX}/", page, prefix=True)
+    routes.add("GET", ASSET_PREFIX, page, prefix=True)
 
 
 @contextlib.asynccontextmanager
@@ -284,6 +230,7 @@ async def serve(
 
 __all__ = [
     "CLOSE_GOING_AWAY",
+    "CLOSE_TOO_SLOW",
     "ServerCounters",
     "SignallingServer",
     "serve",

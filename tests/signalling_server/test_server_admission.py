@@ -112,18 +112,28 @@ async def test_relay_only_between_host_and_its_accepted_guests(lab: Lab) -> None
 
 
 async def test_reject_with_and_without_reason(lab: Lab) -> None:
-    """A rejected joiner learns the host's reason (or rejected_by_host) and may ask again."""
+    """A rejected joiner learns rejected_by_host and the host's words, if any, and may ask again."""
     host, started = await lab.host()
     code = started["lobby_id"]
     bob = await lab.joiner(host, code, "Bob")
     cy = await lab.joiner(host, code, "Cy")
 
-    await host.act("reject_join_request", connection_id=bob.id, reason="full for tonight")
-    assert await bob.expect("request_rejected") == {"lobby_id": code, "reason": "full for tonight"}
-    assert await host.expect("request_removed") == {"connection_id": bob.id}
+    await host.act("reject_join_request", connection_id=bob.id, message="full for tonight")
+    assert await bob.expect("request_rejected") == {
+        "lobby_id": code,
+        "reason": "rejected_by_host",
+        "message": "full for tonight",
+    }
+    assert await host.expect("request_removed") == {
+        "connection_id": bob.id,
+        "reason": "rejected_by_host",
+    }
     await host.act("reject_join_request", connection_id=cy.id)
     assert await cy.expect("request_rejected") == {"lobby_id": code, "reason": "rejected_by_host"}
-    assert await host.expect("request_removed") == {"connection_id": cy.id}
+    assert await host.expect("request_removed") == {
+        "connection_id": cy.id,
+        "reason": "rejected_by_host",
+    }
 
     await host.act("accept_request", connection_id=bob.id)
     await host.expect_error("unknown_connection", "accept_request")
@@ -175,8 +185,12 @@ async def test_kick_guest(lab: Lab) -> None:
     bob, accepted = await lab.guest(host, code, "Bob")
     cy, _ = await lab.guest(host, code, "Cy")
 
-    await host.act("kick_guest", connection_id=bob.id, reason="spamming")
-    assert await bob.expect("kicked") == {"lobby_id": code, "reason": "spamming"}
+    await host.act("kick_guest", connection_id=bob.id, reason="spamming")  # an older client's field
+    assert await bob.expect("kicked") == {
+        "lobby_id": code,
+        "reason": "kicked_by_host",
+        "message": "spamming",
+    }
     assert await host.expect("guest_left") == {"connection_id": bob.id, "reason": "kicked"}
     await bob.act("send_message", connection_id=host.id, data="let me back")
     await bob.expect_error("not_in_lobby", "send_message")

@@ -20,7 +20,10 @@ async def test_unanswered_request_times_out() -> None:
         code = started["lobby_id"]
         bob = await lab.joiner(host, code, "Bob")
         assert await bob.expect("request_rejected") == {"lobby_id": code, "reason": "timeout"}
-        assert await host.expect("request_removed") == {"connection_id": bob.id}
+        assert await host.expect("request_removed") == {
+            "connection_id": bob.id,
+            "reason": "timeout",
+        }
         await host.act("accept_request", connection_id=bob.id)
         await host.expect_error("unknown_connection", "accept_request")
         await bob.assert_silent()

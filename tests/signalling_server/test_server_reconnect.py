@@ -51,7 +51,10 @@ async def test_host_drop_and_resume_within_grace() -> None:
         }
         assert host2.id != host.id
         # Replayed in order: the request it lost while away, then the guest who left.
-        assert await host2.expect("request_removed") == {"connection_id": dee.id}
+        assert await host2.expect("request_removed") == {
+            "connection_id": dee.id,
+            "reason": "host_left",
+        }
         assert await host2.expect("guest_left") == {"connection_id": cy.id, "reason": "left"}
         assert await bob.expect("host_resumed") == {
             "old_connection_id": host.id,
@@ -239,9 +242,7 @@ async def test_relay_to_a_socket_already_closing_errors_to_the_sender(lab: Lab) 
     # The server starts closing Bob's socket; Bob's side does not read, so the
     # closing handshake hangs and the server has not yet handled the disconnect.
     bob.ws.transport.pause_reading()
-    server_side = lab.server._sockets[bob.id]  # type: ignore[index]
-    server_side.protocol.send_close(1001, "test")
-    server_side.send_data()
+    assert lab.server.close_connection(bob.id, 1001, "test")
     await host.act("send_message", connection_id=bob.id, data="are you there?")
     error = await host.expect_error("unknown_connection")
     assert "disconnected" in error["message"]

@@ -1,0 +1,256 @@
+"""One open websocket: websockets' sans-I/O protocol driven straight from the socket.
+
+Bytes from the socket go into :class:`websockets.server.ServerProtocol`; the
+frames it parses go to the node, and the bytes it wants sent go to the
+transport, all inside ``data_received``: no task, queue or ``recv()`` per
+connection. The session is also the connection's :class:`Outlet`, so the node
+writes a frame to a client with one ``send_text`` and one ``transport.write``.
+
+Keepalive and closing run on ``loop.call_later`` handles: a ping every
+``ping_interval`` seconds, a close (1011) when its pong is ``ping_timeout``
+late, and an abort when a closing handshake takes longer than ``close_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import TYPE_CHECKING, Protocol, cast
+
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from ..codecs import Codec
+from ..config import ServerConfig
+from ..ids import ConnectionId
+
+if TYPE_CHECKING:
+    from ..node import Outlet
+
+logger = logging.getLogger(__name__)
+
+#: Close code for a client too slow to read what it is sent.
+CLOSE_TOO_SLOW = 1013
+
+_TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
+_OPEN = State.OPEN
+
+
+class _InvalidText(Exception):
+    """A text message that is not UTF-8: the connection fails with 1007."""
+
+
+class ConnectionSink(Protocol):
+    """What a transport needs of the node: hand it clients and what they send."""
+
+    def attach(self, address: str, codec: Codec, outlet: Outlet) -> ConnectionId: ...
+
+    def receive(self, connection_id: ConnectionId, frame: str | bytes) -> None: ...
+
+    def detach(self, connection_id: ConnectionId) -> None: ...
+
+
+class WebsocketSession:
+    """An accepted websocket on one TCP connection; the node's outlet for it."""
+
+    __slots__ = (
+        "_close_timer",
+        "_detached",
+        "_fragments",
+        "_fragments_text",
+        "_loop",
+        "_ping_payload",
+        "_ping_timer",
+        "_pong_timer",
+        "_protocol",
+        "_send_buffer_bytes",
+        "_sink",
+        "_transport",
+        "config",
+        "connection_id",
+    )
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: ServerProtocol,
+        sink: ConnectionSink,
+        config: ServerConfig,
+    ) -> None:
+        self.config = config
+        self._transport = transport
+        self._protocol = protocol
+        self._sink = sink
+        self._loop = asyncio.get_running_loop()
+        self._send_buffer_bytes = config.limits.send_buffer_bytes
+        self.connection_id: ConnectionId | None = None
+        self._detached = False
+        # A fragmented message being put together (rare: browsers send whole messages).
+        self._fragments: list[bytes] | None = None
+        self._fragments_text = False
+        self._ping_payload: bytes | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    def open(self, address: str, codec: Codec) -> ConnectionId:
+        """Attach to the node and start the keepalive; the handshake reply is already written."""
+        self.connection_id = self._sink.attach(address, codec, self)
+        self._ping_timer = self._loop.call_later(self.config.timeouts.ping_interval, self._ping)
+        return self.connection_id
+
+    # The node's outlet -----------------------------------------------------------
+
+    def send(self, frame: bytes) -> bool:
+        """Write one text frame; ``False`` once the websocket is no longer open."""
+        protocol = self._protocol
+        transport = self._transport
+        if protocol.state is not _OPEN or transport.is_closing():
+            return False
+        protocol.send_text(frame)
+        for data in protocol.data_to_send():
+            transport.write(data)
+        if transport.get_write_buffer_size() > self._send_buffer_bytes:
+            logger.warning("closing %s: too slow to read what it is sent", self.connection_id)
+            self.close(CLOSE_TOO_SLOW, "too slow to keep up")
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the TCP connection is aborted if it takes too long."""
+        if self._protocol.state is _OPEN:
+            self._protocol.send_close(code, reason)
+            self._flush()
+        self._expect_close()
+
+    # From the socket ---------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        """Parse what arrived, hand complete messages to the node, write what is due."""
+        protocol = self._protocol
+        protocol.receive_data(data)
+        # Once open, a server protocol only ever parses frames.
+        events = cast("list[Frame]", protocol.events_received())
+        if events:
+            sink = self._sink
+            connection_id = self.connection_id
+            assert connection_id is not None
+            try:
+                for frame in events:
+                    opcode = frame.opcode
+                    if opcode is _TEXT and frame.fin and self._fragments is None:
+                        sink.receive(connection_id, _text(frame.data))
+                    elif opcode is _PONG:
+                        self._pong(frame)
+                    elif opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
+                        message = self._assemble(frame)
+                        if message is not None:
+                            sink.receive(connection_id, message)
+                    # PING is answered and CLOSE handled by the protocol itself.
+            except _InvalidText:
+                protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
+        self._flush()
+        if protocol.close_expected():
+            self._expect_close()
+
+    def eof_received(self) -> None:
+        """The client closed its side of the TCP connection."""
+        self._protocol.receive_eof()
+        self._flush()
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone: stop the timers and detach from the node, once."""
+        for timer in (self._ping_timer, self._pong_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = self._close_timer = None
+        if not self._detached:
+            self._detached = True
+            if self.connection_id is not None:
+                self._sink.detach(self.connection_id)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a closing handshake, as a network failure would."""
+        self._transport.abort()
+
+    # Inside ---------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        transport = self._transport
+        for data in self._protocol.data_to_send():
+            if data:
+                transport.write(data)
+            else:
+                # websockets' end of stream: the server closes TCP once the
+                # closing handshake is done (close() still sends what is buffered).
+                transport.close()
+
+    def _expect_close(self) -> None:
+        transport = self._transport
+        if transport.is_closing() and not transport.get_write_buffer_size():
+            return  # closed with nothing left to send: the loss is reported next loop turn
+        if self._close_timer is None:
+            self._close_timer = self._loop.call_later(
+                self.config.timeouts.close_timeout, self._close_timed_out
+            )
+
+    def _close_timed_out(self) -> None:
+        self._close_timer = None
+        logger.debug("aborting %s: the closing handshake timed out", self.connection_id)
+        self._transport.abort()
+
+    def _assemble(self, frame: Frame) -> str | bytes | None:
+        """A fragmented message's next frame; the whole message once its last frame is in."""
+        if frame.opcode is not _CONT:
+            self._fragments = []
+            self._fragments_text = frame.opcode is _TEXT
+        fragments = self._fragments
+        if fragments is None:  # websockets refuses a continuation without a start
+            return None
+        fragments.append(bytes(frame.data))
+        if not frame.fin:
+            return None
+        self._fragments = None
+        data = b"".join(fragments)
+        return _text(data) if self._fragments_text else data
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self._protocol.state is not _OPEN:
+            return
+        if self._ping_payload is None:
+            self._ping_payload = payload = secrets.token_bytes(4)
+            self._protocol.send_ping(payload)
+            self._flush()
+            self._pong_timer = self._loop.call_later(
+                self.config.timeouts.ping_timeout, self._pong_missing
+            )
+        self._ping_timer = self._loop.call_later(self.config.timeouts.ping_interval, self._ping)
+
+    def _pong(self, frame: Frame) -> None:
+        if self._ping_payload is not None and bytes(frame.data) == self._ping_payload:
+            self._ping_payload = None
+            if self._pong_timer is not None:
+                self._pong_timer.cancel()
+                self._pong_timer = None
+
+    def _pong_missing(self) -> None:
+        self._pong_timer = None
+        logger.info("closing %s: no pong to a keepalive ping", self.connection_id)
+        if self._protocol.state is _OPEN:
+            # Like websockets' own keepalive: close frame and end of stream at
+            # once, the client is not expected to answer any more.
+            self._protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            self._flush()
+        self._expect_close()
+
+
+def _text(data: bytes | bytearray | memoryview) -> str:
+    try:
+        return bytes(data).decode()
+    except UnicodeDecodeError as exc:
+        raise _InvalidText from exc
+
+
+__all__ = ["CLOSE_TOO_SLOW", "ConnectionSink", "WebsocketSession"]
