@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -22,9 +23,13 @@ from PySide6.QtWidgets import QApplication
 
 from .controllers.guest_controller import GuestController
 from .controllers.host_controller import HostController
-from .controllers.settings import APPLICATION, ORGANIZATION, Settings
+from .controllers.settings import APPLICATION, ORGANIZATION, AppSettings, Settings
+from .errors import LobbyHostError
+from .net.ice import install_address_allow_list
 from .views.main_window import MainWindow
 from .views.widgets import app_icon
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -127,10 +132,28 @@ async def run_window(parts: AppParts, *, quit_when_shown: bool = False) -> None:
         parts.window.close()
 
 
+def follow_address_allow_list(settings: Settings) -> None:
+    """Install the ICE allow-list of the settings now, and again whenever they are saved.
+
+    Process-wide (see :mod:`lobbyhost_app.net.ice`), so done here, by the app
+    that owns the process, not by each session.
+    """
+
+    def install(values: AppSettings) -> None:
+        try:
+            install_address_allow_list(values.ice_allowed_addresses)
+        except LobbyHostError as exc:  # a hand-edited settings file; the dialog checks input
+            logger.warning("ICE allow-list not changed: %s", exc)
+
+    install(settings.load())
+    settings.changed.connect(install)
+
+
 def run_gui(argv: Sequence[str] | None = None, *, quit_when_shown: bool = False) -> int:
     """``lobbyhost``: run the desktop app until its window closes."""
     app = create_application(argv)
     parts = build()
+    follow_address_allow_list(parts.settings)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         runner.run(run_window(parts, quit_when_shown=quit_when_shown))
     return 0

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from .errors import LobbyHostError
 from .guest_cli import add_ice_arguments, ice_from_arguments
 from .headless import HeadlessOptions, run_headless
+from .net.ice import install_address_allow_list
 from .selftest import run_self_test
 
 
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .app import run_gui
 
         return run_gui([parser.prog], quit_when_shown=args.quit_when_shown)
+    install_address_allow_list(ice.allowed_addresses)
     host, port = args.listen
     options = HeadlessOptions(
         listen_host=host,

@@ -1,8 +1,10 @@
 """``lobbyhost-guest URL CODE --name NAME``: join a lobby from a terminal.
 
-Prints events as JSON lines (``status`` with ``phase`` and ``detail``, ``rtt``,
-``chat``) and sends each stdin line as chat. Exits when the session ends:
-0 after leaving or the host closing the lobby, 1 when rejected, kicked or failed.
+Prints events as JSON lines: ``status`` with ``phase``, ``detail`` (the host's
+own words, a lobby name or an error sentence) and, when the server said why the
+session ended, ``reason``; ``rtt``; ``chat``. Sends each stdin line as chat.
+Exits when the session ends: 0 after leaving or the host closing the lobby,
+1 when rejected, kicked or failed.
 """
 
 from __future__ import annotations
@@ -17,20 +19,24 @@ from collections.abc import Sequence
 
 from .errors import LobbyHostError
 from .jsonlines import emit, stdin_lines
-from .net.guest import GuestChat, GuestEvent, GuestPhase, GuestRtt, GuestSession, GuestStatus
-from .net.ice import IceServer, IceSettings
+from .net.guest import GuestSession
+from .net.ice import IceServer, IceSettings, install_address_allow_list
 from .net.signalling import SignallingClient
+from .session_values import GuestChat, GuestEvent, GuestPhase, GuestRtt, GuestStatus
 
 _GOOD_ENDINGS = {GuestPhase.LEFT, GuestPhase.LOBBY_CLOSED, GuestPhase.HOST_LEFT}
 
 
 def _print_event(event: GuestEvent) -> None:
-    if isinstance(event, GuestStatus):
-        emit("status", phase=event.phase.value, detail=event.detail)
-    elif isinstance(event, GuestRtt):
-        emit("rtt", rtt_ms=round(event.rtt_ms, 2))
-    elif isinstance(event, GuestChat):
-        emit("chat", text=event.text)
+    match event:
+        case GuestStatus(phase=phase, detail=detail, reason=None):
+            emit("status", phase=phase.value, detail=detail)
+        case GuestStatus(phase=phase, detail=detail, reason=reason):
+            emit("status", phase=phase.value, detail=detail, reason=reason)
+        case GuestRtt(rtt_ms=rtt_ms):
+            emit("rtt", rtt_ms=round(rtt_ms, 2))
+        case GuestChat(text=text):
+            emit("chat", text=text)
 
 
 async def run_guest(url: str, code: str, name: str, password: str | None, ice: IceSettings) -> int:
@@ -119,4 +125,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LobbyHostError as exc:
         emit("error", message=str(exc))
         return 2
+    install_address_allow_list(ice.allowed_addresses)
     return asyncio.run(run_guest(args.url, args.code, args.name, args.password, ice))

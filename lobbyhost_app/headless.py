@@ -17,23 +17,22 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from signalling_server import ServerConfig, serve
-
 from .errors import LobbyHostError
-from .jsonlines import emit, reachable_host, stdin_lines, url_host
-from .net.host import (
+from .invite import host_port, local_connect_host
+from .jsonlines import emit, stdin_lines
+from .net.host import HostSession
+from .net.hosting import HostingOptions, HostingService
+from .net.ice import IceSettings
+from .session_values import (
     ChatReceived,
     HostEvent,
-    HostSession,
     JoinRequested,
+    LinkState,
     LobbyEnded,
     PeerGone,
     PeerUpdated,
     RequestGone,
 )
-from .net.ice import IceSettings
-from .net.link import LinkState
-from .net.signalling import SignallingClient
 
 logger = logging.getLogger(__name__)
 
@@ -58,22 +57,23 @@ class HeadlessHost:
         session.add_listener(self.on_event)
 
     def on_event(self, event: HostEvent) -> None:
-        if isinstance(event, JoinRequested):
-            emit("request_to_join", connection_id=event.connection_id, name=event.name)
-        elif isinstance(event, RequestGone) and event.reason != "accepted":
-            emit("request_removed", connection_id=event.connection_id, reason=event.reason)
-        elif isinstance(event, PeerUpdated):
-            self._peer_updated(event)
-        elif isinstance(event, PeerGone):
-            self._connected.discard(event.connection_id)
-            emit(
-                "peer_left", connection_id=event.connection_id, name=event.name, reason=event.reason
-            )
-        elif isinstance(event, ChatReceived):
-            emit("chat", connection_id=event.connection_id, name=event.name, text=event.text)
-        elif isinstance(event, LobbyEnded):
-            emit("lobby_closed", reason=event.reason)
-            self.ended.set()
+        match event:
+            case JoinRequested(connection_id=connection_id, name=name):
+                emit("request_to_join", connection_id=connection_id, name=name)
+            case RequestGone(connection_id=connection_id, reason=reason) if reason != "accepted":
+                emit("request_removed", connection_id=connection_id, reason=reason)
+            case PeerUpdated():
+                self._peer_updated(event)
+            case PeerGone(connection_id=connection_id, name=name, reason=reason):
+                self._connected.discard(connection_id)
+                emit("peer_left", connection_id=connection_id, name=name, reason=reason)
+            case ChatReceived(connection_id=connection_id, name=name, text=text):
+                emit("chat", connection_id=connection_id, name=name, text=text)
+            case LobbyEnded(reason=reason):
+                emit("lobby_closed", reason=reason)
+                self.ended.set()
+            case _:
+                pass
 
     def _peer_updated(self, event: PeerUpdated) -> None:
         stats = event.stats
@@ -109,57 +109,64 @@ class HeadlessHost:
         if "accept" in command:
             await self.session.accept(str(command["accept"]))
         elif "reject" in command:
-            await self.session.reject(str(command["reject"]), command.get("reason"))
+            await self.session.reject(str(command["reject"]), _message(command))
         elif "kick" in command:
-            await self.session.kick(str(command["kick"]), command.get("reason"))
+            await self.session.kick(str(command["kick"]), _message(command))
         elif "chat" in command:
             self.session.send_chat(str(command["chat"]), command.get("to"))
         else:
             emit("error", message=f"unknown command: {sorted(command)}")
 
 
+def _message(command: dict[str, Any]) -> str | None:
+    """The host's words for the guest (``"reason"`` on stdin, for the commands' sake)."""
+    reason = command.get("reason")
+    return str(reason) if reason else None
+
+
 async def run_headless(options: HeadlessOptions) -> int:
     """Serve and host until SIGINT/SIGTERM or stdin's end (with --auto-accept, until a signal)."""
-    config = ServerConfig(host=options.listen_host, port=options.listen_port)
+    hosting = HostingService(
+        HostingOptions(
+            listen_host=options.listen_host,
+            listen_port=options.listen_port,
+            ice=options.ice,
+            auto_accept=options.auto_accept,
+        )
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with serve(config) as server:
-            here = url_host(reachable_host(options.listen_host))
-            signalling = SignallingClient(f"ws://{here}:{server.port}/")
-            await signalling.connect()
-            session = HostSession(signalling, options.ice, auto_accept=options.auto_accept)
-            host = HeadlessHost(session)
-            opened = await session.start(lobby_id=options.code, display_name=options.name)
-            emit(
-                "lobby_started",
-                lobby_id=opened.lobby_id,
-                url=server.url,
-                port=server.port,
-                healthz=f"http://{here}:{server.port}/healthz",
-            )
-            commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
-            waiters: list[asyncio.Task[Any]] = [
-                asyncio.create_task(stop.wait()),
-                asyncio.create_task(host.ended.wait()),
-            ]
-            if commands is not None:
-                waiters.append(commands)
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for task in waiters:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*waiters, return_exceptions=True)
-            await session.close()
-    except OSError as exc:
+        await hosting.start()
+        host = HeadlessHost(hosting.session)
+        opened = await hosting.open_lobby(lobby_id=options.code, display_name=options.name)
+        server = hosting.server
+        assert server is not None  # embedded: the headless host has no remote server
+        here = host_port(local_connect_host(options.listen_host), server.port)
         emit(
-            "error",
-            message=f"cannot listen on {options.listen_host}:{options.listen_port}: {exc.strerror}",
+            "lobby_started",
+            lobby_id=opened.lobby_id,
+            url=server.url,
+            port=server.port,
+            healthz=f"http://{here}/healthz",
         )
-        return 1
+        commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
+        waiters: list[asyncio.Task[Any]] = [
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(host.ended.wait()),
+        ]
+        if commands is not None:
+            waiters.append(commands)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in waiters:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*waiters, return_exceptions=True)
     except LobbyHostError as exc:
         emit("error", message=str(exc))
         return 1
+    finally:
+        await hosting.stop()
     return 0

@@ -34,13 +34,3 @@ async def stdin_lines() -> AsyncIterator[str]:
     while line := await reader.readline():
         if text := line.decode("utf-8", "replace").strip():
             yield text
-
-
-def url_host(host: str) -> str:
-    """``host`` as it goes in a URL: IPv6 in brackets."""
-    return f"[{host}]" if ":" in host else host
-
-
-def reachable_host(listen_host: str) -> str:
-    """Where a local client reaches a server listening on ``listen_host``."""
-    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen_host, listen_host)

@@ -12,13 +12,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from signalling_server import ServerConfig, serve
-
 from .errors import LobbyHostError
-from .net.guest import GuestChat, GuestEvent, GuestPhase, GuestSession, GuestStatus
-from .net.host import ChatReceived, HostEvent, HostSession
-from .net.ice import IceSettings
+from .net.guest import GuestSession
+from .net.hosting import HostingOptions, HostingService
+from .net.ice import IceSettings, address_allow_list
 from .net.signalling import SignallingClient
+from .session_values import (
+    ChatReceived,
+    GuestChat,
+    GuestEvent,
+    GuestPhase,
+    GuestStatus,
+    HostEvent,
+)
 
 LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
 
@@ -36,10 +42,14 @@ class SelfTestFailed(LobbyHostError):
 async def run_self_test(
     *, ice: IceSettings = LOOPBACK, step_timeout: float = 10.0
 ) -> SelfTestResult:
-    """Run every step; the result's line says what passed and how long it took."""
+    """Run every step; the result's line says what passed and how long it took.
+
+    ICE gathers on ``ice``'s allow-list while it runs (loopback by default).
+    """
     started = time.perf_counter()
     try:
-        steps = await _steps(ice, step_timeout)
+        with address_allow_list(ice.allowed_addresses):
+            steps = await _steps(ice, step_timeout)
     except (LobbyHostError, OSError) as exc:
         return SelfTestResult(False, f"self-test FAILED: {exc}")
     total_ms = (time.perf_counter() - started) * 1000
@@ -65,34 +75,41 @@ async def _steps(ice: IceSettings, step_timeout: float) -> list[tuple[str, float
             raise SelfTestFailed(f"{what} did not happen within {step_timeout:.0f} s") from None
 
     loop = asyncio.get_running_loop()
-    async with serve(ServerConfig(host="127.0.0.1", port=0)) as server:
+    options = HostingOptions(
+        listen_host="127.0.0.1", listen_port=0, ice=ice, auto_accept=True, reconnect=False
+    )
+    hosting = HostingService(options)
+    guest_signalling: SignallingClient | None = None
+    guest: GuestSession | None = None
+    try:
+        await hosting.start()
         passed("server started")
-        host_signalling = SignallingClient(server.url, reconnect=False)
-        guest_signalling = SignallingClient(server.url, reconnect=False)
-        await host_signalling.connect()
+        assert hosting.client_url is not None
+        guest_signalling = SignallingClient(hosting.client_url, reconnect=False)
         await guest_signalling.connect()
-        host = HostSession(host_signalling, ice, auto_accept=True)
         guest = GuestSession(guest_signalling, ice)
-        try:
-            host_chat: asyncio.Future[object] = loop.create_future()
-            guest_chat: asyncio.Future[object] = loop.create_future()
-            connected: asyncio.Future[object] = loop.create_future()
-            host.add_listener(_when(host_chat, lambda e: isinstance(e, ChatReceived)))
-            guest.add_listener(_when(guest_chat, lambda e: isinstance(e, GuestChat)))
-            guest.add_listener(_guest_progress(connected))
-            opened = await host.start(display_name="Self-test host")
-            passed("lobby opened")
-            await guest.join(opened.lobby_id, "Self-test guest")
-            await within("the WebRTC connection", connected)
-            passed("guest accepted and connected over 127.0.0.1")
-            guest.send_chat("hello host")
-            await within("chat from guest to host", host_chat)
-            host.send_chat("hello guest")
-            await within("chat from host to guest", guest_chat)
-            passed("chat both ways")
-        finally:
+        host_chat: asyncio.Future[object] = loop.create_future()
+        guest_chat: asyncio.Future[object] = loop.create_future()
+        connected: asyncio.Future[object] = loop.create_future()
+        hosting.add_listener(_when(host_chat, lambda e: isinstance(e, ChatReceived)))
+        guest.add_listener(_when(guest_chat, lambda e: isinstance(e, GuestChat)))
+        guest.add_listener(_guest_progress(connected))
+        opened = await hosting.open_lobby(display_name="Self-test host")
+        passed("lobby opened")
+        await guest.join(opened.lobby_id, "Self-test guest")
+        await within("the WebRTC connection", connected)
+        passed("guest accepted and connected over 127.0.0.1")
+        guest.send_chat("hello host")
+        await within("chat from guest to host", host_chat)
+        hosting.session.send_chat("hello guest")
+        await within("chat from host to guest", guest_chat)
+        passed("chat both ways")
+    finally:
+        if guest is not None:
             await guest.leave()
-            await host.close()
+        elif guest_signalling is not None:
+            await guest_signalling.close()
+        await hosting.stop()
     return steps
 
 

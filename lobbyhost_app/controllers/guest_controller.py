@@ -9,16 +9,9 @@ from PySide6.QtCore import QObject, Signal
 
 from ..errors import LobbyHostError
 from ..invite import AddressError, parse_join_target
-from ..net.guest import (
-    ENDED,
-    GuestChat,
-    GuestEvent,
-    GuestPhase,
-    GuestRtt,
-    GuestSession,
-    GuestStatus,
-)
+from ..net.guest import GuestSession
 from ..net.signalling import SignallingClient
+from ..session_values import ENDED, GuestChat, GuestEvent, GuestPhase, GuestRtt, GuestStatus
 from .base import ControllerBase
 from .settings import Settings
 
@@ -140,15 +133,16 @@ class GuestController(ControllerBase):
     # Session events ----------------------------------------------------------------------------
 
     def _on_session_event(self, event: GuestEvent) -> None:
-        if isinstance(event, GuestRtt):
-            self.rtt_measured.emit(event.rtt_ms)
-        elif isinstance(event, GuestChat):
-            self.chat_received.emit(event.text)
-        elif isinstance(event, GuestStatus):
-            self.status = event
-            if self._session is not None and self._session.lobby_name:
-                self.lobby_name = self._session.lobby_name
-            self.status_changed.emit(event)
-            if event.phase in ENDED and self._session is not None:
-                # The session is over; its signalling connection has no more use.
-                self._spawn(self._release())
+        match event:
+            case GuestRtt(rtt_ms=rtt_ms):
+                self.rtt_measured.emit(rtt_ms)
+            case GuestChat(text=text):
+                self.chat_received.emit(text)
+            case GuestStatus():
+                self.status = event
+                if self._session is not None and self._session.lobby_name:
+                    self.lobby_name = self._session.lobby_name
+                self.status_changed.emit(event)
+                if event.phase in ENDED and self._session is not None:
+                    # The session is over; its signalling connection has no more use.
+                    self._spawn(self._release())

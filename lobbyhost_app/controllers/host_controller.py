@@ -1,38 +1,35 @@
 """The host side of the app: the embedded server, one lobby, its requests and peers.
 
-:class:`HostController` owns a :class:`~lobbyhost_app.net.host.HostSession`
-(and the embedded signalling server unless a remote server is configured),
-turns its events into Qt signals and the models' rows, and turns the user's
-clicks into session calls.
+:class:`HostController` owns a :class:`~lobbyhost_app.net.hosting.HostingService`
+(the embedded signalling server unless a remote server is configured, the
+signalling client and the host session), turns its events into Qt signals and
+the models' rows, and turns the user's clicks into session calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import logging
 from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from signalling_server import Limits, ServerConfig, SignallingError, serve
+from signalling_server import Limits
 
 from ..errors import LobbyHostError
-from ..invite import (
-    embedded_invite_link,
-    host_port,
-    local_connect_host,
-    normalize_server_url,
-    remote_invite_link,
-)
+from ..invite import embedded_invite_link, normalize_server_url, remote_invite_link
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
-from ..net.host import (
+from ..net.errors import ListenError
+from ..net.host import HostSession
+from ..net.hosting import HostingOptions, HostingService
+from ..net.ice import local_addresses
+from ..session_values import (
     ChatReceived,
     HostEvent,
-    HostSession,
+    HostState,
     JoinRequested,
+    LinkState,
     LobbyEnded,
     LobbyInfoChanged,
     LobbyOpened,
@@ -41,9 +38,6 @@ from ..net.host import (
     RequestGone,
     SignallingStatus,
 )
-from ..net.ice import local_addresses
-from ..net.link import LinkState
-from ..net.signalling import SignallingClient
 from .base import ControllerBase, listen_error_message
 from .settings import Settings
 
@@ -61,13 +55,6 @@ _GONE_WORDS = {
 }
 
 
-class HostState(enum.Enum):
-    IDLE = "idle"
-    STARTING = "starting"
-    OPEN = "open"
-    CLOSING = "closing"
-
-
 class HostController(ControllerBase):
     """Hosts one lobby at a time.
 
@@ -82,7 +69,7 @@ class HostController(ControllerBase):
         peer_left(str connection_id, str name, str reason)
         chat_received(str name, str text)
         chat_sent(str text)
-        lobby_info_changed(dict)
+        lobby_info_changed(LobbyInfo)
         message_logged(str): a lobby event in words, for the log panel
         error_occurred(str)
 
@@ -99,7 +86,7 @@ class HostController(ControllerBase):
     peer_left = Signal(str, str, str)
     chat_received = Signal(str, str)
     chat_sent = Signal(str)
-    lobby_info_changed = Signal(dict)
+    lobby_info_changed = Signal(object)
     message_logged = Signal(str)
 
     def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
@@ -114,9 +101,8 @@ class HostController(ControllerBase):
         self.server_url: str | None = None
         #: Limits of the embedded server (protocol.md's defaults unless changed).
         self.server_limits = Limits()
+        self._hosting: HostingService | None = None
         self._session: HostSession | None = None
-        self._signalling: SignallingClient | None = None
-        self._server_stack = contextlib.AsyncExitStack()
         self._close_task: asyncio.Task[None] | None = None
         self._listen: tuple[str, int] | None = None
         self._request_names: dict[str, str] = {}
@@ -205,42 +191,45 @@ class HostController(ControllerBase):
             settings = self.settings.update(max_guests=max_guests)
         self._set_state(HostState.STARTING)
         try:
-            ice = settings.ice_settings()
-            if settings.use_remote_server:
-                url = normalize_server_url(settings.remote_server_url)
-                self.message_logged.emit(f"Connecting to {url}")
-            else:
-                url = await self._start_server(settings.listen_host, settings.listen_port)
-            self._signalling = signalling = SignallingClient(url)
-            await signalling.connect()
-            session = HostSession(signalling, ice, auto_accept=settings.auto_accept)
-            session.add_listener(self._on_session_event)
-            self._session = session
-            await session.start(
+            options = HostingOptions(
+                listen_host=settings.listen_host,
+                listen_port=settings.listen_port,
+                remote_url=(
+                    normalize_server_url(settings.remote_server_url)
+                    if settings.use_remote_server
+                    else None
+                ),
+                limits=self.server_limits,
+                ice=settings.ice_settings(),
+                auto_accept=settings.auto_accept,
+            )
+            self._hosting = hosting = HostingService(options)
+            hosting.add_listener(self._on_session_event)
+            if options.remote_url is not None:
+                self.message_logged.emit(f"Connecting to {options.remote_url}")
+            await self._start(hosting)
+            self._session = hosting.session
+            await hosting.open_lobby(
                 name=settings.lobby_name(),
                 display_name=settings.display_name,
                 max_guests=max_guests,
                 password=password or None,
             )
-        except BaseException as exc:
+        except BaseException:
             await self._release()
             self._set_state(HostState.IDLE)
-            if isinstance(exc, SignallingError):  # a listen setting the server refuses
-                raise LobbyHostError(str(exc)) from exc
             raise
 
-    async def _start_server(self, listen_host: str, port: int) -> str:
-        """Start the embedded server; its websocket URL as this machine reaches it."""
+    async def _start(self, hosting: HostingService) -> None:
+        """Start the server (unless remote) and the session; a busy port is a sentence."""
         try:
-            server = await self._server_stack.enter_async_context(
-                serve(ServerConfig(host=listen_host, port=port, limits=self.server_limits))
-            )
-        except OSError as exc:
-            raise LobbyHostError(listen_error_message(exc, listen_host, port)) from exc
-        self._listen = (listen_host, server.port)
-        self.server_url = server.url
-        self.message_logged.emit(f"Signalling server listening on {server.url}")
-        return f"ws://{host_port(local_connect_host(listen_host), server.port)}/"
+            await hosting.start()
+        except ListenError as exc:
+            raise LobbyHostError(listen_error_message(exc.error, exc.host, exc.port)) from exc
+        if hosting.server is not None:
+            self._listen = hosting.listen
+            self.server_url = hosting.server.url
+            self.message_logged.emit(f"Signalling server listening on {hosting.server.url}")
 
     async def _finish_closing(self, *, close_lobby: bool, reason: str) -> None:
         """Start closing, or join the close under way; cancelling the caller does not stop it."""
@@ -261,20 +250,17 @@ class HostController(ControllerBase):
             self.lobby_closed.emit(reason)
 
     async def _release(self, *, close_lobby: bool = False) -> None:
-        """Close the session (or bare signalling client) and stop the embedded server."""
-        session, self._session = self._session, None
-        signalling, self._signalling = self._signalling, None
+        """Stop hosting: the session, its signalling connection, the embedded server."""
+        hosting, self._hosting = self._hosting, None
+        self._session = None
         self._flush_timer.stop()
         self._pending.clear()
         try:
-            if session is not None:
-                await session.close(close_lobby=close_lobby)
-            elif signalling is not None:
-                await signalling.close()
+            if hosting is not None:
+                await hosting.stop(close_lobby=close_lobby)
         finally:
             self.server_url = None
             self._listen = None
-            await self._server_stack.aclose()
 
     async def _decide(
         self, connection_id: str, action: Callable[[HostSession], Awaitable[None]]
@@ -298,26 +284,29 @@ class HostController(ControllerBase):
     # Session events ----------------------------------------------------------------------------
 
     def _on_session_event(self, event: HostEvent) -> None:
-        if isinstance(event, PeerUpdated):
-            self._peer_updated(event)
-        elif isinstance(event, JoinRequested):
-            self._request_names[event.connection_id] = event.name
-            self.message_logged.emit(f"{event.name} asks to join")
-            self.request_added.emit(event)
-        elif isinstance(event, RequestGone):
-            self._request_gone(event)
-        elif isinstance(event, PeerGone):
-            self._peer_gone(event)
-        elif isinstance(event, ChatReceived):
-            self.chat_received.emit(event.name, event.text)
-        elif isinstance(event, LobbyInfoChanged):
-            self.lobby_info_changed.emit(event.info)
-        elif isinstance(event, LobbyOpened):
-            self._lobby_opened(event)
-        elif isinstance(event, LobbyEnded):
-            self._lobby_ended(event)
-        elif isinstance(event, SignallingStatus):
-            self._signalling_status(event)
+        match event:
+            case PeerUpdated():
+                self._peer_updated(event)
+            case JoinRequested(connection_id=connection_id, name=name):
+                self._request_names[connection_id] = name
+                self.message_logged.emit(f"{name} asks to join")
+                self.request_added.emit(event)
+            case RequestGone():
+                self._request_gone(event)
+            case PeerGone():
+                self._peer_gone(event)
+            case ChatReceived(name=name, text=text):
+                self.chat_received.emit(name, text)
+            case LobbyInfoChanged(info=info):
+                self.lobby_info_changed.emit(info)
+            case LobbyOpened():
+                self._lobby_opened(event)
+            case LobbyEnded():
+                self._lobby_ended(event)
+            case SignallingStatus():
+                self._signalling_status(event)
+            case _:
+                pass
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id
@@ -352,10 +341,15 @@ class HostController(ControllerBase):
 
     def _request_gone(self, event: RequestGone) -> None:
         name = self._request_names.pop(event.connection_id, "A guest")
-        if event.reason == "cancelled":
-            self.message_logged.emit(f"{name} stopped waiting")
-        elif event.reason == "removed":
-            self.message_logged.emit(f"{name}'s request was turned down")
+        match event.reason:
+            case "cancelled":
+                self.message_logged.emit(f"{name} stopped waiting")
+            case "rejected_by_host":
+                self.message_logged.emit(f"{name}'s request was turned down")
+            case "timeout":
+                self.message_logged.emit(f"{name}'s request timed out")
+            case _:
+                pass
         self.request_removed.emit(event.connection_id, event.reason)
 
     def _peer_updated(self, event: PeerUpdated) -> None:
@@ -399,3 +393,6 @@ class HostController(ControllerBase):
         self.requests.clear()
         self.peers.clear()
         self.message_logged.emit(f"Lobby closed ({reason.replace('_', ' ')})")
+
+
+__all__ = ["PEER_FLUSH_MS", "HostController", "HostState"]

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 
-from ..net.host import JoinRequested
+from ..session_values import JoinRequested
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

@@ -21,8 +21,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from ..net.host import PeerUpdated
-from ..net.link import LinkState, LinkStats
+from ..session_values import LinkState, LinkStats, PeerUpdated
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

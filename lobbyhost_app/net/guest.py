@@ -1,76 +1,77 @@
 """The guest's session: ask to join by code, then answer the host's offer.
 
 :class:`GuestSession` is Qt-free, like :class:`~lobbyhost_app.net.host.HostSession`.
-It reports a :class:`GuestStatus` each time where things stand changes, and
-chat and RTT as they come.
+It reports a :class:`~lobbyhost_app.session_values.GuestStatus` each time where
+things stand changes, and chat and RTT as they come. The phase a session ends
+in comes from the server's reason codes (or the host's ``bye``), never from
+the words a host typed: those are shown as they are, in the status's detail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 from aiortc import RTCPeerConnection
 
+from signalling_server.protocol import (
+    CancelJoin,
+    CloseReason,
+    HostDisconnected,
+    HostResumed,
+    IceCandidate,
+    IceServerInfo,
+    JoinLobby,
+    JoinRequested,
+    Kicked,
+    KickReason,
+    LeaveLobby,
+    LobbyClosed,
+    ReceivedIceCandidate,
+    ReceivedSessionDescription,
+    RejectReason,
+    RequestAccepted,
+    RequestRejected,
+    SendIceCandidate,
+    SetSessionDescription,
+    decode_candidate,
+    decode_description,
+)
+
+from ..session_values import (
+    ENDED,
+    EndReason,
+    GuestChat,
+    GuestEvent,
+    GuestPhase,
+    GuestRtt,
+    GuestStatus,
+    LinkState,
+)
+from .channels import GameChannel, LobbyChannel
 from .errors import NetError, ServerError
 from .ice import IceSettings
-from .link import LinkState, PeerLink
-from .signalling import SignallingClient
+from .link import END_OF_CANDIDATES, PeerLink
+from .signalling_api import (
+    ConnectionClosed,
+    ResumeFailed,
+    Signalling,
+    SignallingEvent,
+    expect_reply,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-
-class GuestPhase(enum.Enum):
-    """Where a guest stands, in the words the UI shows."""
-
-    IDLE = "idle"
-    WAITING = "waiting"  # asked to join; the host decides
-    CONNECTING = "connecting"  # accepted; WebRTC handshake under way
-    CONNECTED = "connected"
-    REJECTED = "rejected"
-    HOST_AWAY = "host_away"  # the host dropped and may come back
-    HOST_LEFT = "host_left"
-    LOBBY_CLOSED = "lobby_closed"
-    KICKED = "kicked"
-    FAILED = "failed"
-    LEFT = "left"
-
-
-ENDED = frozenset(
-    {
-        GuestPhase.REJECTED,
-        GuestPhase.HOST_LEFT,
-        GuestPhase.LOBBY_CLOSED,
-        GuestPhase.KICKED,
-        GuestPhase.FAILED,
-        GuestPhase.LEFT,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class GuestStatus:
-    phase: GuestPhase
-    detail: str = ""  # a reason, a lobby name, an error sentence
-
-
-@dataclass(frozen=True, slots=True)
-class GuestChat:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class GuestRtt:
-    rtt_ms: float
-
-
-GuestEvent = GuestStatus | GuestChat | GuestRtt
+#: What a ``bye`` from the host means when the server has not said (yet).
+_BYE_ENDINGS: dict[str, tuple[GuestPhase, EndReason]] = {
+    "kicked": (GuestPhase.KICKED, KickReason.KICKED_BY_HOST),
+    "closed": (GuestPhase.LOBBY_CLOSED, CloseReason.CLOSED_BY_HOST),
+}
 
 
 class GuestSession:
@@ -78,7 +79,7 @@ class GuestSession:
 
     def __init__(
         self,
-        signalling: SignallingClient,
+        signalling: Signalling,
         ice: IceSettings,
         *,
         ping_interval: float = 2.0,
@@ -91,14 +92,16 @@ class GuestSession:
         self.lobby_name: str | None = None
         self.peer_id: int | None = None
         self.link: PeerLink | None = None
+        self.lobby: LobbyChannel | None = None
+        self.game: GameChannel | None = None
         self._host_id: str | None = None
-        self._ice_servers: list[dict[str, Any]] = []
+        self._ice_servers: list[IceServerInfo] = []
         self._ping_interval = ping_interval
         self._handshake_timeout = handshake_timeout
         self._listeners: list[Callable[[GuestEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._early_chat: list[str] = []
-        self._ended = asyncio.get_running_loop().create_future()
+        self._ended: asyncio.Future[GuestStatus] = asyncio.get_running_loop().create_future()
         signalling.add_listener(self._on_signal)
 
     def add_listener(self, listener: Callable[[GuestEvent], None]) -> None:
@@ -106,17 +109,15 @@ class GuestSession:
 
     async def join(self, lobby_id: str, name: str, password: str | None = None) -> None:
         """Ask to join; raises :class:`ServerError` (lobby not found, locked, full ...)."""
-        content: dict[str, Any] = {"lobby_id": lobby_id, "name": name}
-        if password:
-            content["password"] = password
+        action = JoinLobby(lobby_id=lobby_id, name=name, password=password or None)
         try:
-            reply = await self.signalling.request("join_lobby", **content)
+            reply = expect_reply(await self.signalling.request(action), JoinRequested, action)
         except ServerError as exc:
-            self._set(GuestPhase.FAILED, str(exc))
+            self._set(GuestStatus(GuestPhase.FAILED, str(exc)))
             raise
-        self.lobby_id = reply["content"]["lobby_id"]
-        self.lobby_name = reply["content"]["name"]
-        self._set(GuestPhase.WAITING, self.lobby_name or "")
+        self.lobby_id = reply.lobby_id
+        self.lobby_name = reply.name
+        self._set(GuestStatus(GuestPhase.WAITING, reply.name))
 
     async def wait_ended(self) -> GuestStatus:
         """Until the session ends (rejected, kicked, closed, failed, left)."""
@@ -124,46 +125,72 @@ class GuestSession:
 
     def send_chat(self, text: str) -> None:
         """Chat to the host; typed before the link exists, it goes once it opens."""
-        if self.link is not None:
-            self.link.send_chat(text)
+        if self.lobby is not None:
+            self.lobby.send_chat(text)
         elif self.status.phase not in ENDED:
             self._early_chat.append(text)
 
     def send_game(self, data: str | bytes) -> None:
-        if self.link is not None:
-            self.link.send_game(data)
+        if self.game is not None:
+            self.game.send(data)
 
     async def leave(self) -> None:
         """Leave (or cancel the request) and close everything."""
         phase = self.status.phase
         with contextlib.suppress(NetError):
             if phase is GuestPhase.WAITING:
-                await self.signalling.request("cancel_join")
+                await self.signalling.request(CancelJoin())
             elif phase in (GuestPhase.CONNECTING, GuestPhase.CONNECTED, GuestPhase.HOST_AWAY):
-                await self.signalling.request("leave_lobby")
-        await self._end(GuestPhase.LEFT, "")
+                await self.signalling.request(LeaveLobby())
+        await self._end(GuestStatus(GuestPhase.LEFT))
         await self.signalling.close()
 
     # Signalling events ------------------------------------------------------------------
 
-    def _on_signal(self, event: str, content: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{event}", None)
-        if handler is not None:
-            handler(content)
+    def _on_signal(self, event: SignallingEvent) -> None:
+        match event:
+            case RequestAccepted():
+                self._accepted(event)
+            case ReceivedSessionDescription(connection_id=sender) if sender == self._host_id:
+                self._received_description(event)
+            case ReceivedIceCandidate(connection_id=sender) if sender == self._host_id:
+                self._received_candidate(event)
+            case RequestRejected(reason=reason, message=message):
+                left = reason is RejectReason.HOST_LEFT
+                phase = GuestPhase.HOST_LEFT if left else GuestPhase.REJECTED
+                self._spawn(self._end(GuestStatus(phase, message or "", reason)))
+            case Kicked(reason=reason, message=message):
+                self._spawn(self._end(GuestStatus(GuestPhase.KICKED, message or "", reason)))
+            case LobbyClosed(reason=reason):
+                left = reason is CloseReason.HOST_LEFT
+                phase = GuestPhase.HOST_LEFT if left else GuestPhase.LOBBY_CLOSED
+                self._spawn(self._end(GuestStatus(phase, "", reason)))
+            case HostDisconnected(grace_s=grace_s):
+                if self.status.phase not in ENDED:
+                    self._set(GuestStatus(GuestPhase.HOST_AWAY, f"{grace_s:.0f}"))
+            case HostResumed(connection_id=connection_id):
+                self._host_resumed(connection_id)
+            case ResumeFailed() | ConnectionClosed():
+                if self.status.phase not in ENDED and self.status.phase is not GuestPhase.CONNECTED:
+                    failed = GuestStatus(GuestPhase.FAILED, "lost the connection to the server")
+                    self._spawn(self._end(failed))
+            case _:
+                pass
 
-    def _on_request_accepted(self, content: dict[str, Any]) -> None:
-        self._host_id = content["host_connection_id"]
-        self.peer_id = int(content["peer_id"])
-        self._ice_servers = list(content.get("ice_servers") or [])
-        self._set(GuestPhase.CONNECTING, "")
-        pc = RTCPeerConnection(self.ice.configuration(self._ice_servers))
-        self.link = link = PeerLink(pc, ping_interval=self._ping_interval)
+    def _accepted(self, event: RequestAccepted) -> None:
+        self._host_id = event.host_connection_id
+        self.peer_id = event.peer_id
+        self._ice_servers = list(event.ice_servers)
+        self._set(GuestStatus(GuestPhase.CONNECTING))
+        self.link = link = PeerLink(RTCPeerConnection(self.ice.configuration(self._ice_servers)))
+        self.lobby = lobby = LobbyChannel(link, ping_interval=self._ping_interval)
+        self.game = GameChannel(link)
+        link.add_state_listener(self._link_changed)
+        lobby.on_chat = lambda text: self._emit(GuestChat(text))
+        lobby.on_rtt = lambda ms: self._emit(GuestRtt(ms))
         link.accept_channels()
-        link.on_state = self._link_changed
-        link.on_chat = lambda text: self._emit(GuestChat(text))
-        link.on_rtt = lambda ms: self._emit(GuestRtt(ms))
         for text in self._early_chat:
-            link.send_chat(text)
+            lobby.send_chat(text)
         self._early_chat.clear()
         self._spawn(self._watch_handshake(link))
 
@@ -173,100 +200,90 @@ class GuestSession:
                 await link.wait_open()
         except (TimeoutError, ConnectionError):
             if self.status.phase is GuestPhase.CONNECTING:
-                await self._end(GuestPhase.FAILED, "the connection to the host could not be set up")
+                failed = "the connection to the host could not be set up"
+                await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
-    def _on_received_session_description(self, content: dict[str, Any]) -> None:
-        description = content.get("description") or {}
-        if self.link is None or content["connection_id"] != self._host_id:
+    def _received_description(self, event: ReceivedSessionDescription) -> None:
+        if self.link is None:
             return
-        if description.get("type") == "offer":
-            self._spawn(self._answer(self.link, str(description.get("sdp", ""))))
+        try:
+            description = decode_description(event.description)
+        except msgspec.ValidationError as exc:
+            logger.info("ignoring a bad description from the host: %s", exc)
+            return
+        if description.type == "offer":
+            self._spawn(self._answer(self.link, description.sdp))
 
     async def _answer(self, link: PeerLink, sdp: str) -> None:
+        host_id = self._host_id
+        assert host_id is not None  # set with the link
         try:
             await link.set_remote_description("offer", sdp)
             await link.pc.setLocalDescription(await link.pc.createAnswer())
-            answer = link.pc.localDescription
-            assert self._host_id is not None
+            answer = link.local_description()
             await self.signalling.send(
-                "set_session_description",
-                connection_id=self._host_id,
-                description={"type": answer.type, "sdp": answer.sdp},
+                SetSessionDescription(connection_id=host_id, description=answer)
             )
             await self.signalling.send(
-                "send_ice_candidate", connection_id=self._host_id, candidate=None
+                SendIceCandidate(connection_id=host_id, candidate=END_OF_CANDIDATES)
             )
-        except (ValueError, NetError) as exc:
-            await self._end(GuestPhase.FAILED, f"the host's offer could not be answered: {exc}")
+        except (ValueError, NetError) as exc:  # msgspec.ValidationError is a ValueError
+            failed = f"the host's offer could not be answered: {exc}"
+            await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
-    def _on_received_ice_candidate(self, content: dict[str, Any]) -> None:
-        if self.link is not None and content["connection_id"] == self._host_id:
-            self._spawn(self._add_candidate(self.link, content.get("candidate")))
+    def _received_candidate(self, event: ReceivedIceCandidate) -> None:
+        if self.link is None:
+            return
+        try:
+            candidate = decode_candidate(event.candidate)
+        except msgspec.ValidationError as exc:
+            logger.info("ignoring a bad candidate from the host: %s", exc)
+            return
+        self._spawn(self._add_candidate(self.link, candidate))
 
-    async def _add_candidate(self, link: PeerLink, candidate: dict[str, Any] | None) -> None:
+    async def _add_candidate(self, link: PeerLink, candidate: IceCandidate | None) -> None:
         try:
             await link.add_remote_candidate(candidate)
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             logger.info("ignoring a bad candidate from the host: %s", exc)
 
-    def _on_request_rejected(self, content: dict[str, Any]) -> None:
-        reason = content.get("reason", "")
-        phase = GuestPhase.HOST_LEFT if reason == "host_left" else GuestPhase.REJECTED
-        self._spawn(self._end(phase, reason))
-
-    def _on_kicked(self, content: dict[str, Any]) -> None:
-        self._spawn(self._end(GuestPhase.KICKED, content.get("reason", "")))
-
-    def _on_lobby_closed(self, content: dict[str, Any]) -> None:
-        reason = content.get("reason", "")
-        phase = GuestPhase.HOST_LEFT if reason == "host_left" else GuestPhase.LOBBY_CLOSED
-        self._spawn(self._end(phase, reason))
-
-    def _on_host_disconnected(self, content: dict[str, Any]) -> None:
-        if self.status.phase not in ENDED:
-            self._set(GuestPhase.HOST_AWAY, f"{content.get('grace_s', 0):.0f}")
-
-    def _on_host_resumed(self, content: dict[str, Any]) -> None:
-        self._host_id = content["connection_id"]
+    def _host_resumed(self, connection_id: str) -> None:
+        self._host_id = connection_id
         if self.status.phase is GuestPhase.HOST_AWAY:
             connected = self.link is not None and self.link.state is LinkState.CONNECTED
-            self._set(GuestPhase.CONNECTED if connected else GuestPhase.CONNECTING, "")
-
-    def _on_resume_failed(self, content: dict[str, Any]) -> None:
-        if self.status.phase not in ENDED and self.status.phase is not GuestPhase.CONNECTED:
-            self._spawn(self._end(GuestPhase.FAILED, "lost the connection to the server"))
-
-    def _on_connection_closed(self, content: dict[str, Any]) -> None:
-        self._on_resume_failed(content)
+            phase = GuestPhase.CONNECTED if connected else GuestPhase.CONNECTING
+            self._set(GuestStatus(phase))
 
     # Link ------------------------------------------------------------------------------------
 
     def _link_changed(self, link: PeerLink) -> None:
         if link.state is LinkState.CONNECTED:
-            self._set(GuestPhase.CONNECTED, "")
+            self._set(GuestStatus(GuestPhase.CONNECTED))
         elif link.state is LinkState.FAILED:
-            self._spawn(self._end(GuestPhase.FAILED, "the connection to the host failed"))
+            failed = GuestStatus(GuestPhase.FAILED, "the connection to the host failed")
+            self._spawn(self._end(failed))
         elif link.state is LinkState.CLOSED and self.status.phase not in ENDED:
-            phase = {
-                "kicked": GuestPhase.KICKED,
-                "closed": GuestPhase.LOBBY_CLOSED,
-            }.get(link.bye_reason or "", GuestPhase.HOST_LEFT)
-            self._spawn(self._end(phase, link.bye_reason or "the host closed the connection"))
+            phase, reason = _BYE_ENDINGS.get(
+                link.bye_reason or "", (GuestPhase.HOST_LEFT, CloseReason.HOST_LEFT)
+            )
+            self._spawn(self._end(GuestStatus(phase, "", reason)))
 
-    async def _end(self, phase: GuestPhase, detail: str) -> None:
+    async def _end(self, status: GuestStatus) -> None:
         if self.status.phase in ENDED:
             return
-        self._set(phase, detail)
+        self._set(status)
+        if self.lobby is not None:
+            await self.lobby.close(bye="left" if status.phase is GuestPhase.LEFT else None)
         if self.link is not None:
-            await self.link.close(bye="left" if phase is GuestPhase.LEFT else None)
+            await self.link.close()
         if not self._ended.done():
             self._ended.set_result(self.status)
 
-    def _set(self, phase: GuestPhase, detail: str) -> None:
-        if self.status.phase in ENDED or self.status == GuestStatus(phase, detail):
+    def _set(self, status: GuestStatus) -> None:
+        if self.status.phase in ENDED or self.status == status:
             return
-        self.status = GuestStatus(phase, detail)
-        self._emit(self.status)
+        self.status = status
+        self._emit(status)
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coro)
@@ -280,3 +297,14 @@ class GuestSession:
                 listener(event)
             except Exception:
                 logger.exception("a guest listener failed on %s", type(event).__name__)
+
+
+__all__ = [
+    "ENDED",
+    "GuestChat",
+    "GuestEvent",
+    "GuestPhase",
+    "GuestRtt",
+    "GuestSession",
+    "GuestStatus",
+]

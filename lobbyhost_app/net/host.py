@@ -1,8 +1,10 @@
 """The host's session: a lobby on a signalling server and a peer link per guest.
 
-:class:`HostSession` is Qt-free: the desktop app's controller, the headless
-host and the tests drive it the same way. It reports what happens as the
-events below, to listeners added with :meth:`HostSession.add_listener`.
+:class:`HostSession` is Qt-free: the desktop app's controller (through
+:class:`~lobbyhost_app.net.hosting.HostingService`), the headless host and the
+tests drive it the same way. It reports what happens as the events of
+:mod:`lobbyhost_app.session_values` (:data:`HostEvent`), to listeners added
+with :meth:`HostSession.add_listener`.
 
 The host is the offerer: on accept it makes the ``RTCPeerConnection``, opens
 the ``lobby`` and ``game`` channels and sends the offer; the guest answers and
@@ -19,106 +21,72 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 from aiortc import RTCPeerConnection
 
-from .errors import NetError, PeerError, ServerError
+from signalling_server.protocol import (
+    AcceptRequest,
+    CloseLobby,
+    GetLobbyInfo,
+    GuestAccepted,
+    GuestLeft,
+    GuestResumed,
+    IceCandidate,
+    IceServerInfo,
+    KickGuest,
+    LeaveReason,
+    LobbyClosed,
+    LobbyInfo,
+    LobbyStarted,
+    ReceivedIceCandidate,
+    ReceivedSessionDescription,
+    RejectJoinRequest,
+    RequestCancelled,
+    RequestRemoved,
+    RequestToJoin,
+    Resumed,
+    SendIceCandidate,
+    SetLobbyOpen,
+    SetSessionDescription,
+    StartLobby,
+    decode_candidate,
+    decode_description,
+)
+
+from ..session_values import (
+    ChatReceived,
+    HostEvent,
+    JoinRequested,
+    LinkState,
+    LinkStats,
+    LobbyEnded,
+    LobbyInfoChanged,
+    LobbyOpened,
+    PeerGone,
+    PeerResumed,
+    PeerUpdated,
+    RequestGone,
+    SignallingStatus,
+)
+from .channels import GameChannel, LobbyChannel
+from .errors import NetError, ServerError
 from .ice import IceSettings
-from .link import LinkState, LinkStats, PeerLink
-from .signalling import SignallingClient
+from .link import END_OF_CANDIDATES, PeerLink
+from .signalling_api import (
+    ConnectionClosed,
+    ConnectionLost,
+    ResumeFailed,
+    Signalling,
+    SignallingEvent,
+    expect_reply,
+)
 
 logger = logging.getLogger(__name__)
 #: How long closing waits for peer links to say bye and close.
 _CLOSE_WAIT_S = 5.0
+#: Reasons a host tells a guest before closing its link on purpose.
+_BYE_REASONS = frozenset({"kicked", "closed"})
 T = TypeVar("T")
-
-
-# Events ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LobbyOpened:
-    lobby_id: str
-    connection_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class JoinRequested:
-    connection_id: str
-    name: str
-    requested_at: float  # wall-clock time
-
-
-@dataclass(frozen=True, slots=True)
-class RequestGone:
-    """A request left the list: cancelled, timed out, or decided elsewhere."""
-
-    connection_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PeerUpdated:
-    """A guest's link changed (state, RTT, route or traffic)."""
-
-    connection_id: str
-    name: str
-    peer_id: int
-    stats: LinkStats
-
-
-@dataclass(frozen=True, slots=True)
-class PeerGone:
-    connection_id: str
-    name: str
-    peer_id: int
-    reason: str  # left, kicked, disconnected, failed, closed
-
-
-@dataclass(frozen=True, slots=True)
-class PeerResumed:
-    """A guest's signalling came back on a new connection; its peer link never dropped."""
-
-    old_connection_id: str
-    connection_id: str
-    peer_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChatReceived:
-    connection_id: str
-    name: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class LobbyInfoChanged:
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class LobbyEnded:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class SignallingStatus:
-    """``lost``, ``restored`` or ``failed``: the link to the signalling server."""
-
-    status: str
-
-
-HostEvent = (
-    LobbyOpened
-    | JoinRequested
-    | RequestGone
-    | PeerUpdated
-    | PeerGone
-    | PeerResumed
-    | ChatReceived
-    | LobbyInfoChanged
-    | LobbyEnded
-    | SignallingStatus
-)
 
 
 @dataclass(slots=True, eq=False)
@@ -127,6 +95,8 @@ class _Guest:
     name: str
     peer_id: int
     link: PeerLink
+    lobby: LobbyChannel
+    game: GameChannel
     handshake: asyncio.Task[None] | None = None
     signalling_lost: bool = False
 
@@ -136,7 +106,7 @@ class HostSession:
 
     def __init__(
         self,
-        signalling: SignallingClient,
+        signalling: Signalling,
         ice: IceSettings,
         *,
         auto_accept: bool = False,
@@ -152,7 +122,7 @@ class HostSession:
         self._listeners: list[Callable[[HostEvent], None]] = []
         self._guests: dict[str, _Guest] = {}
         self._requests: dict[str, JoinRequested] = {}
-        self._server_ice: list[dict[str, Any]] = []
+        self._server_ice: list[IceServerInfo] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_closes: set[asyncio.Task[None]] = set()
         signalling.add_listener(self._on_signal)
@@ -170,60 +140,71 @@ class HostSession:
         guest = self._guests.get(connection_id)
         return guest.link.stats() if guest else None
 
-    async def start(self, **options: Any) -> LobbyOpened:
-        """Open a lobby (``name``, ``lobby_id``, ``max_guests``, ``password``, ``display_name``)."""
-        reply = await self.signalling.request(
-            "start_lobby", **{k: v for k, v in options.items() if v is not None}
+    async def start(
+        self,
+        *,
+        name: str | None = None,
+        lobby_id: str | None = None,
+        max_guests: int | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> LobbyOpened:
+        """Open a lobby; raises :class:`ServerError` (code taken, bad password ...)."""
+        action = StartLobby(
+            name=name,
+            lobby_id=lobby_id,
+            max_guests=max_guests,
+            password=password,
+            display_name=display_name,
         )
-        content = reply["content"]
-        self.lobby_id = content["lobby_id"]
-        self._server_ice = list(content.get("ice_servers") or [])
-        event = LobbyOpened(content["lobby_id"], content["connection_id"])
+        started = expect_reply(await self.signalling.request(action), LobbyStarted, action)
+        self.lobby_id = started.lobby_id
+        self._server_ice = list(started.ice_servers)
+        event = LobbyOpened(started.lobby_id, started.connection_id)
         self._emit(event)
         return event
 
     async def accept(self, connection_id: str) -> None:
-        await self.signalling.request("accept_request", connection_id=connection_id)
+        await self.signalling.request(AcceptRequest(connection_id=connection_id))
 
-    async def reject(self, connection_id: str, reason: str | None = None) -> None:
-        content = {"connection_id": connection_id}
-        if reason:
-            content["reason"] = reason
-        await self.signalling.request("reject_join_request", **content)
+    async def reject(self, connection_id: str, message: str | None = None) -> None:
+        """Turn a request down; ``message`` (the host's own words) is shown to the guest."""
+        await self.signalling.request(
+            RejectJoinRequest(connection_id=connection_id, message=message or None)
+        )
 
-    async def kick(self, connection_id: str, reason: str | None = None) -> None:
+    async def kick(self, connection_id: str, message: str | None = None) -> None:
+        """Remove a guest; ``message`` (the host's own words) is shown to it."""
         guest = self._guests.get(connection_id)
-        content = {"connection_id": connection_id}
-        if reason:
-            content["reason"] = reason
-        await self.signalling.request("kick_guest", **content)
+        await self.signalling.request(
+            KickGuest(connection_id=connection_id, message=message or None)
+        )
         if guest is not None:
-            await self._drop(guest, "kicked")
+            await self._drop(guest, LeaveReason.KICKED)
 
     async def set_open(self, is_open: bool) -> None:
-        await self.signalling.request("set_lobby_open", open=is_open)
+        await self.signalling.request(SetLobbyOpen(open=is_open))
 
-    async def lobby_info(self) -> dict[str, Any]:
-        reply = await self.signalling.request("get_lobby_info")
-        info: dict[str, Any] = reply["content"]
-        return info
+    async def lobby_info(self) -> LobbyInfo:
+        action = GetLobbyInfo()
+        return expect_reply(await self.signalling.request(action), LobbyInfo, action)
 
     def send_chat(self, text: str, to: str | None = None) -> None:
         """Chat over the ``lobby`` channel to one guest or to every connected guest."""
         for guest in self._guests.values():
             if to is None or guest.connection_id == to:
-                guest.link.send_chat(text)
+                guest.lobby.send_chat(text)
 
     def send_game(self, connection_id: str, data: str | bytes) -> None:
         guest = self._guests.get(connection_id)
         if guest is not None:
-            guest.link.send_game(data)
+            guest.game.send(data)
 
     async def close(self, *, close_lobby: bool = True) -> None:
         """Close the lobby, say bye to every guest, close the signalling connection."""
         if close_lobby and self.lobby_id is not None and self.signalling.connected:
             with contextlib.suppress(NetError):
-                await self.signalling.request("close_lobby")
+                await self.signalling.request(CloseLobby())
         for guest in list(self._guests.values()):
             await self._drop(guest, "closed")
         # Let the links finish saying bye and closing; stop whatever else is left.
@@ -237,13 +218,39 @@ class HostSession:
 
     # Signalling events -------------------------------------------------------------------
 
-    def _on_signal(self, event: str, content: dict[str, Any]) -> None:
-        handler = getattr(self, f"_on_{event}", None)
-        if handler is not None:
-            handler(content)
+    def _on_signal(self, event: SignallingEvent) -> None:
+        match event:
+            case RequestToJoin():
+                self._request_to_join(event)
+            case RequestCancelled(connection_id=connection_id):
+                self._request_gone(connection_id, "cancelled")
+            case RequestRemoved(connection_id=connection_id, reason=reason):
+                self._request_gone(connection_id, reason)
+            case GuestAccepted():
+                self._guest_accepted(event)
+            case ReceivedSessionDescription():
+                self._received_description(event)
+            case ReceivedIceCandidate():
+                self._received_candidate(event)
+            case GuestLeft():
+                self._guest_left(event)
+            case GuestResumed():
+                self._guest_resumed(event)
+            case LobbyInfo():
+                self._emit(LobbyInfoChanged(event))
+            case LobbyClosed(reason=reason):
+                self._lobby_closed(LobbyEnded(reason))
+            case ConnectionLost():
+                self._emit(SignallingStatus("lost"))
+            case Resumed():
+                self._emit(SignallingStatus("restored"))
+            case ResumeFailed() | ConnectionClosed():
+                self._emit(SignallingStatus("failed"))
+            case _:
+                pass
 
-    def _on_request_to_join(self, content: dict[str, Any]) -> None:
-        request = JoinRequested(content["connection_id"], content["name"], time.time())
+    def _request_to_join(self, event: RequestToJoin) -> None:
+        request = JoinRequested(event.connection_id, event.name, time.time())
         self._requests[request.connection_id] = request
         self._emit(request)
         if self.auto_accept:
@@ -255,27 +262,22 @@ class HostSession:
         except NetError as exc:
             logger.info("auto-accept of %s failed: %s", connection_id, exc)
 
-    def _on_request_cancelled(self, content: dict[str, Any]) -> None:
-        self._request_gone(content["connection_id"], "cancelled")
-
-    def _on_request_removed(self, content: dict[str, Any]) -> None:
-        self._request_gone(content["connection_id"], "removed")
-
     def _request_gone(self, connection_id: str, reason: str) -> None:
         if self._requests.pop(connection_id, None) is not None:
             self._emit(RequestGone(connection_id, reason))
 
-    def _on_guest_accepted(self, content: dict[str, Any]) -> None:
-        connection_id = content["connection_id"]
+    def _guest_accepted(self, event: GuestAccepted) -> None:
+        connection_id = event.connection_id
         self._requests.pop(connection_id, None)
         self._emit(RequestGone(connection_id, "accepted"))
-        pc = RTCPeerConnection(self.ice.configuration(self._server_ice))
-        link = PeerLink(pc, ping_interval=self._ping_interval)
-        guest = _Guest(connection_id, content["name"], int(content["peer_id"]), link)
+        link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
+        lobby = LobbyChannel(link, ping_interval=self._ping_interval)
+        game = GameChannel(link)
+        guest = _Guest(connection_id, event.name, event.peer_id, link, lobby, game)
         self._guests[connection_id] = guest
-        link.on_state = lambda _link: self._link_changed(guest)
-        link.on_rtt = lambda _ms: self._link_changed(guest)
-        link.on_chat = lambda text: self._emit(ChatReceived(guest.connection_id, guest.name, text))
+        link.add_state_listener(lambda _link: self._link_changed(guest))
+        lobby.on_rtt = lambda _ms: self._link_changed(guest)
+        lobby.on_chat = lambda text: self._emit(ChatReceived(guest.connection_id, guest.name, text))
         guest.handshake = self._spawn(self._offer(guest))
         self._link_changed(guest)
 
@@ -287,21 +289,18 @@ class HostSession:
             self._spawn(self._drop(guest, "failed"))
 
         try:
-            link.open_channels()
+            guest.lobby.open()
+            guest.game.open()
             await link.pc.setLocalDescription(await link.pc.createOffer())
-            description = link.pc.localDescription
+            offer = link.local_description()
             await self.signalling.send(
-                "set_session_description",
+                SetSessionDescription(connection_id=guest.connection_id, description=offer),
                 on_error=refused,
-                connection_id=guest.connection_id,
-                description={"type": description.type, "sdp": description.sdp},
             )
             # aiortc gathers every candidate into the offer: none to trickle.
             await self.signalling.send(
-                "send_ice_candidate",
+                SendIceCandidate(connection_id=guest.connection_id, candidate=END_OF_CANDIDATES),
                 on_error=refused,
-                connection_id=guest.connection_id,
-                candidate=None,
             )
             async with asyncio.timeout(self._handshake_timeout):
                 await link.wait_open()
@@ -310,78 +309,72 @@ class HostSession:
             if self._guests.get(guest.connection_id) is guest:
                 await self._drop(guest, "failed")
 
-    def _on_received_session_description(self, content: dict[str, Any]) -> None:
-        guest = self._guests.get(content["connection_id"])
-        description = content.get("description") or {}
-        if guest is None or description.get("type") != "answer":
+    def _received_description(self, event: ReceivedSessionDescription) -> None:
+        guest = self._guests.get(event.connection_id)
+        if guest is None:
             return
-        self._spawn(self._apply_answer(guest, description))
-
-    async def _apply_answer(self, guest: _Guest, description: dict[str, Any]) -> None:
         try:
-            await guest.link.set_remote_description("answer", str(description["sdp"]))
-        except (ValueError, KeyError) as exc:
+            description = decode_description(event.description)
+        except msgspec.ValidationError as exc:
+            logger.info("bad description from %s: %s", guest.name, exc)
+            self._spawn(self._drop(guest, "failed"))
+            return
+        if description.type == "answer":
+            self._spawn(self._apply_answer(guest, description.sdp))
+
+    async def _apply_answer(self, guest: _Guest, sdp: str) -> None:
+        try:
+            await guest.link.set_remote_description("answer", sdp)
+        except ValueError as exc:
             logger.info("bad answer from %s: %s", guest.name, exc)
             await self._drop(guest, "failed")
 
-    def _on_received_ice_candidate(self, content: dict[str, Any]) -> None:
-        guest = self._guests.get(content["connection_id"])
+    def _received_candidate(self, event: ReceivedIceCandidate) -> None:
+        guest = self._guests.get(event.connection_id)
         if guest is None:
             return
-        self._spawn(self._add_candidate(guest, content.get("candidate")))
+        try:
+            candidate = decode_candidate(event.candidate)
+        except msgspec.ValidationError as exc:
+            logger.info("ignoring a bad candidate from %s: %s", guest.name, exc)
+            return
+        self._spawn(self._add_candidate(guest, candidate))
 
-    async def _add_candidate(self, guest: _Guest, candidate: dict[str, Any] | None) -> None:
+    async def _add_candidate(self, guest: _Guest, candidate: IceCandidate | None) -> None:
         try:
             await guest.link.add_remote_candidate(candidate)
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             logger.info("ignoring a bad candidate from %s: %s", guest.name, exc)
 
-    def _on_guest_left(self, content: dict[str, Any]) -> None:
-        guest = self._guests.get(content["connection_id"])
-        reason = content.get("reason", "left")
+    def _guest_left(self, event: GuestLeft) -> None:
+        guest = self._guests.get(event.connection_id)
         if guest is None:
             return
-        if reason == "disconnected" and guest.link.state is LinkState.CONNECTED:
+        if event.reason is LeaveReason.DISCONNECTED and guest.link.state is LinkState.CONNECTED:
             # Only its signalling dropped: the peer link carries on, and the
             # guest may resume; if the link dies too, its close removes it.
             guest.signalling_lost = True
             return
-        self._spawn(self._drop(guest, reason))
+        self._spawn(self._drop(guest, event.reason))
 
-    def _on_guest_resumed(self, content: dict[str, Any]) -> None:
-        old = content["old_connection_id"]
-        guest = self._guests.pop(old, None)
+    def _guest_resumed(self, event: GuestResumed) -> None:
+        guest = self._guests.pop(event.old_connection_id, None)
         if guest is not None:
-            guest.connection_id = content["connection_id"]
+            guest.connection_id = event.connection_id
             guest.signalling_lost = False
             self._guests[guest.connection_id] = guest
-            self._emit(PeerResumed(old, guest.connection_id, guest.peer_id))
+            self._emit(PeerResumed(event.old_connection_id, guest.connection_id, guest.peer_id))
             self._link_changed(guest)
 
-    def _on_lobby_info(self, content: dict[str, Any]) -> None:
-        self._emit(LobbyInfoChanged(content))
-
-    def _on_lobby_closed(self, content: dict[str, Any]) -> None:
+    def _lobby_closed(self, ended: LobbyEnded) -> None:
         # Every guest goes because the lobby did, whoever's link notices first.
         for guest in list(self._guests.values()):
             self._forget(guest, "closed")
-            task = self._spawn(guest.link.close(bye="closed"))
+            task = self._spawn(self._say_bye_and_close(guest, "closed"))
             self._link_closes.add(task)
             task.add_done_callback(self._link_closes.discard)
         self.lobby_id = None
-        self._emit(LobbyEnded(content.get("reason", "closed")))
-
-    def _on_connection_lost(self, content: dict[str, Any]) -> None:
-        self._emit(SignallingStatus("lost"))
-
-    def _on_resumed(self, content: dict[str, Any]) -> None:
-        self._emit(SignallingStatus("restored"))
-
-    def _on_resume_failed(self, content: dict[str, Any]) -> None:
-        self._emit(SignallingStatus("failed"))
-
-    def _on_connection_closed(self, content: dict[str, Any]) -> None:
-        self._emit(SignallingStatus("failed"))
+        self._emit(ended)
 
     # Peers --------------------------------------------------------------------------------
 
@@ -398,7 +391,12 @@ class HostSession:
     async def _drop(self, guest: _Guest, reason: str) -> None:
         """Forget a guest (reporting ``reason`` once) and close its link."""
         if self._forget(guest, reason):
-            await guest.link.close(bye=reason if reason in ("kicked", "closed") else None)
+            await self._say_bye_and_close(guest, reason)
+
+    @staticmethod
+    async def _say_bye_and_close(guest: _Guest, reason: str) -> None:
+        await guest.lobby.close(bye=reason if reason in _BYE_REASONS else None)
+        await guest.link.close()
 
     def _forget(self, guest: _Guest, reason: str) -> bool:
         """Take a guest off the list and say why; ``False`` if it was gone already."""
@@ -434,7 +432,6 @@ __all__ = [
     "LobbyEnded",
     "LobbyInfoChanged",
     "LobbyOpened",
-    "PeerError",
     "PeerGone",
     "PeerResumed",
     "PeerUpdated",

@@ -7,25 +7,38 @@ Two rules hold everywhere in LobbyHost:
 * Host candidates are gathered only on allowed local addresses when an
   allow-list is set (users exclude VPN adapters with it; tests allow 127.0.0.1
   only). aioice has no interface option and skips 127.0.0.1 on purpose; it
-  looks ``aioice.ice.get_host_addresses`` up at call time, so the allow-list is
-  applied by putting a filtering function in its place, process-wide.
+  looks ``aioice.ice.get_host_addresses`` up at call time, so the allow-list
+  works by putting a filtering function in its place. That is process-wide,
+  so it is an explicit step: whoever owns the process (the app, a CLI, the
+  self-test, a test's setup) calls :func:`install_address_allow_list`;
+  :meth:`IceSettings.configuration` changes nothing.
+
+The settings themselves are plain values: importing this module loads neither
+aiortc nor aioice (the settings dialog and the app's settings use it); they are
+imported when a configuration is made or the allow-list installed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-import aioice.ice
 import ifaddr
-from aiortc import RTCConfiguration, RTCIceServer
+
+from signalling_server.protocol import IceServerInfo
 
 from .errors import NetError
 
-_original_get_host_addresses: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
-_allowed: tuple[str, ...] = ()
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration
+
+logger = logging.getLogger(__name__)
+
+HostAddresses = Callable[[bool, bool], list[str]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,24 +50,9 @@ class IceServer:
     credential: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IceServer:
-        """From the ``{urls, username?, credential?}`` dicts the signalling server sends."""
-        urls = data.get("urls")
-        if isinstance(urls, str):
-            urls = [urls]
-        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
-            raise NetError(f"the server sent an ICE server without valid urls: {data!r}")
-        return cls(
-            urls=tuple(urls), username=data.get("username"), credential=data.get("credential")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"urls": list(self.urls)}
-        if self.username is not None:
-            out["username"] = self.username
-        if self.credential is not None:
-            out["credential"] = self.credential
-        return out
+    def from_info(cls, info: IceServerInfo) -> IceServer:
+        """From an ICE server the signalling server sent."""
+        return cls(urls=tuple(info.urls), username=info.username, credential=info.credential)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,7 +61,8 @@ class IceSettings:
 
     servers: tuple[IceServer, ...] = ()
     #: Local addresses ICE may gather host candidates on; empty means every
-    #: address but loopback (aioice's default).
+    #: address but loopback (aioice's default). Takes effect once installed
+    #: with :func:`install_address_allow_list`.
     allowed_addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -73,17 +72,18 @@ class IceSettings:
             except ValueError as exc:
                 raise NetError(f"{address!r} is not an IP address") from exc
 
-    def merged_servers(self, from_server: Iterable[dict[str, Any]]) -> list[IceServer]:
+    def merged_servers(self, from_server: Iterable[IceServerInfo]) -> list[IceServer]:
         """The signalling server's ICE servers, then the user's own; no duplicates."""
         merged: list[IceServer] = []
-        for server in (*map(IceServer.from_dict, from_server), *self.servers):
+        for server in (*map(IceServer.from_info, from_server), *self.servers):
             if server not in merged:
                 merged.append(server)
         return merged
 
-    def configuration(self, from_server: Iterable[dict[str, Any]] = ()) -> RTCConfiguration:
-        """An explicit ``RTCConfiguration`` (never aiortc's public STUN fallback)."""
-        apply_address_allow_list(self.allowed_addresses)
+    def configuration(self, from_server: Iterable[IceServerInfo] = ()) -> RTCConfiguration:
+        """Explicit servers, never aiortc's public STUN fallback, no side effect."""
+        from aiortc import RTCConfiguration, RTCIceServer
+
         servers = [
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in self.merged_servers(from_server)
@@ -91,19 +91,61 @@ class IceSettings:
         return RTCConfiguration(iceServers=servers)
 
 
-def apply_address_allow_list(allowed: Sequence[str]) -> None:
-    """Gather host candidates only on ``allowed`` addresses (empty: aioice's default)."""
-    global _allowed
-    _allowed = tuple(allowed)
-    aioice.ice.get_host_addresses = _filtered_host_addresses
+# The allow-list, process-wide -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _AllowList:
+    addresses: tuple[str, ...] = ()
+    original: HostAddresses | None = None
+
+
+_allow_list = _AllowList()
+
+
+def install_address_allow_list(addresses: Sequence[str]) -> tuple[str, ...]:
+    """Gather host candidates only on ``addresses`` from now on, in this whole process.
+
+    Empty restores aioice's default (every address but loopback). Returns the
+    list that was in force, so a caller that installs for a while can put it back;
+    raises :class:`NetError` for an address that is not an IP address.
+    """
+    IceSettings(allowed_addresses=tuple(addresses))  # NetError before anything changes
+    import aioice.ice
+
+    previous = _allow_list.addresses
+    if _allow_list.original is None:
+        _allow_list.original = aioice.ice.get_host_addresses
+        aioice.ice.get_host_addresses = _filtered_host_addresses
+    _allow_list.addresses = tuple(addresses)
+    if _allow_list.addresses != previous:
+        logger.info("ICE gathers on %s", ", ".join(addresses) or "every address but loopback")
+    return previous
+
+
+def installed_address_allow_list() -> tuple[str, ...]:
+    """The allow-list in force (empty: aioice's default)."""
+    return _allow_list.addresses
+
+
+@contextlib.contextmanager
+def address_allow_list(addresses: Sequence[str]) -> Iterator[None]:
+    """Install ``addresses`` for the ``with`` block, then put back what was there."""
+    previous = install_address_allow_list(addresses)
+    try:
+        yield
+    finally:
+        install_address_allow_list(previous)
 
 
 def _filtered_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    if not _allowed:
-        return _original_get_host_addresses(use_ipv4, use_ipv6)
+    original = _allow_list.original
+    assert original is not None  # installed before it can be called
+    if not _allow_list.addresses:
+        return original(use_ipv4, use_ipv6)
     present = set(local_addresses())
     out = []
-    for address in _allowed:
+    for address in _allow_list.addresses:
         version = ipaddress.ip_address(address).version
         if address in present and ((version == 4 and use_ipv4) or (version == 6 and use_ipv6)):
             out.append(address)

@@ -1,68 +1,50 @@
-"""One peer link over WebRTC data channels, the same on host and guest side.
+"""One peer link over WebRTC, the same on host and guest side: a registry of data channels.
 
-The data-channel contract (browser and game clients rely on it; see README):
+A :class:`PeerLink` owns one ``RTCPeerConnection``. Users of data channels
+register a handler per label with :meth:`PeerLink.on_channel`; the offerer
+opens channels with :meth:`PeerLink.open_channel`, the answerer takes those
+the other side opens (:meth:`PeerLink.accept_channels`), and a channel whose
+label has no handler is logged and ignored. The link counts every channel's
+traffic, keeps the link's state, RTT and route, and applies the other side's
+description and candidates.
 
-* ``lobby``: reliable, ordered; JSON text messages:
-  ``{"type":"ping","t":N}`` answered by ``{"type":"pong","t":N}`` (either side
-  may ping; ``t`` is the sender's clock in ms and comes back unchanged),
-  ``{"type":"chat","text":"..."}``, and ``{"type":"bye","reason":R}`` before a
-  deliberate close (R is ``closed``, ``kicked`` or ``left``).
-* ``game``: reliable, ordered; the game's own data, passed through untouched.
-
-The host opens both channels (it is the offerer); the guest receives them.
+The channels of LobbyHost's data-channel contract, ``lobby`` and ``game``, are
+two such users (:mod:`.channels`); the ``lobby`` channel decides when the link
+counts as open.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Final
 
+import msgspec
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
-LOBBY_CHANNEL = "lobby"
-GAME_CHANNEL = "game"
-MAX_CHAT_LENGTH = 2000
+from signalling_server.protocol import IceCandidate, SessionDescription
+
+from ..session_values import LinkState, LinkStats
 
 logger = logging.getLogger(__name__)
 
-
-class LinkState(enum.Enum):
-    """Where a peer link stands, as a user would put it."""
-
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    FAILED = "failed"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStats:
-    """A snapshot of one link for lists and logs."""
-
-    state: LinkState
-    rtt_ms: float | None
-    route: str | None
-    bytes_in: int
-    bytes_out: int
-    connected_since: float | None  # wall-clock time
+ChannelHandler = Callable[[RTCDataChannel], None]
+StateListener = Callable[["PeerLink"], None]
+#: The ``candidate`` that says no more candidates will come.
+END_OF_CANDIDATES: Final = msgspec.Raw(b"null")
 
 
 class PeerLink:
-    """A peer connection with its ``lobby`` and ``game`` channels, pings and counters.
+    """A peer connection with its data channels by label, state, traffic and RTT.
 
-    Callbacks (all optional, called on the event loop):
-    ``on_state(link)``, ``on_chat(text)``, ``on_game(data)``, ``on_rtt(ms)``.
+    State listeners (:meth:`add_state_listener`) are called on the event loop
+    each time :attr:`state` changes.
     """
 
-    def __init__(self, pc: RTCPeerConnection, *, ping_interval: float = 2.0) -> None:
+    def __init__(self, pc: RTCPeerConnection) -> None:
         self.pc = pc
         self.state = LinkState.CONNECTING
         self.rtt_ms: float | None = None
@@ -70,78 +52,88 @@ class PeerLink:
         self.bytes_in = 0
         self.bytes_out = 0
         self.connected_since: float | None = None
-        self.on_state: Callable[[PeerLink], None] | None = None
-        self.on_chat: Callable[[str], None] | None = None
-        self.on_game: Callable[[str | bytes], None] | None = None
-        self.on_rtt: Callable[[float], None] | None = None
-        #: The reason the other side gave in its ``bye``, if it said one.
+        #: The reason the other side gave when it said bye, if it said one.
         self.bye_reason: str | None = None
-        self._ping_interval = ping_interval
-        self._lobby: RTCDataChannel | None = None
-        self._game: RTCDataChannel | None = None
-        self._pinger: asyncio.Task[None] | None = None
+        self._handlers: dict[str, ChannelHandler] = {}
+        self._state_listeners: list[StateListener] = []
         self._opened = asyncio.get_running_loop().create_future()
-        self._early_chat: list[dict[str, Any]] = []
         #: Candidates received before the remote description; ``None`` once it is set.
-        self._early_candidates: list[dict[str, Any] | None] | None = []
+        self._early_candidates: list[IceCandidate | None] | None = []
         pc.on("connectionstatechange", self._on_connection_state)
 
     # Channels ------------------------------------------------------------------
 
-    def open_channels(self) -> None:
-        """Host side: create both channels (before the offer)."""
-        self.attach(self.pc.createDataChannel(LOBBY_CHANNEL, ordered=True))
-        self.attach(self.pc.createDataChannel(GAME_CHANNEL, ordered=True))
+    def on_channel(self, label: str, handler: ChannelHandler) -> None:
+        """Hand each channel labelled ``label`` (opened here or by the peer) to ``handler``."""
+        self._handlers[label] = handler
+
+    def open_channel(
+        self, label: str, *, ordered: bool = True, max_retransmits: int | None = None
+    ) -> RTCDataChannel:
+        """Offerer side: create a channel (before the offer) and hand it to its handler."""
+        handler = self._handlers.get(label)
+        if handler is None:
+            raise ValueError(f"no handler for data channel {label!r}")
+        channel = self.pc.createDataChannel(label, ordered=ordered, maxRetransmits=max_retransmits)
+        self._attach(channel, handler)
+        return channel
 
     def accept_channels(self) -> None:
-        """Guest side: take the channels the host opens."""
-        self.pc.on("datachannel", self.attach)
+        """Answerer side: take the channels the other side opens, by their handlers."""
+        self.pc.on("datachannel", self._on_datachannel)
 
-    def attach(self, channel: RTCDataChannel) -> None:
-        if channel.label == LOBBY_CHANNEL:
-            self._lobby = channel
-            channel.on("message", self._on_lobby_message)
-            if channel.readyState == "open":
-                self._on_lobby_open()
-            else:
-                channel.on("open", self._on_lobby_open)
-            channel.on("close", self._on_lobby_close)
-        elif channel.label == GAME_CHANNEL:
-            self._game = channel
-            channel.on("message", self._on_game_message)
-        else:
+    def send(self, channel: RTCDataChannel, data: str | bytes) -> bool:
+        """Send on ``channel`` if it is open (counted); ``False`` if it is not."""
+        if channel.readyState != "open":
+            return False
+        channel.send(data)
+        self.bytes_out += len(data)
+        return True
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        handler = self._handlers.get(channel.label)
+        if handler is None:
             logger.info("ignoring unknown data channel %r", channel.label)
+            return
+        self._attach(channel, handler)
+
+    def _attach(self, channel: RTCDataChannel, handler: ChannelHandler) -> None:
+        channel.on("message", self._count_in)
+        handler(channel)
+
+    def _count_in(self, data: str | bytes) -> None:
+        self.bytes_in += len(data)
+
+    # State ------------------------------------------------------------------------
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
 
     async def wait_open(self) -> None:
-        """Until the ``lobby`` channel is open; ``ConnectionError`` if the link ends first."""
+        """Until the link is open; ``ConnectionError`` if it ends first."""
         await asyncio.shield(self._opened)
 
-    # Sending --------------------------------------------------------------------
+    def mark_open(self) -> None:
+        """The channel that defines the link (``lobby``) opened: the link is connected."""
+        self.connected_since = time.time()
+        self.route = selected_route(self.pc)
+        self._set_state(LinkState.CONNECTED)
+        if not self._opened.done():
+            self._opened.set_result(None)
 
-    def send_chat(self, text: str) -> None:
-        """Send chat now, or as soon as the link opens (chat typed early is not lost)."""
-        message = {"type": "chat", "text": text[:MAX_CHAT_LENGTH]}
-        if self.state is LinkState.CONNECTING:
-            self._early_chat.append(message)
-        else:
-            self._send_lobby(message)
+    def mark_closed(self, bye_reason: str | None = None) -> None:
+        """The other side said bye (with its reason) or the defining channel closed."""
+        if bye_reason is not None and self.bye_reason is None:
+            self.bye_reason = bye_reason
+        self._set_state(LinkState.CLOSED)
 
-    def send_game(self, data: str | bytes) -> None:
-        if self._game is not None and self._game.readyState == "open":
-            self._game.send(data)
-            self.bytes_out += len(data)
+    def record_rtt(self, rtt_ms: float) -> None:
+        """A round trip was measured; the route is looked at again with it."""
+        self.rtt_ms = rtt_ms
+        self.route = selected_route(self.pc) or self.route
 
-    def ping(self) -> None:
-        self._send_lobby({"type": "ping", "t": _now_ms()})
-
-    async def close(self, bye: str | None = None) -> None:
-        """Close the link; with ``bye``, first tell the other side why."""
-        if bye is not None:
-            self._send_lobby({"type": "bye", "reason": bye})
-        if self._pinger is not None:
-            self._pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pinger
+    async def close(self) -> None:
+        """Close the peer connection (a user says bye on its channel first if it wants)."""
         await self.pc.close()
         self._set_state(LinkState.CLOSED)
 
@@ -154,93 +146,6 @@ class PeerLink:
             self.bytes_out,
             self.connected_since,
         )
-
-    # Remote signalling ----------------------------------------------------------------
-
-    async def set_remote_description(self, kind: str, sdp: str) -> None:
-        """Apply the other side's offer or answer, then the candidates that came early."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
-        early, self._early_candidates = self._early_candidates, None
-        for candidate in early or ():
-            await self._apply_candidate(candidate)
-
-    async def add_remote_candidate(self, candidate: dict[str, Any] | None) -> None:
-        """Apply a trickled candidate (``None``: end of candidates).
-
-        Candidates that arrive before the remote description wait for it, in order.
-        """
-        if self._early_candidates is not None:
-            self._early_candidates.append(candidate)
-            return
-        await self._apply_candidate(candidate)
-
-    async def _apply_candidate(self, candidate: dict[str, Any] | None) -> None:
-        if candidate is None or not candidate.get("candidate"):
-            await self.pc.addIceCandidate(None)
-            return
-        parsed = candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
-        parsed.sdpMid = candidate.get("sdpMid")
-        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
-        await self.pc.addIceCandidate(parsed)
-
-    # Internals ----------------------------------------------------------------------------
-
-    def _send_lobby(self, message: dict[str, Any]) -> None:
-        if self._lobby is not None and self._lobby.readyState == "open":
-            data = json.dumps(message, separators=(",", ":"))
-            self._lobby.send(data)
-            self.bytes_out += len(data)
-
-    def _on_lobby_open(self) -> None:
-        self.connected_since = time.time()
-        self.route = selected_route(self.pc)
-        self._set_state(LinkState.CONNECTED)
-        if not self._opened.done():
-            self._opened.set_result(None)
-        self._pinger = asyncio.create_task(self._ping_forever(), name="peer-pinger")
-        for message in self._early_chat:
-            self._send_lobby(message)
-        self._early_chat.clear()
-
-    def _on_lobby_close(self) -> None:
-        if self.state is LinkState.CONNECTED:
-            self._set_state(LinkState.CLOSED)
-
-    def _on_lobby_message(self, data: str | bytes) -> None:
-        self.bytes_in += len(data)
-        try:
-            message = json.loads(data)
-            kind = message["type"]
-        except (ValueError, KeyError, TypeError):
-            logger.info("ignoring a lobby message that is not JSON with a type")
-            return
-        if kind == "ping":
-            self._send_lobby({"type": "pong", "t": message.get("t")})
-        elif kind == "pong":
-            t = message.get("t")
-            if isinstance(t, int | float):
-                self.rtt_ms = max(0.0, _now_ms() - t)
-                if self.on_rtt is not None:
-                    self.on_rtt(self.rtt_ms)
-        elif kind == "chat":
-            text = message.get("text")
-            if isinstance(text, str) and text.strip() and self.on_chat is not None:
-                self.on_chat(text[:MAX_CHAT_LENGTH])
-        elif kind == "bye":
-            reason = message.get("reason")
-            self.bye_reason = reason if isinstance(reason, str) else "left"
-            self._set_state(LinkState.CLOSED)
-
-    def _on_game_message(self, data: str | bytes) -> None:
-        self.bytes_in += len(data)
-        if self.on_game is not None:
-            self.on_game(data)
-
-    async def _ping_forever(self) -> None:
-        while self.state is LinkState.CONNECTED:
-            self.ping()
-            self.route = selected_route(self.pc) or self.route
-            await asyncio.sleep(self._ping_interval)  # the ping period itself
 
     def _on_connection_state(self) -> None:
         state = self.pc.connectionState
@@ -256,8 +161,45 @@ class PeerLink:
         if state is not LinkState.CONNECTED and not self._opened.done():
             self._opened.set_exception(ConnectionError(f"the link {state.value}"))
             self._opened.exception()  # retrieved: nobody may be waiting
-        if self.on_state is not None:
-            self.on_state(self)
+        for listener in list(self._state_listeners):
+            try:
+                listener(self)
+            except Exception:
+                logger.exception("a link state listener failed on %s", state.value)
+
+    # Signalling ------------------------------------------------------------------------
+
+    def local_description(self) -> msgspec.Raw:
+        """This side's offer or answer as protocol v1 relays it (a ``SessionDescription``)."""
+        local = self.pc.localDescription
+        description = msgspec.convert({"type": local.type, "sdp": local.sdp}, SessionDescription)
+        return msgspec.Raw(msgspec.json.encode(description))
+
+    async def set_remote_description(self, kind: str, sdp: str) -> None:
+        """Apply the other side's offer or answer, then the candidates that came early."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        early, self._early_candidates = self._early_candidates, None
+        for candidate in early or ():
+            await self._apply_candidate(candidate)
+
+    async def add_remote_candidate(self, candidate: IceCandidate | None) -> None:
+        """Apply a trickled candidate (``None``: end of candidates).
+
+        Candidates that arrive before the remote description wait for it, in order.
+        """
+        if self._early_candidates is not None:
+            self._early_candidates.append(candidate)
+            return
+        await self._apply_candidate(candidate)
+
+    async def _apply_candidate(self, candidate: IceCandidate | None) -> None:
+        if candidate is None or not candidate.candidate:
+            await self.pc.addIceCandidate(None)
+            return
+        parsed = candidate_from_sdp(candidate.candidate.removeprefix("candidate:"))
+        parsed.sdpMid = candidate.sdpMid
+        parsed.sdpMLineIndex = candidate.sdpMLineIndex
+        await self.pc.addIceCandidate(parsed)
 
 
 def selected_route(pc: RTCPeerConnection) -> str | None:
@@ -281,5 +223,4 @@ def selected_route(pc: RTCPeerConnection) -> str | None:
     return "host"
 
 
-def _now_ms() -> float:
-    return time.monotonic() * 1000.0
+__all__ = ["ChannelHandler", "LinkState", "LinkStats", "PeerLink", "selected_route"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
@@ -20,12 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..controllers.host_controller import HostController, HostState
 from ..controllers.settings import AppSettings
+from ..session_values import HostState
 from .peers_table import PeersTable
 from .qr_dialog import InviteQrDialog
 from .request_list import JoinRequestList
 from .widgets import ACCENT, ErrorBanner, LogPanel, heading_font
+
+if TYPE_CHECKING:
+    # Only a type here: the controller module loads the network stack (aiortc).
+    from signalling_server.protocol import LobbyInfo
+
+    from ..controllers.host_controller import HostController
 
 #: The code label while no lobby is open.
 NO_CODE = "\N{EN DASH}" * 6
@@ -242,8 +248,8 @@ class HostView(QWidget):
             self.qr_dialog.close()
         self._update_counts()
 
-    def _on_controller_lobby_info_changed(self, info: dict[str, Any]) -> None:
-        self.lock_check.setChecked(info.get("open") is False)
+    def _on_controller_lobby_info_changed(self, info: LobbyInfo) -> None:
+        self.lock_check.setChecked(not info.open)
         self._update_counts()
 
     def _on_controller_chat_sent(self, text: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -14,22 +16,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..controllers.guest_controller import GuestController
+from signalling_server.protocol import CloseReason, RejectReason
+
 from ..controllers.settings import AppSettings
 from ..errors import LobbyHostError
 from ..invite import parse_join_target
-from ..net.guest import ENDED, GuestPhase, GuestStatus
+from ..session_values import ENDED, GuestPhase, GuestStatus
 from .widgets import ErrorBanner, LogPanel, heading_font
 
-_REASONS = {
-    "rejected_by_host": "no reason given",
-    "timeout": "nobody answered in time",
-    "host_left": "the host left",
-    "closed_by_host": "the host closed it",
-    "server_shutdown": "the server shut down",
-    "kicked": "",
-    "closed": "",
-}
+if TYPE_CHECKING:
+    # Only a type here: the controller module loads the network stack (aiortc).
+    from ..controllers.guest_controller import GuestController
 
 _COLOURS = {
     GuestPhase.CONNECTED: "#1d7a35",
@@ -40,9 +37,14 @@ _COLOURS = {
 
 
 def describe_status(status: GuestStatus, lobby_name: str | None = None) -> str:
-    """Where a guest stands, as one plain sentence."""
-    reason = _REASONS.get(status.detail, status.detail)
+    """Where a guest stands, as one plain sentence.
+
+    Words come from the phase and the server's reason; what the host typed
+    (``status.detail`` when rejected or kicked) is quoted as it is, never read
+    as a reason.
+    """
     lobby = lobby_name or "the lobby"
+    said = status.detail
     match status.phase:
         case GuestPhase.IDLE:
             return "Not in a lobby."
@@ -52,18 +54,22 @@ def describe_status(status: GuestStatus, lobby_name: str | None = None) -> str:
             return "Accepted! Connecting to the host…"
         case GuestPhase.CONNECTED:
             return f"Connected to {lobby}."
+        case GuestPhase.REJECTED if status.reason is RejectReason.TIMEOUT:
+            return "The host did not answer your request in time."
         case GuestPhase.REJECTED:
-            return f"The host turned down your request: {reason}."
+            return f"The host turned down your request: {said or 'no reason given'}."
         case GuestPhase.HOST_AWAY:
-            return f"The host lost its connection; waiting up to {status.detail} s for it."
+            return f"The host lost its connection; waiting up to {said} s for it."
         case GuestPhase.HOST_LEFT:
             return "The host left; the lobby is over."
+        case GuestPhase.LOBBY_CLOSED if status.reason is CloseReason.SERVER_SHUTDOWN:
+            return "The signalling server shut down; the lobby is over."
         case GuestPhase.LOBBY_CLOSED:
             return "The host closed the lobby."
         case GuestPhase.KICKED:
-            return "The host removed you from the lobby" + (f": {reason}." if reason else ".")
+            return "The host removed you from the lobby" + (f": {said}." if said else ".")
         case GuestPhase.FAILED:
-            return f"Could not join: {status.detail}" if status.detail else "Could not join."
+            return f"Could not join: {said}" if said else "Could not join."
         case GuestPhase.LEFT:
             return "You left the lobby."
     return status.phase.value

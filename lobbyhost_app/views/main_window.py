@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -12,13 +14,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..controllers.guest_controller import GuestController
-from ..controllers.host_controller import HostController, HostState
-from ..net.host import JoinRequested
+from ..session_values import HostState, JoinRequested
 from .host_view import HostView
 from .join_view import JoinView
 from .settings_dialog import SettingsDialog
 from .widgets import app_icon
+
+if TYPE_CHECKING:
+    # Only types here: the controller modules load the network stack (aiortc).
+    from ..controllers.guest_controller import GuestController
+    from ..controllers.host_controller import HostController
 
 
 class MainWindow(QMainWindow):

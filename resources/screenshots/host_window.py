@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lobbyhost_app.app import AppParts, build, create_application, shutdown
 from lobbyhost_app.net.guest import GuestPhase, GuestSession, GuestStatus
-from lobbyhost_app.net.ice import IceSettings
+from lobbyhost_app.net.ice import IceSettings, install_address_allow_list
 from lobbyhost_app.net.link import LinkState
 from lobbyhost_app.net.signalling import SignallingClient
 from tests.lobbyhost_app.gui.helpers import wait_until
@@ -127,6 +127,7 @@ def main(argv: list[str]) -> int:
         if not os.environ.get("LOBBYHOST_UNDER_XVFB"):
             return rerun_under_xvfb(argv)
     output = Path(argv[1]) if len(argv) > 1 else OUTPUT
+    install_address_allow_list(LOOPBACK.allowed_addresses)  # host and guests: 127.0.0.1 only
     app = create_application(argv[:1])
     with tempfile.TemporaryDirectory(prefix="lobbyhost-shot-") as tmp:
         parts = build(loopback_settings(Path(tmp) / "settings.ini"))

@@ -24,10 +24,17 @@ const ui = {
   leave: $("leave"),
 };
 
+// Why a visit ended, from the server's reason codes. What the host typed
+// arrives apart, in `message`, and is only ever shown as text: never read as a code.
 const REJECT_WORDS = {
   rejected_by_host: "the host said no",
   timeout: "the host did not answer in time",
 };
+
+/** The host's own words from an event, or "" when it gave none. */
+function hostWords(content) {
+  return typeof content.message === "string" ? content.message.trim() : "";
+}
 
 /** One attempt to join: from the Join button to an end (rejected, left, ...). */
 class Visit {
@@ -116,16 +123,18 @@ class Visit {
         }
       },
       request_rejected(content) {
-        const reason = content.reason || "rejected_by_host";
-        if (reason === "host_left") this.end("Host left", "warn");
-        else this.end(`Rejected: ${REJECT_WORDS[reason] || reason}`, "error");
+        const said = hostWords(content);
+        const words = REJECT_WORDS[content.reason] || REJECT_WORDS.rejected_by_host;
+        if (content.reason === "host_left") this.end("Host left", "warn");
+        else this.end(`Rejected: ${said || words}`, "error");
       },
       lobby_closed(content) {
         if (content.reason === "host_left") this.end("Host left", "warn");
         else this.end("Lobby closed", "warn");
       },
       kicked(content) {
-        this.end(content.reason ? `Kicked: ${content.reason}` : "Kicked", "error");
+        const said = hostWords(content);
+        this.end(said ? `Kicked: ${said}` : "Kicked: the host removed you from the lobby", "error");
       },
       host_disconnected(content) {
         const seconds = Math.round(Number(content.grace_s) || 0);
@@ -166,7 +175,7 @@ class Visit {
   }
 
   onBye(reason) {
-    if (reason === "kicked") this.end("Kicked", "error");
+    if (reason === "kicked") this.end("Kicked: the host removed you from the lobby", "error");
     else if (reason === "closed") this.end("Lobby closed", "warn");
     else this.end("Host left", "warn");
   }

@@ -22,7 +22,7 @@ from aiortc import RTCPeerConnection
 
 from lobbyhost_app.net.guest import GuestPhase, GuestSession, GuestStatus
 from lobbyhost_app.net.host import HostSession
-from lobbyhost_app.net.ice import IceSettings
+from lobbyhost_app.net.ice import IceSettings, install_address_allow_list
 from lobbyhost_app.net.signalling import SignallingClient
 from signalling_server import Limits, ServerConfig, serve
 
@@ -113,6 +113,7 @@ def p95(values: list[float]) -> float:
 
 
 async def run(rounds: int, crowd: int) -> dict[str, Any]:
+    install_address_allow_list(LOOPBACK.allowed_addresses)
     await bare_handshake()  # warm-up: imports, first certificate
     bare = await repeat(rounds, bare_handshake)
     ours = await measure_lobby(rounds, crowd)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lobbyhost_app.loopback import loopback_ice
 from tests.qt_fixtures import (
     isolated_qsettings,
     pytest_asyncio_loop_factories,
@@ -19,7 +20,7 @@ from tests.qt_fixtures import (
 
 from .harness import browser_unavailable_reason
 
-__all__ = ["isolated_qsettings", "pytest_asyncio_loop_factories", "settings_store"]
+__all__ = ["isolated_qsettings", "loopback_ice", "pytest_asyncio_loop_factories", "settings_store"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

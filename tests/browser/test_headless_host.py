@@ -5,18 +5,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from playwright.async_api import WebSocketRoute, expect
 
 from lobbyhost_app.net.host import HostEvent, HostSession, JoinRequested
 from lobbyhost_app.net.ice import IceSettings
 from lobbyhost_app.net.signalling import SignallingClient
+from lobbyhost_app.net.signalling_api import SignallingEvent
 from signalling_server import ServerConfig, SignallingServer, Timeouts, serve
+from signalling_server.protocol import GuestResumed
 from tests.lobbyhost_app.net.recorder import Recorder
 from tests.lobbyhost_app.test_headless_and_guest_cli import headless_host
 
-from .harness import WAIT_S, page_in_chromium
+from .harness import WAIT_S, chromium, guest_page, page_in_chromium
 
 LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
 
@@ -54,6 +55,28 @@ async def test_join_by_invite_link_connects_chats_both_ways_and_sees_the_host_qu
             guest.assert_clean()
 
 
+async def test_kick_and_reject_show_words_and_only_quote_what_the_host_typed() -> None:
+    """Kicked with a reason reads 'Kicked: <reason>'; a rejection typed "host_left" reads 'Rejected: host_left', not 'Host left'."""
+    async with headless_host() as host, chromium() as browser:
+        started = host.started
+        link = f"http://127.0.0.1:{started['port']}/join/{started['lobby_id']}"
+        async with guest_page(browser, link) as bob:
+            await bob.join("Bob")
+            request = await host.expect("request_to_join", name="Bob")
+            await host.send({"accept": request["connection_id"]})
+            await bob.expect_status("Connected$")
+            await host.send({"kick": request["connection_id"], "reason": "afk"})
+            await bob.expect_status("Kicked: afk$")
+            bob.assert_clean()
+        async with guest_page(browser, link) as eve:
+            await eve.join("Eve")
+            request = await host.expect("request_to_join", name="Eve")
+            await host.send({"reject": request["connection_id"], "reason": "host_left"})
+            await eve.expect_status("Rejected: host_left$")
+            await expect(eve.page.get_by_role("button", name="Join again")).to_be_enabled()
+            eve.assert_clean()
+
+
 async def test_unknown_code_says_lobby_not_found_and_codes_are_normalised() -> None:
     """A code typed sloppily is normalised like Crockford says; a code nobody hosts is 'Lobby not found'."""
     async with (
@@ -78,7 +101,7 @@ class InProcessHost:
     server: SignallingServer
     session: HostSession
     events: Recorder[HostEvent]
-    signals: Recorder[tuple[str, dict[str, Any]]]
+    signals: Recorder[SignallingEvent]
     code: str
 
     @property
@@ -92,8 +115,8 @@ async def in_process_host(*, host_grace: float = 30.0) -> AsyncIterator[InProces
     timeouts = Timeouts(host_grace=host_grace, close_timeout=1)
     async with serve(ServerConfig(port=0, timeouts=timeouts)) as server:
         signalling = SignallingClient(server.url, reconnect=False)
-        signals: Recorder[tuple[str, dict[str, Any]]] = Recorder()
-        signalling.add_listener(lambda event, content: signals((event, content)))
+        signals: Recorder[SignallingEvent] = Recorder()
+        signalling.add_listener(signals)
         await signalling.connect()
         session = HostSession(signalling, LOOPBACK, auto_accept=True)
         events: Recorder[HostEvent] = Recorder()
@@ -135,8 +158,9 @@ async def test_websocket_drop_resumes_with_the_guest_token() -> None:
         joined = await host.events.wait_for(lambda e: isinstance(e, JoinRequested))
         assert isinstance(joined, JoinRequested)
         await routes[0].close(code=1011, reason="network change")
-        resumed = await host.signals.wait_for(lambda s: s[0] == "guest_resumed", WAIT_S)
-        assert resumed[1]["old_connection_id"] == joined.connection_id
+        resumed = await host.signals.wait_for(lambda e: isinstance(e, GuestResumed), WAIT_S)
+        assert isinstance(resumed, GuestResumed)
+        assert resumed.old_connection_id == joined.connection_id
         assert len(routes) == 2
         await guest.expect_status("Connected$")
         await guest.say("still here")

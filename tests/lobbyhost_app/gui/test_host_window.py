@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
@@ -18,8 +17,10 @@ from lobbyhost_app.net.errors import ServerError
 from lobbyhost_app.net.guest import GuestPhase
 from lobbyhost_app.net.link import LinkState
 from lobbyhost_app.net.signalling import SignallingClient
+from lobbyhost_app.net.signalling_api import SignallingEvent
 from lobbyhost_app.views.host_view import NO_CODE
 from signalling_server import ServerConfig, serve
+from signalling_server.protocol import JoinLobby, ReceivedSessionDescription
 from tests.timeouts import scaled
 
 from .helpers import hosting, running_app, wait_until
@@ -110,8 +111,8 @@ async def test_guest_vanishing_mid_handshake_leaves_no_stuck_row(
     async with hosting(qtbot, settings_store) as h:
         offered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-        def on_ghost_event(event: str, content: dict[str, Any]) -> None:
-            if event == "received_session_description" and not offered.done():
+        def on_ghost_event(event: SignallingEvent) -> None:
+            if isinstance(event, ReceivedSessionDescription) and not offered.done():
                 offered.set_result(None)
 
         ghost = SignallingClient(h.url, reconnect=False)
@@ -119,9 +120,9 @@ async def test_guest_vanishing_mid_handshake_leaves_no_stuck_row(
         shy = SignallingClient(h.url, reconnect=False)
         try:
             await ghost.connect()
-            await ghost.request("join_lobby", lobby_id=h.code, name="Ghost")
+            await ghost.request(JoinLobby(lobby_id=h.code, name="Ghost"))
             await shy.connect()
-            await shy.request("join_lobby", lobby_id=h.code, name="Shy")
+            await shy.request(JoinLobby(lobby_id=h.code, name="Shy"))
             requests, peers = h.controller.requests, h.controller.peers
             await wait_until(lambda: requests.rowCount() == 2, requests.rowsInserted)
             h.click(h.view.request_list.cards[0].accept_button)

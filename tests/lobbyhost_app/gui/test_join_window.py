@@ -12,11 +12,18 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from lobbyhost_app.app import AppParts
-from lobbyhost_app.net.guest import GuestPhase
-from lobbyhost_app.net.host import ChatReceived, HostEvent, HostSession, JoinRequested
+from lobbyhost_app.net.host import HostSession
 from lobbyhost_app.net.signalling import SignallingClient
-from lobbyhost_app.views.join_view import JoinView
+from lobbyhost_app.session_values import (
+    ChatReceived,
+    GuestPhase,
+    GuestStatus,
+    HostEvent,
+    JoinRequested,
+)
+from lobbyhost_app.views.join_view import JoinView, describe_status
 from signalling_server import ServerConfig, serve
+from signalling_server.protocol import CloseReason, KickReason, RejectReason
 from tests.lobbyhost_app.net.recorder import Recorder
 
 from .helpers import LOOPBACK, running_app, wait_until
@@ -147,3 +154,63 @@ async def test_wrong_code_and_unreachable_server_are_readable(
         await wait_until(view.error_banner.isVisible, parts.guest.error_occurred)
         assert "Cannot reach the signalling server" in view.error_banner.text()
         assert "Traceback" not in view.log_panel.plain_text()
+
+
+async def test_a_host_typing_host_left_is_shown_as_its_words(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """A rejection whose typed reason is "host_left" reads as a rejection quoting it, not as the host leaving."""
+    async with real_host(auto_accept=False) as host, running_app(settings_store) as parts:
+        view = show_join_tab(qtbot, parts)
+        fill_and_join(qtbot, view, host.url, host.code, "Zoe")
+        request = await host.events.wait_for(lambda e: isinstance(e, JoinRequested))
+        assert isinstance(request, JoinRequested)
+        await host.session.reject(request.connection_id, "host_left")
+        await wait_phase(parts, GuestPhase.REJECTED)
+        assert view.status_label.text() == "The host turned down your request: host_left."
+
+
+async def test_a_kicked_guest_reads_words_and_the_hosts_message(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """Kicked: the status says the host removed you, with the host's message; never a reason code."""
+    async with real_host(auto_accept=True) as host, running_app(settings_store) as parts:
+        view = show_join_tab(qtbot, parts)
+        fill_and_join(qtbot, view, host.url, host.code, "Zoe")
+        await wait_phase(parts, GuestPhase.CONNECTED)
+        request = await host.events.wait_for(lambda e: isinstance(e, JoinRequested))
+        assert isinstance(request, JoinRequested)
+        await host.session.kick(request.connection_id, "afk")
+        await wait_phase(parts, GuestPhase.KICKED)
+        assert view.status_label.text() == "The host removed you from the lobby: afk."
+
+
+def test_status_sentences_come_from_the_reason_and_quote_the_host() -> None:
+    """Each ending in words: reason codes are translated, the host's text is quoted as it is."""
+    said = {
+        GuestStatus(GuestPhase.KICKED, "", KickReason.KICKED_BY_HOST): (
+            "The host removed you from the lobby."
+        ),
+        GuestStatus(GuestPhase.KICKED, "afk", KickReason.KICKED_BY_HOST): (
+            "The host removed you from the lobby: afk."
+        ),
+        GuestStatus(GuestPhase.REJECTED, "host_left", RejectReason.REJECTED_BY_HOST): (
+            "The host turned down your request: host_left."
+        ),
+        GuestStatus(GuestPhase.REJECTED, "", RejectReason.REJECTED_BY_HOST): (
+            "The host turned down your request: no reason given."
+        ),
+        GuestStatus(GuestPhase.REJECTED, "", RejectReason.TIMEOUT): (
+            "The host did not answer your request in time."
+        ),
+        GuestStatus(GuestPhase.HOST_LEFT, "", RejectReason.HOST_LEFT): (
+            "The host left; the lobby is over."
+        ),
+        GuestStatus(GuestPhase.LOBBY_CLOSED, "", CloseReason.SERVER_SHUTDOWN): (
+            "The signalling server shut down; the lobby is over."
+        ),
+        GuestStatus(GuestPhase.LOBBY_CLOSED, "", CloseReason.CLOSED_BY_HOST): (
+            "The host closed the lobby."
+        ),
+    }
+    assert {status: describe_status(status) for status in said} == said

@@ -10,12 +10,20 @@ from typing import Any
 import pytest
 
 from lobbyhost_app.net.errors import ServerError
-from lobbyhost_app.net.guest import GuestChat, GuestEvent, GuestPhase, GuestSession, GuestStatus
-from lobbyhost_app.net.host import (
+from lobbyhost_app.net.guest import GuestSession
+from lobbyhost_app.net.host import HostSession
+from lobbyhost_app.net.ice import IceSettings
+from lobbyhost_app.net.signalling import SignallingClient
+from lobbyhost_app.net.signalling_api import SignallingEvent
+from lobbyhost_app.session_values import (
     ChatReceived,
+    GuestChat,
+    GuestEvent,
+    GuestPhase,
+    GuestStatus,
     HostEvent,
-    HostSession,
     JoinRequested,
+    LinkState,
     LobbyEnded,
     PeerGone,
     PeerResumed,
@@ -23,10 +31,17 @@ from lobbyhost_app.net.host import (
     RequestGone,
     SignallingStatus,
 )
-from lobbyhost_app.net.ice import IceSettings
-from lobbyhost_app.net.link import LinkState
-from lobbyhost_app.net.signalling import SignallingClient
 from signalling_server import Limits, ServerConfig, SignallingServer, Timeouts, serve
+from signalling_server.ids import ConnectionId
+from signalling_server.protocol import (
+    CloseReason,
+    ErrorCode,
+    JoinLobby,
+    KickReason,
+    ReceivedSessionDescription,
+    RejectReason,
+    Resumed,
+)
 
 from .recorder import Recorder
 
@@ -123,8 +138,8 @@ async def test_accepted_guest_connects_with_rtt_route_chat_and_game_data(lobby: 
     assert await events.wait_for(lambda e: isinstance(e, GuestChat)) == GuestChat("hi guest")
 
     received: asyncio.Future[str | bytes] = asyncio.get_running_loop().create_future()
-    assert guest.link is not None
-    guest.link.on_game = received.set_result
+    assert guest.game is not None
+    guest.game.on_message = received.set_result
     lobby.host.send_game(guest_id, b"\x00game-state\xff")
     async with asyncio.timeout(5):
         assert await received == b"\x00game-state\xff"
@@ -147,24 +162,38 @@ async def test_offer_gathers_only_on_allowed_addresses(lobby: Lobby) -> None:
 
 
 async def test_reject_with_reason_reaches_the_guest(lobby: Lobby) -> None:
-    """A rejected guest ends as rejected, with the host's reason."""
+    """A rejected guest ends as rejected by the host, with the host's words as the detail."""
     guest, _ = await open_guest(lobby.server)
     await guest.join(lobby.lobby_id, "Eve")
     request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
     assert isinstance(request, JoinRequested)
     await lobby.host.reject(request.connection_id, "game already started")
-    assert await guest.wait_ended() == GuestStatus(GuestPhase.REJECTED, "game already started")
+    assert await guest.wait_ended() == GuestStatus(
+        GuestPhase.REJECTED, "game already started", RejectReason.REJECTED_BY_HOST
+    )
     assert lobby.host.requests == []
     await guest.signalling.close()
 
 
+async def test_a_host_typing_host_left_as_a_reason_is_still_a_rejection(lobby: Lobby) -> None:
+    """The words "host_left" typed by a host stay words: the guest is rejected, not told the host left."""
+    guest, _ = await open_guest(lobby.server)
+    await guest.join(lobby.lobby_id, "Eve")
+    request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
+    assert isinstance(request, JoinRequested)
+    await lobby.host.reject(request.connection_id, "host_left")
+    assert await guest.wait_ended() == GuestStatus(
+        GuestPhase.REJECTED, "host_left", RejectReason.REJECTED_BY_HOST
+    )
+    await guest.signalling.close()
+
+
 async def test_kick_closes_the_link_and_tells_the_guest(lobby: Lobby) -> None:
-    """Kick: the guest ends as kicked with the reason; the host drops the peer as kicked."""
+    """Kick: the guest ends as kicked with the host's words; the host drops the peer as kicked."""
     guest, _, guest_id = await connect_guest(lobby)
     await lobby.host.kick(guest_id, "afk")
     ended = await guest.wait_ended()
-    assert ended.phase is GuestPhase.KICKED
-    assert ended.detail == "afk"
+    assert ended == GuestStatus(GuestPhase.KICKED, "afk", KickReason.KICKED_BY_HOST)
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
     assert gone == PeerGone(guest_id, "Bob", 2, "kicked")
     assert lobby.host.peer(guest_id) is None
@@ -181,7 +210,7 @@ async def test_host_closing_the_lobby_ends_every_guest(lobby: Lobby) -> None:
         guest_id, "Bob", 2, "closed"
     )
     assert await lobby.events.wait_for(lambda e: isinstance(e, LobbyEnded)) == LobbyEnded(
-        "closed_by_host"
+        CloseReason.CLOSED_BY_HOST
     )
     await guest.signalling.close()
 
@@ -190,13 +219,13 @@ async def test_guest_vanishing_mid_handshake_leaves_nothing_behind(lobby: Lobby)
     """A guest that drops after being accepted but before answering: no stuck peer or task."""
     raw = SignallingClient(lobby.server.url, reconnect=False)
     await raw.connect()
-    offers: Recorder[str] = Recorder()
-    raw.add_listener(lambda event, _content: offers(event))
-    await raw.request("join_lobby", lobby_id=lobby.lobby_id, name="Ghost")
+    offers: Recorder[SignallingEvent] = Recorder()
+    raw.add_listener(offers)
+    await raw.request(JoinLobby(lobby_id=lobby.lobby_id, name="Ghost"))
     request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
     assert isinstance(request, JoinRequested)
     await lobby.host.accept(request.connection_id)
-    await offers.wait_for(lambda e: e == "received_session_description")
+    await offers.wait_for(lambda e: isinstance(e, ReceivedSessionDescription))
     await raw.close()  # gone before answering
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
     assert gone == PeerGone(request.connection_id, "Ghost", 2, "disconnected")
@@ -209,7 +238,7 @@ async def test_handshake_that_never_completes_is_shown_failed(server: Signalling
     lobby = await open_host(server, handshake_timeout=0.5)
     raw = SignallingClient(server.url, reconnect=False)
     await raw.connect()
-    await raw.request("join_lobby", lobby_id=lobby.lobby_id, name="Mute")
+    await raw.request(JoinLobby(lobby_id=lobby.lobby_id, name="Mute"))
     request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
     assert isinstance(request, JoinRequested)
     await lobby.host.accept(request.connection_id)
@@ -223,10 +252,10 @@ async def test_guest_signalling_drop_is_resumed_without_dropping_the_peer(lobby:
     """The guest's websocket dies; it resumes with its token and the peer link never drops."""
     guest, _, guest_id = await connect_guest(lobby)
     mark = lobby.events.mark
-    signals: Recorder[str] = Recorder()
-    guest.signalling.add_listener(lambda event, _content: signals(event))
-    lobby.server._sockets[guest_id].transport.abort()  # type: ignore[index]
-    await signals.wait_for(lambda e: e == "resumed")
+    signals: Recorder[SignallingEvent] = Recorder()
+    guest.signalling.add_listener(signals)
+    assert lobby.server.abort_connection(ConnectionId(guest_id))
+    await signals.wait_for(lambda e: isinstance(e, Resumed))
     resumed = await lobby.events.wait_for(lambda e: isinstance(e, PeerResumed), after=mark)
     assert isinstance(resumed, PeerResumed)
     assert (resumed.old_connection_id, resumed.peer_id) == (guest_id, 2)
@@ -246,8 +275,9 @@ async def test_host_signalling_drop_is_resumed_without_dropping_peers(lobby: Lob
     """The host's websocket dies; it resumes, guests see host away then back, the link stays."""
     guest, events, guest_id = await connect_guest(lobby)
     host_id = lobby.host.signalling.connection_id
+    assert host_id is not None
     mark = lobby.events.mark
-    lobby.server._sockets[host_id].transport.abort()  # type: ignore[index]
+    assert lobby.server.abort_connection(ConnectionId(host_id))
     await lobby.events.wait_for(lambda e: e == SignallingStatus("restored"), after=mark)
     away = await events.wait_for(phase(GuestPhase.HOST_AWAY))
     await events.wait_for(phase(GuestPhase.CONNECTED), after=events.events.index(away) + 1)
@@ -265,7 +295,7 @@ async def test_join_errors_are_readable(lobby: Lobby) -> None:
     guest, _ = await open_guest(lobby.server)
     with pytest.raises(ServerError, match="no lobby") as raised:
         await guest.join("ZZZZZZ", "Bob")
-    assert raised.value.code == "lobby_not_found"
+    assert raised.value.code is ErrorCode.LOBBY_NOT_FOUND
     assert guest.status.phase is GuestPhase.FAILED
     await guest.signalling.close()
 

@@ -1,16 +1,59 @@
-"""The signalling client against a real server on loopback."""
+"""The signalling client against a real server, and against scripted websocket servers, on loopback."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import msgspec
 import pytest
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as ws_serve
 
 from lobbyhost_app.net.errors import NetError, ServerError
 from lobbyhost_app.net.signalling import SignallingClient
+from lobbyhost_app.net.signalling_api import (
+    ConnectionClosed,
+    ConnectionLost,
+    SignallingEvent,
+)
 from signalling_server import Limits, ServerConfig, serve
+from signalling_server.protocol import (
+    ErrorCode,
+    JoinLobby,
+    JoinRequested,
+    LobbyStarted,
+    Ping,
+    Pong,
+    SendMessage,
+    StartLobby,
+    encode_event,
+)
+from tests.timeouts import scaled
 
 from .recorder import Recorder
+
+Script = Callable[[ServerConnection], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(script: Script) -> AsyncIterator[str]:
+    """A websocket server on 127.0.0.1 that runs ``script`` per connection; its URL.
+
+    Its own logger is not the websockets one, so a test of the client's log sees the client only.
+    """
+    quiet = logging.getLogger("tests.scripted_server")
+    async with ws_serve(script, "127.0.0.1", 0, logger=quiet) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/"
+
+
+def ref_of(frame: str | bytes) -> str | None:
+    """The ``ref`` of a client frame."""
+    ref = msgspec.json.decode(frame).get("ref")
+    return ref if isinstance(ref, str) else None
 
 
 async def test_a_burst_beyond_the_server_budget_is_paced_not_refused() -> None:
@@ -18,26 +61,33 @@ async def test_a_burst_beyond_the_server_budget_is_paced_not_refused() -> None:
     config = ServerConfig(port=0, limits=Limits(actions_per_second=50, action_burst=200))
     async with serve(config) as server:
         client = SignallingClient(server.url)  # default budget: 45/s, burst 180
-        events: Recorder[str] = Recorder()
-        client.add_listener(lambda event, _content: events(event))
+        events: Recorder[SignallingEvent] = Recorder()
+        client.add_listener(events)
         await client.connect()
-        await asyncio.gather(*(client.send("ping", t=n) for n in range(300)))
-        await events.wait_for(lambda _e: events.events.count("pong") == 300)
-        assert "error" not in events.events
+        pings = (Ping(t=msgspec.Raw(str(n).encode())) for n in range(300))
+        await asyncio.gather(*(client.send(ping) for ping in pings))
+        pongs = await events.wait_for(
+            lambda _e: sum(isinstance(e, Pong) for e in events.events) == 300
+        )
+        assert isinstance(pongs, Pong)
+        assert [int(msgspec.json.decode(e.t)) for e in events.events if isinstance(e, Pong)] == (
+            list(range(300))
+        )
         assert server.counters.errors == {}
         await client.close()
 
 
 async def test_errors_of_fire_and_forget_actions_reach_their_sender() -> None:
-    """A relay the server refuses calls the on_error given to send, with the server's code."""
+    """A relay the server refuses calls the on_error given to send, with the server's typed code."""
     async with serve(ServerConfig(port=0)) as server:
         client = SignallingClient(server.url)
         await client.connect()
         refused: asyncio.Future[ServerError] = asyncio.get_running_loop().create_future()
-        await client.send("send_message", on_error=refused.set_result, connection_id="x", data=1)
-        async with asyncio.timeout(5):
+        relay = SendMessage(connection_id="x", data=msgspec.Raw(b"1"))
+        await client.send(relay, on_error=refused.set_result)
+        async with asyncio.timeout(scaled(5)):
             error = await refused
-        assert error.code == "not_in_lobby"
+        assert error.code is ErrorCode.NOT_IN_LOBBY
         await client.close()
 
 
@@ -47,8 +97,8 @@ async def test_request_raises_the_server_error_and_unreachable_is_readable() -> 
         client = SignallingClient(server.url)
         await client.connect()
         with pytest.raises(ServerError, match="no lobby") as raised:
-            await client.request("join_lobby", lobby_id="ZZZZZZ")
-        assert raised.value.code == "lobby_not_found"
+            await client.request(JoinLobby(lobby_id="ZZZZZZ"))
+        assert raised.value.code is ErrorCode.LOBBY_NOT_FOUND
         assert raised.value.action == "join_lobby"
         await client.close()
         port = server.port
@@ -56,3 +106,146 @@ async def test_request_raises_the_server_error_and_unreachable_is_readable() -> 
         await SignallingClient(f"ws://127.0.0.1:{port}/", open_timeout=2).connect()
     with pytest.raises(NetError, match="not a websocket address"):
         await SignallingClient("http://127.0.0.1:1/").connect()
+
+
+async def test_replies_are_typed_events() -> None:
+    """request() hands back the protocol's typed event, and listeners get the same object."""
+    async with serve(ServerConfig(port=0)) as server:
+        client = SignallingClient(server.url)
+        events: Recorder[SignallingEvent] = Recorder()
+        client.add_listener(events)
+        await client.connect()
+        reply = await client.request(StartLobby(name="Friday game"))
+        assert isinstance(reply, LobbyStarted)
+        assert client.connection_id == reply.connection_id
+        assert events.events == [reply]
+        await client.close()
+
+
+async def test_an_error_code_this_client_does_not_know_still_answers_the_request() -> None:
+    """A newer server's unknown error code raises ServerError with the code kept as text; no hang."""
+
+    async def newer_server(ws: ServerConnection) -> None:
+        async for frame in ws:
+            await ws.send(
+                '{"event":"error","content":{"code":"lobby_on_fire","message":"too hot",'
+                f'"action":"join_lobby"}},"ref":"{ref_of(frame)}"}}'
+            )
+
+    async with scripted_server(newer_server) as url:
+        client = SignallingClient(url, reconnect=False, reply_timeout=scaled(5))
+        await client.connect()
+        with pytest.raises(ServerError, match="too hot") as raised:
+            await client.request(JoinLobby(lobby_id="ABC123"))
+        assert raised.value.code == "lobby_on_fire"
+        assert raised.value.action == "join_lobby"
+        await client.close()
+
+
+async def test_a_listener_that_raises_is_logged_and_the_client_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failing listener is logged; replies still come, and losing the server still ends in ConnectionClosed."""
+
+    def broken(event: SignallingEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    async with serve(ServerConfig(port=0)) as server:
+        client = SignallingClient(server.url, reconnect=False)
+        client.add_listener(broken)
+        events: Recorder[SignallingEvent] = Recorder()
+        client.add_listener(events)
+        await client.connect()
+        with caplog.at_level(logging.ERROR, logger="lobbyhost_app.net.signalling"):
+            assert isinstance(await client.request(StartLobby()), LobbyStarted)
+            assert isinstance(await client.request(Ping()), Pong)
+        assert "a signalling listener failed on LobbyStarted" in caplog.text
+        assert "listener bug" in caplog.text
+    closed = await events.wait_for(lambda e: isinstance(e, ConnectionClosed))
+    assert isinstance(closed, ConnectionClosed)
+    assert not client.connected
+    with pytest.raises(NetError):
+        await client.request(Ping())
+
+
+async def test_resuming_to_a_server_that_is_gone_ends_in_connection_closed() -> None:
+    """The socket drops, the server is gone for good: lost, then closed; a request waiting fails."""
+    dropped = asyncio.Event()
+
+    async def lobby_server(ws: ServerConnection) -> None:
+        async for frame in ws:
+            started = LobbyStarted("ABC123", "host-1", "secret-token", 1, [])
+            await ws.send(encode_event(started, ref_of(frame)).decode())
+            await dropped.wait()
+            return  # the handler ends: websockets closes this connection
+
+    events: Recorder[SignallingEvent] = Recorder()
+    async with scripted_server(lobby_server) as url:
+        client = SignallingClient(url, backoff=(0.02, 0.05), resume_window=scaled(0.5))
+        client.add_listener(events)
+        await client.connect()
+        assert isinstance(await client.request(StartLobby()), LobbyStarted)
+        # Stop listening first, then drop the socket: every reconnect is refused.
+        dropped.set()
+    await events.wait_for(lambda e: isinstance(e, ConnectionLost))
+    waiting = asyncio.create_task(client.request(Ping()))
+    closed = await events.wait_for(lambda e: isinstance(e, ConnectionClosed), within=5)
+    assert closed == ConnectionClosed("the signalling connection was lost")
+    with pytest.raises(NetError):
+        await waiting
+    await client.close()
+
+
+async def test_frames_with_secrets_never_reach_the_debug_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At DEBUG, the client's websocket logs frames as kind and size: no password out, no token in."""
+
+    async def lobby_server(ws: ServerConnection) -> None:
+        async for frame in ws:
+            started = LobbyStarted("ABC123", "host-1", "token-from-server", 1, [])
+            await ws.send(encode_event(started, ref_of(frame)).decode())
+
+    async with scripted_server(lobby_server) as url:
+        client = SignallingClient(url, reconnect=False)
+        with caplog.at_level(logging.DEBUG, logger="websockets"):
+            await client.connect()
+            reply = await client.request(StartLobby(password="password-from-user"))
+            await client.close()
+    assert isinstance(reply, LobbyStarted)
+    assert "TEXT" in caplog.text  # frames were logged, as kind and size
+    assert "token-from-server" not in caplog.text
+    assert "password-from-user" not in caplog.text
+
+
+async def test_join_reply_matches_its_request_among_other_events() -> None:
+    """Two requests in flight get their own replies, matched by ref."""
+    async with serve(ServerConfig(port=0)) as server:
+        host = SignallingClient(server.url)
+        guest = SignallingClient(server.url)
+        await host.connect()
+        await guest.connect()
+        started = await host.request(StartLobby(name="Ann's"))
+        assert isinstance(started, LobbyStarted)
+        joined, pong = await asyncio.gather(
+            guest.request(JoinLobby(lobby_id=started.lobby_id, name="Bob")),
+            guest.request(Ping(t=msgspec.Raw(b"7"))),
+        )
+        assert joined == JoinRequested(started.lobby_id, "Ann's")
+        assert pong == Pong(t=msgspec.Raw(b"7"))
+        await guest.close()
+        await host.close()
+
+
+async def test_actions_after_close_fail_at_once() -> None:
+    """Once closed, send() and request() raise NetError at once instead of waiting to reconnect."""
+    async with serve(ServerConfig(port=0)) as server:
+        client = SignallingClient(server.url)  # resume window: 30 s
+        await client.connect()
+        await client.close()
+        assert not client.connected
+        async with asyncio.timeout(scaled(2)):
+            with pytest.raises(NetError, match="not connected"):
+                await client.request(Ping())
+            with pytest.raises(NetError, match="not connected"):
+                await client.send(Ping())

@@ -1,0 +1,154 @@
+"""Hosting as one Qt-free service: the embedded server, a signalling client and a host session.
+
+:class:`HostingService` is composed once, here, and used by the desktop app's
+controller, the headless host and the self-test. It starts the embedded
+signalling server (unless a remote server's URL is given), connects a
+:class:`~lobbyhost_app.net.signalling.SignallingClient` to it and makes the
+:class:`~lobbyhost_app.net.host.HostSession`; :meth:`HostingService.stop`
+takes all of it down again, in order, whatever was reached.
+
+The ICE address allow-list is not installed here: that is process-wide, the
+job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from signalling_server import Limits, ServerConfig, SignallingError, SignallingServer, serve
+
+from ..invite import host_port, local_connect_host
+from ..session_values import HostEvent, LobbyOpened
+from .errors import ListenError, NetError
+from .host import HostSession
+from .ice import IceSettings
+from .signalling import SignallingClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostingOptions:
+    """Where the signalling server is, and how the host behaves."""
+
+    #: Where the embedded server listens (ignored with ``remote_url``).
+    listen_host: str = "0.0.0.0"
+    #: 0 asks the system for any free port.
+    listen_port: int = 8765
+    #: A running signalling server to use instead of an embedded one.
+    remote_url: str | None = None
+    #: Limits of the embedded server; protocol.md's defaults when ``None``.
+    limits: Limits | None = None
+    ice: IceSettings = field(default_factory=IceSettings)
+    auto_accept: bool = False
+    #: Reconnect and resume when the signalling socket drops.
+    reconnect: bool = True
+    ping_interval: float = 2.0
+
+
+class HostingService:
+    """The embedded server (unless remote), the signalling client and the host session."""
+
+    def __init__(self, options: HostingOptions) -> None:
+        self.options = options
+        #: The embedded server while it runs (``None`` with a remote server).
+        self.server: SignallingServer | None = None
+        #: Where the signalling client connects, once started.
+        self.client_url: str | None = None
+        self._session: HostSession | None = None
+        self._client: SignallingClient | None = None
+        self._listeners: list[Callable[[HostEvent], None]] = []
+        self._server_stack = contextlib.AsyncExitStack()
+
+    @property
+    def session(self) -> HostSession:
+        """The host session; :class:`NetError` before :meth:`start`."""
+        if self._session is None:
+            raise NetError("hosting has not started")
+        return self._session
+
+    @property
+    def listen(self) -> tuple[str, int] | None:
+        """The embedded server's listen address and bound port, while it runs."""
+        if self.server is None:
+            return None
+        return self.options.listen_host, self.server.port
+
+    def add_listener(self, listener: Callable[[HostEvent], None]) -> None:
+        """Hear the session's events; may be called before :meth:`start`."""
+        self._listeners.append(listener)
+        if self._session is not None:
+            self._session.add_listener(listener)
+
+    async def start(self) -> None:
+        """Start the server (unless remote), connect, make the session.
+
+        Raises :class:`ListenError` when the server cannot listen,
+        :class:`NetError` when the server is refused or unreachable; what was
+        started is stopped again first.
+        """
+        try:
+            url = self.options.remote_url or await self._start_server()
+            self.client_url = url
+            self._client = client = SignallingClient(url, reconnect=self.options.reconnect)
+            await client.connect()
+            session = HostSession(
+                client,
+                self.options.ice,
+                auto_accept=self.options.auto_accept,
+                ping_interval=self.options.ping_interval,
+            )
+            for listener in self._listeners:
+                session.add_listener(listener)
+            self._session = session
+        except BaseException:
+            await self.stop(close_lobby=False)
+            raise
+
+    async def open_lobby(
+        self,
+        *,
+        name: str | None = None,
+        lobby_id: str | None = None,
+        max_guests: int | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> LobbyOpened:
+        """Open the lobby on the started session; raises :class:`ServerError` if refused."""
+        return await self.session.start(
+            name=name,
+            lobby_id=lobby_id,
+            max_guests=max_guests,
+            password=password,
+            display_name=display_name,
+        )
+
+    async def stop(self, *, close_lobby: bool = True) -> None:
+        """Close the lobby (guests are told) and the connection, then stop the server."""
+        session, self._session = self._session, None
+        client, self._client = self._client, None
+        try:
+            if session is not None:
+                await session.close(close_lobby=close_lobby)
+            elif client is not None:
+                await client.close()
+        finally:
+            self.server = None
+            self.client_url = None
+            await self._server_stack.aclose()
+
+    async def _start_server(self) -> str:
+        """Start the embedded server; the URL this machine reaches it at."""
+        host, port = self.options.listen_host, self.options.listen_port
+        try:
+            config = ServerConfig(host=host, port=port, limits=self.options.limits or Limits())
+            self.server = server = await self._server_stack.enter_async_context(serve(config))
+        except OSError as exc:
+            raise ListenError(host, port, exc) from exc
+        except SignallingError as exc:  # a listen setting the server refuses
+            raise NetError(str(exc)) from exc
+        logger.info("embedded signalling server listening on %s", server.url)
+        return f"ws://{host_port(local_connect_host(host), server.port)}/"

@@ -1,0 +1,202 @@
+"""The small values the sessions report and the app shows: states, stats and session events.
+
+Imports neither aiortc, nor websockets, nor Qt: models, views and controllers
+take their vocabulary from here without loading the network stack
+(``tests/lobbyhost_app/test_imports.py`` pins that). ``net/`` produces these
+values; everything above it only reads them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from signalling_server.protocol import CloseReason, KickReason, LobbyInfo, RejectReason
+
+# Peer links ------------------------------------------------------------------------------
+
+
+class LinkState(enum.Enum):
+    """Where a peer link stands, as a user would put it."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    """A snapshot of one link for lists and logs."""
+
+    state: LinkState
+    rtt_ms: float | None
+    route: str | None
+    bytes_in: int
+    bytes_out: int
+    connected_since: float | None  # wall-clock time
+
+
+# The host's side -------------------------------------------------------------------------
+
+
+class HostState(enum.Enum):
+    """Where hosting stands: no lobby, opening one, open, closing it."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    OPEN = "open"
+    CLOSING = "closing"
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyOpened:
+    lobby_id: str
+    connection_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequested:
+    connection_id: str
+    name: str
+    requested_at: float  # wall-clock time
+
+
+@dataclass(frozen=True, slots=True)
+class RequestGone:
+    """A request left the list.
+
+    ``reason`` is ``accepted``, ``cancelled`` (the guest stopped waiting), or
+    the server's :class:`RejectReason` (``rejected_by_host``, ``timeout``, ``host_left``).
+    """
+
+    connection_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUpdated:
+    """A guest's link changed (state, RTT, route or traffic)."""
+
+    connection_id: str
+    name: str
+    peer_id: int
+    stats: LinkStats
+
+
+@dataclass(frozen=True, slots=True)
+class PeerGone:
+    connection_id: str
+    name: str
+    peer_id: int
+    reason: str  # left, kicked, disconnected, failed, closed
+
+
+@dataclass(frozen=True, slots=True)
+class PeerResumed:
+    """A guest's signalling came back on a new connection; its peer link never dropped."""
+
+    old_connection_id: str
+    connection_id: str
+    peer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReceived:
+    connection_id: str
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyInfoChanged:
+    info: LobbyInfo
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyEnded:
+    reason: CloseReason
+
+
+@dataclass(frozen=True, slots=True)
+class SignallingStatus:
+    """``lost``, ``restored`` or ``failed``: the link to the signalling server."""
+
+    status: str
+
+
+HostEvent = (
+    LobbyOpened
+    | JoinRequested
+    | RequestGone
+    | PeerUpdated
+    | PeerGone
+    | PeerResumed
+    | ChatReceived
+    | LobbyInfoChanged
+    | LobbyEnded
+    | SignallingStatus
+)
+
+
+# The guest's side ------------------------------------------------------------------------
+
+
+class GuestPhase(enum.Enum):
+    """Where a guest stands, in the words the UI shows."""
+
+    IDLE = "idle"
+    WAITING = "waiting"  # asked to join; the host decides
+    CONNECTING = "connecting"  # accepted; WebRTC handshake under way
+    CONNECTED = "connected"
+    REJECTED = "rejected"
+    HOST_AWAY = "host_away"  # the host dropped and may come back
+    HOST_LEFT = "host_left"
+    LOBBY_CLOSED = "lobby_closed"
+    KICKED = "kicked"
+    FAILED = "failed"
+    LEFT = "left"
+
+
+ENDED = frozenset(
+    {
+        GuestPhase.REJECTED,
+        GuestPhase.HOST_LEFT,
+        GuestPhase.LOBBY_CLOSED,
+        GuestPhase.KICKED,
+        GuestPhase.FAILED,
+        GuestPhase.LEFT,
+    }
+)
+
+#: Why a guest's session ended, as the server put it (never text someone typed).
+EndReason = RejectReason | CloseReason | KickReason
+
+
+@dataclass(frozen=True, slots=True)
+class GuestStatus:
+    """Where a guest stands.
+
+    ``detail`` is text to show as it is: the host's own words (a rejection or
+    kick message), the lobby's name, an error sentence, or the seconds a host
+    that dropped has to come back. ``reason`` is the server's code for how the
+    session ended, when it gave one; the phase is decided by it, never by
+    ``detail``.
+    """
+
+    phase: GuestPhase
+    detail: str = ""
+    reason: EndReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuestChat:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuestRtt:
+    rtt_ms: float
+
+
+GuestEvent = GuestStatus | GuestChat | GuestRtt
