@@ -1,5 +1,9 @@
 """What the core asks the I/O layer to do: send an event to a connection, close one.
 
+``Send`` and ``Origin`` are made for every relayed message, so they are plain
+slotted dataclasses (a frozen one costs a slower ``__init__``); nobody changes
+them after the registry made them.
+
 The registry returns these from every input; a :class:`~signalling_server.node.SignallingNode`
 carries them out, encoding each event with the codec of the connection it is for.
 """
@@ -20,7 +24,7 @@ CLOSE_GOING_AWAY: Final = 1001
 CLOSE_TOO_SLOW: Final = 1013
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Origin:
     """The action an effect answers: who sent it, its name and ``ref``.
 
@@ -32,7 +36,7 @@ class Origin:
     ref: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Tell ``target`` an event (with the ``ref`` of the action it answers, if any)."""
 

@@ -23,17 +23,18 @@ class UnitOfWork:
     def __init__(self, backend: StateBackend) -> None:
         self._backend = backend
         self._lobbies: dict[LobbyId, Lobby | None] = {}
-        self._removed: list[LobbyId] = []
-        self._new_tokens: dict[str, TokenGrant] = {}
-        self._dropped_tokens: list[str] = []
+        # Most actions (relays above all) remove nothing and touch no token.
+        self._removed: list[LobbyId] | None = None
+        self._new_tokens: dict[str, TokenGrant] | None = None
+        self._dropped_tokens: list[str] | None = None
 
     def lobby(self, lobby_id: LobbyId) -> Lobby | None:
         """The lobby with this code as this unit sees it, or ``None``."""
-        try:
-            return self._lobbies[lobby_id]
-        except KeyError:
-            lobby = self._lobbies[lobby_id] = self._backend.get_lobby(lobby_id)
-            return lobby
+        lobbies = self._lobbies
+        if lobby_id in lobbies:
+            return lobbies[lobby_id]
+        lobby = lobbies[lobby_id] = self._backend.get_lobby(lobby_id)
+        return lobby
 
     def claim(self, lobby: Lobby) -> bool:
         """Store a new lobby now (claiming its code atomically); ``False`` if the code is taken."""
@@ -45,18 +46,27 @@ class UnitOfWork:
     def remove(self, lobby_id: LobbyId) -> None:
         """Forget the lobby at commit."""
         self._lobbies[lobby_id] = None
+        if self._removed is None:
+            self._removed = []
         self._removed.append(lobby_id)
 
     def put_token(self, token_id: str, grant: TokenGrant) -> None:
+        if self._new_tokens is None:
+            self._new_tokens = {}
         self._new_tokens[token_id] = grant
 
     def get_token(self, token_id: str) -> TokenGrant | None:
-        if token_id in self._dropped_tokens:
+        if self._dropped_tokens is not None and token_id in self._dropped_tokens:
             return None
-        return self._new_tokens.get(token_id) or self._backend.get_token(token_id)
+        if self._new_tokens is not None and token_id in self._new_tokens:
+            return self._new_tokens[token_id]
+        return self._backend.get_token(token_id)
 
     def drop_token(self, token_id: str) -> None:
-        self._new_tokens.pop(token_id, None)
+        if self._new_tokens is not None:
+            self._new_tokens.pop(token_id, None)
+        if self._dropped_tokens is None:
+            self._dropped_tokens = []
         self._dropped_tokens.append(token_id)
 
     def commit(self) -> None:
@@ -65,9 +75,12 @@ class UnitOfWork:
         for lobby in self._lobbies.values():
             if lobby is not None:
                 backend.save_lobby(lobby)
-        for lobby_id in self._removed:
-            backend.remove_lobby(lobby_id)
-        for token_id, grant in self._new_tokens.items():
-            backend.put_token(token_id, grant)
-        for token_id in self._dropped_tokens:
-            backend.drop_token(token_id)
+        if self._removed is not None:
+            for lobby_id in self._removed:
+                backend.remove_lobby(lobby_id)
+        if self._new_tokens is not None:
+            for token_id, grant in self._new_tokens.items():
+                backend.put_token(token_id, grant)
+        if self._dropped_tokens is not None:
+            for token_id in self._dropped_tokens:
+                backend.drop_token(token_id)

@@ -127,8 +127,8 @@ class NativeCodec:
 
 def _relay_head(name: str, field: str) -> tuple[bytes, bytes]:
     return (
-        b'{"event":"' + name.encode() + b'","content":{"connection_id":',
-        b',"' + field.encode() + b'":',
+        b'{"event":"' + name.encode() + b'","content":{"connection_id":"',
+        b'","' + field.encode() + b'":',
     )
 
 
@@ -151,8 +151,8 @@ def encode_event(event: Event, ref: str | None = None) -> bytes:
         (head, field), payload = _MESSAGE_HEAD, event.data
     else:
         return _encode_tagged(event, ref)
-    sender = _encoder.encode(event.connection_id)
-    return b"".join((head, sender, field, bytes(payload), b"}}"))
+    # Connection ids are made by the server, URL-safe base64: nothing to escape.
+    return b"".join((head, event.connection_id.encode(), field, bytes(payload), b"}}"))
 
 
 def _encode_tagged(event: Event, ref: str | None) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from ..effects import Origin, Send
 from ..ids import ConnectionId
 from ..lobby import Connection, Lobby, Role
@@ -20,7 +22,7 @@ class RelayRules(RegistryBase):
 
     def _relay(self, conn: Connection, action: a.RelayAction, ref: str | None) -> None:
         role, lobby = self._place(conn)
-        target = ConnectionId(action.connection_id)
+        target = cast(ConnectionId, action.connection_id)
         if lobby is None or role is Role.IDLE:
             raise ProtocolError(E.NOT_IN_LOBBY, "join or start a lobby first")
         if role is Role.PENDING:
