@@ -18,7 +18,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from http import HTTPStatus
 
 from . import __version__
@@ -37,7 +36,7 @@ from .http_routes import (
 )
 from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
-from .node import SignallingNode
+from .node import NodeCounters, SignallingNode
 from .protocol import NativeCodec
 from .transport import CLOSE_TOO_SLOW, CodecFactory, HttpRouter, Listener
 from .web_assets import WebAssets, load_web_assets
@@ -48,14 +47,8 @@ logger = logging.getLogger(__name__)
 _CLOSE_MARGIN = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class ServerCounters:
-    """A snapshot of the live counters."""
-
-    connections: int
-    lobbies: int
-    relayed: int
-    errors: dict[str, int]
+#: A snapshot of the live counters (connections, lobbies, relayed, errors by code).
+ServerCounters = NodeCounters
 
 
 class SignallingServer:
@@ -113,13 +106,7 @@ class SignallingServer:
 
     @property
     def counters(self) -> ServerCounters:
-        counters = self.node.counters
-        return ServerCounters(
-            connections=counters.connections,
-            lobbies=counters.lobbies,
-            relayed=counters.relayed,
-            errors=counters.errors,
-        )
+        return self.node.counters
 
     async def start(self) -> None:
         """Start the node's timers and listen."""
