@@ -31,6 +31,7 @@ _HELP = {
     "send_buffer_bytes": "unsent bytes after which a slow client is closed",
     "max_body_bytes": "largest HTTP request body; larger ones get 413",
     "password_hash_iterations": "PBKDF2 iterations for lobby passwords",
+    "http_requests_per_address_per_minute": "requests to dialect HTTP routes per source address",
     "guest_grace": "seconds a dropped guest may resume",
     "host_grace": "seconds a dropped host may resume before its lobby closes",
     "pending_request_timeout": "seconds a join request may wait for an answer",
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8765; 0 = any)")
     parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument(
+        "--dialect-time-scale",
+        type=float,
+        metavar="S",
+        help="multiply every timer of the older systems' dialects by S (default 1.0)",
+    )
     parser.add_argument(
         "--log-level",
         default="info",
@@ -99,7 +106,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Merge the config file (if any) and the command line into a :class:`ServerConfig`."""
     data: dict[str, Any] = load_toml(args.config) if args.config else {}
     data.setdefault("port", 8765)
-    for key in ("host", "port"):
+    for key in ("host", "port", "dialect_time_scale"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
     for key, value in vars(args).items():

@@ -25,6 +25,9 @@ class Codec(Protocol):
         """One frame (``bytes`` for a binary frame); raises ``FrameError`` when unusable."""
         ...
 
-    def encode(self, event: Event, ref: str | None = None) -> bytes:
-        """The text frame (UTF-8) that carries ``event`` to this connection's client."""
+    def encode(self, event: Event, ref: str | None = None) -> bytes | None:
+        """The text frame (UTF-8) that carries ``event`` to this connection's client.
+
+        ``None``: the client's protocol has nothing to say for this event.
+        """
         ...

@@ -33,6 +33,8 @@ class Limits:
     max_body_bytes: int = 64 * 1024
     #: Iterations of PBKDF2 for lobby passwords (kept in memory only as hashes).
     password_hash_iterations: int = 2_000
+    #: Requests to the dialects' HTTP routes (Lambda, Camus pages) per source address.
+    http_requests_per_address_per_minute: int = 600
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -80,12 +82,16 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     timeouts: Timeouts = field(default_factory=Timeouts)
     ice: IceConfig = field(default_factory=IceConfig)
+    #: Multiplies every timer of the older systems' dialects (room expiry, reaping ...).
+    dialect_time_scale: float = 1.0
     #: The browser guest page's files, served at ``/join``; ``None`` turns the page off.
     web_root: Path | None = field(default_factory=default_web_root)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
+        if not self.dialect_time_scale > 0:
+            raise ConfigError("dialect_time_scale must be positive")
 
 
 def load_toml(path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .backend import StateBackend
 from .clock import Clock
@@ -31,6 +31,7 @@ from .ids import ConnectionId
 from .registry import LobbyRegistry
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Outlet(Protocol):
@@ -80,6 +81,7 @@ class SignallingNode:
             clock=clock,
             backend=backend,
             on_join_accepted=on_join_accepted,
+            dialect_time_scale=config.dialect_time_scale,
         )
         self._attached: dict[ConnectionId, _Attached] = {}
         self._timer_task: asyncio.Task[None] | None = None
@@ -96,7 +98,17 @@ class SignallingNode:
         """A client connected from ``address``; returns its connection id."""
         connection_id = self.registry.connect(address, codec)
         self._attached[connection_id] = _Attached(codec, outlet)
+        self._apply(self.registry.opened(connection_id))
         return connection_id
+
+    def run(self, work: Callable[[], T]) -> T:
+        """Apply ``work`` to the registry as one unit of work and deliver what it says.
+
+        For HTTP routes of the dialects: ``work`` calls the dialect's rules.
+        """
+        result, effects = self.registry.run(work)
+        self._apply(effects)
+        return result
 
     def receive(self, connection_id: ConnectionId, frame: str | bytes) -> None:
         """One frame from a client (``bytes`` for a binary frame)."""
@@ -112,7 +124,7 @@ class SignallingNode:
         stats = self.registry.stats
         return NodeCounters(
             connections=len(self._attached),
-            lobbies=self.registry.backend.lobby_count(),
+            lobbies=self.registry.backend.lobby_count() + self.registry.dialect_room_count(),
             relayed=stats.relayed,
             errors=dict(stats.errors),
         )
@@ -154,10 +166,10 @@ class SignallingNode:
 
     def _deliver(self, send: Send) -> None:
         attached = self._attached.get(send.target)
-        if attached is not None and attached.outlet.send(
-            attached.codec.encode(send.event, send.ref)
-        ):
-            return
+        if attached is not None:
+            frame = attached.codec.encode(send.event, send.ref)
+            if frame is None or attached.outlet.send(frame):
+                return  # delivered, or nothing this client's dialect would say
         origin = send.origin
         if origin is not None and origin.sender != send.target:
             # A relay whose recipient is gone (closing, or not on this node): the
@@ -165,7 +177,9 @@ class SignallingNode:
             error = self.registry.undeliverable(origin)
             sender = self._attached.get(origin.sender)
             if sender is not None:
-                sender.outlet.send(sender.codec.encode(error.event, error.ref))
+                frame = sender.codec.encode(error.event, error.ref)
+                if frame is not None:
+                    sender.outlet.send(frame)
         elif attached is None:
             logger.debug("no connection %s on this node for %s", send.target, send.event)
 

@@ -15,9 +15,12 @@ effects.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .codecs import Codec
+from .dialect import ActionHandler, DialectRules
 from .effects import (
     CLOSE_GOING_AWAY,
     CLOSE_RESUMED_ELSEWHERE,
@@ -35,13 +38,14 @@ from .protocol import events as ev
 from .protocol.codes import CloseReason, ErrorCode
 from .protocol.errors import FrameError, ProtocolError
 from .protocol.native import NativeCodec
-from .rules.base import ActionHandler, RegistryStats, TimerKind
+from .rules.base import RegistryStats, TimerKind
 from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
 from .rules.reconnect import ReconnectRules
 from .rules.relay import RelayRules
 
 E = ErrorCode
+T = TypeVar("T")
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -90,6 +94,33 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
             a.Ping: self._ping,
         }
 
+    # Dialects ---------------------------------------------------------------
+
+    def add_dialect(self, rules: DialectRules) -> None:
+        """Apply ``rules`` to the connections whose codec has the same name."""
+        if rules.name in self._dialects:
+            raise ValueError(f"dialect {rules.name!r} is already added")
+        handlers = rules.handlers()
+        taken = set(handlers) & set(self._handlers)
+        if taken:
+            raise ValueError(f"actions handled twice: {sorted(k.__name__ for k in taken)}")
+        self._dialects[rules.name] = rules
+        self._handlers.update(handlers)
+
+    def dialect_room_count(self) -> int:
+        """Rooms the dialects keep outside lobby records (Camus rooms, Lambda channels)."""
+        return sum(rules.room_count() for rules in self._dialects.values())
+
+    def run(self, work: Callable[[], T]) -> tuple[T, list[Effect]]:
+        """Apply ``work`` (an HTTP route's change) as one unit of work: its result and effects.
+
+        A :class:`ProtocolError` it raises discards everything it did and is raised again.
+        """
+        out = self._begin()
+        result = work()
+        self._tx.commit()
+        return result, out
+
     # Inputs -----------------------------------------------------------------
 
     @property
@@ -123,6 +154,16 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         self._address(address).connections += 1
         return connection_id
 
+    def opened(self, connection_id: ConnectionId) -> list[Effect]:
+        """The transport has the connection open: its dialect may greet it."""
+        out = self._begin()
+        conn = self._connections[connection_id]
+        rules = self._dialects.get(conn.codec.name)
+        if rules is not None:
+            rules.connected(conn)
+            self._tx.commit()
+        return out
+
     def handle(self, connection_id: ConnectionId, frame: str | bytes) -> list[Effect]:
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
         conn = self._connections[connection_id]
@@ -143,8 +184,14 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
                 conn, E.RATE_LIMITED, "too many actions; slow down", decoded.name, decoded.ref
             )
             return out
+        handler = self._handlers.get(type(decoded.action))
+        if handler is None:
+            self._error(
+                conn, E.UNKNOWN_ACTION, "no rules for this action", decoded.name, decoded.ref
+            )
+            return out
         try:
-            self._handlers[type(decoded.action)](conn, decoded.action, decoded.ref)
+            handler(conn, decoded.action, decoded.ref)
         except ProtocolError as exc:
             out.clear()  # the action is refused whole: nothing sent, nothing committed
             self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
@@ -158,8 +205,11 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         conn = self._connections.pop(connection_id, None)
         if conn is None:
             return out
+        rules = self._dialects.get(conn.codec.name)
         role, lobby = self._place(conn)
-        if lobby is not None:
+        if rules is not None and rules.disconnected(conn):
+            pass
+        elif lobby is not None:
             if role is Role.PENDING:
                 del lobby.pending[connection_id]
                 self._to_host(lobby, ev.RequestCancelled(connection_id))
@@ -183,6 +233,11 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         now = self.clock.monotonic()
         while self._timers and self._timers[0][0] <= now:
             deadline, _, kind, key, sub = heapq.heappop(self._timers)
+            if isinstance(kind, str):
+                rules = self._dialects.get(kind)
+                if rules is not None:
+                    rules.expire(key, sub, deadline)
+                continue
             if kind is TimerKind.ADDRESS_FORGET:
                 address = self._addresses.get(key)
                 if address is not None:

@@ -9,13 +9,12 @@ the transport (:mod:`signalling_server.transport`) and the HTTP routes:
 
 More routes are added with :attr:`SignallingServer.http_routes` (e.g.
 ``server.http_routes.add("POST", "/lambda", handler)``), more websocket paths
-with :attr:`SignallingServer.websocket_codecs`, before or after :meth:`start`.
+with :attr:`SignallingServer.websocket_routes`, before or after :meth:`start`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -24,6 +23,7 @@ from . import __version__
 from .backend import StateBackend
 from .clock import Clock
 from .config import ServerConfig
+from .dialects import install_dialects
 from .effects import CLOSE_GOING_AWAY
 from .http_routes import (
     ASSET_PREFIX,
@@ -38,7 +38,7 @@ from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
 from .node import NodeCounters, SignallingNode
 from .protocol import NativeCodec
-from .transport import CLOSE_TOO_SLOW, CodecFactory, HttpRouter, Listener
+from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketRoutes
 from .web_assets import WebAssets, load_web_assets
 
 logger = logging.getLogger(__name__)
@@ -69,22 +69,23 @@ class SignallingServer:
         )
         node = self.node
         self._metrics = ServerMetrics(
-            node.registry.stats, lambda: node.connection_count, node.registry.backend.lobby_count
+            node.registry.stats, lambda: node.connection_count, lambda: node.counters.lobbies
         )
         #: HTTP routes by method and path; add your own with ``http_routes.add(...)``.
         self.http_routes = HttpRouter()
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
-        #: Websocket paths and the codec each speaks; any other path is not a websocket.
-        self.websocket_codecs: dict[str, CodecFactory] = {
-            "/": functools.partial(NativeCodec, max_frame_bytes=config.limits.max_frame_bytes),
-        }
+        #: Websocket paths and their openers; any other path is not a websocket.
+        self.websocket_routes = WebsocketRoutes()
+        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
+        self.websocket_routes.add("/", lambda _request: native)
         self._listener = Listener(
             config,
             sink=node,
             router=self.http_routes,
-            websocket_codecs=self.websocket_codecs,
+            websocket_routes=self.websocket_routes,
             server_header=f"lobbyhost/{__version__}",
         )
+        install_dialects(self)
         self._started = False
 
     # Public API --------------------------------------------------------------

@@ -18,7 +18,15 @@ from .lobby import Lobby
 class UnitOfWork:
     """The lobbies and tokens one action reads and writes."""
 
-    __slots__ = ("_backend", "_dropped_tokens", "_lobbies", "_new_tokens", "_removed")
+    __slots__ = (
+        "_backend",
+        "_dropped_tokens",
+        "_lobbies",
+        "_new_tokens",
+        "_records",
+        "_removed",
+        "_written",
+    )
 
     def __init__(self, backend: StateBackend) -> None:
         self._backend = backend
@@ -27,6 +35,10 @@ class UnitOfWork:
         self._removed: list[LobbyId] | None = None
         self._new_tokens: dict[str, TokenGrant] | None = None
         self._dropped_tokens: list[str] | None = None
+        #: Records as this unit sees them, by (kind, key); ``None``: absent or removed.
+        self._records: dict[tuple[str, str], bytes | None] | None = None
+        #: Records this unit stores (bytes) or removes (``None``) at commit.
+        self._written: dict[tuple[str, str], bytes | None] | None = None
 
     def lobby(self, lobby_id: LobbyId) -> Lobby | None:
         """The lobby with this code as this unit sees it, or ``None``."""
@@ -69,6 +81,39 @@ class UnitOfWork:
             self._dropped_tokens = []
         self._dropped_tokens.append(token_id)
 
+    def record(self, kind: str, key: str) -> bytes | None:
+        """A record (as this unit sees it), or ``None``."""
+        if self._records is None:
+            self._records = {}
+        if (kind, key) in self._records:
+            return self._records[kind, key]
+        data = self._records[kind, key] = self._backend.get_record(kind, key)
+        return data
+
+    def claim_record(self, kind: str, key: str, data: bytes) -> bool:
+        """Store a new record now (atomically); ``False`` if it exists."""
+        if not self._backend.add_record(kind, key, data):
+            return False
+        if self._records is None:
+            self._records = {}
+        self._records[kind, key] = data
+        return True
+
+    def put_record(self, kind: str, key: str, data: bytes) -> None:
+        """Store the record at commit, new or not."""
+        self._write(kind, key, data)
+
+    def remove_record(self, kind: str, key: str) -> None:
+        """Forget the record at commit."""
+        self._write(kind, key, None)
+
+    def _write(self, kind: str, key: str, data: bytes | None) -> None:
+        if self._records is None:
+            self._records = {}
+        if self._written is None:
+            self._written = {}
+        self._records[kind, key] = self._written[kind, key] = data
+
     def commit(self) -> None:
         """Write everything this unit changed, once."""
         backend = self._backend
@@ -84,3 +129,9 @@ class UnitOfWork:
         if self._dropped_tokens is not None:
             for token_id in self._dropped_tokens:
                 backend.drop_token(token_id)
+        if self._written is not None:
+            for (kind, key), data in self._written.items():
+                if data is None:
+                    backend.remove_record(kind, key)
+                else:
+                    backend.put_record(kind, key, data)

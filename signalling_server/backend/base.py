@@ -68,3 +68,25 @@ class StateBackend(Protocol):
     def drop_token(self, token_id: str) -> None:
         """Invalidate a token; unknown ids are ignored."""
         ...
+
+    # Records: dialect state that is not a lobby (a Camus room, a Lambda channel), as bytes.
+
+    def add_record(self, kind: str, key: str, data: bytes) -> bool:
+        """Store a new record; ``False`` (and nothing stored) if ``kind``/``key`` exists."""
+        ...
+
+    def get_record(self, kind: str, key: str) -> bytes | None:
+        """The record's bytes, or ``None``."""
+        ...
+
+    def put_record(self, kind: str, key: str, data: bytes) -> None:
+        """Store the record, new or not."""
+        ...
+
+    def remove_record(self, kind: str, key: str) -> None:
+        """Forget a record; unknown keys are ignored."""
+        ...
+
+    def record_keys(self, kind: str) -> list[str]:
+        """The keys of every record of ``kind``."""
+        ...

@@ -24,6 +24,7 @@ class MemoryBackend:
         self._lobbies: dict[LobbyId, Lobby] = {}
         self._records: dict[LobbyId, bytes] = {}
         self._tokens: dict[str, TokenGrant] = {}
+        self._dialect_records: dict[tuple[str, str], bytes] = {}
 
     def add_lobby(self, lobby: Lobby) -> bool:
         if lobby.lobby_id in self._lobbies or lobby.lobby_id in self._records:
@@ -65,3 +66,21 @@ class MemoryBackend:
 
     def drop_token(self, token_id: str) -> None:
         self._tokens.pop(token_id, None)
+
+    def add_record(self, kind: str, key: str, data: bytes) -> bool:
+        if (kind, key) in self._dialect_records:
+            return False
+        self._dialect_records[kind, key] = bytes(data)
+        return True
+
+    def get_record(self, kind: str, key: str) -> bytes | None:
+        return self._dialect_records.get((kind, key))
+
+    def put_record(self, kind: str, key: str, data: bytes) -> None:
+        self._dialect_records[kind, key] = bytes(data)
+
+    def remove_record(self, kind: str, key: str) -> None:
+        self._dialect_records.pop((kind, key), None)
+
+    def record_keys(self, kind: str) -> list[str]:
+        return [key for (k, key) in self._dialect_records if k == kind]

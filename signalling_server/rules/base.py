@@ -20,12 +20,13 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from ..backend import MemoryBackend, StateBackend
 from ..clock import Clock, SystemClock
 from ..config import Limits, Timeouts
-from ..effects import Effect, Origin, Send
+from ..dialect import ActionHandler, DialectRules
+from ..effects import CloseConnection, Effect, Origin, Send
 from ..ice import IceConfig
 from ..ids import ConnectionId, LobbyId
 from ..limits import SlidingWindow
@@ -39,8 +40,6 @@ from ..unit_of_work import UnitOfWork
 
 E = ErrorCode
 logger = logging.getLogger("signalling_server.registry")
-
-ActionHandler = Callable[[Connection, Any, str | None], None]
 
 
 @dataclass(slots=True)
@@ -65,6 +64,7 @@ class AddressUsage:
     """What one source address has used: open lobbies, join attempts, connections."""
 
     joins: SlidingWindow
+    http_requests: SlidingWindow
     connections: int = 0
     open_lobbies: int = 0
 
@@ -85,6 +85,7 @@ class RegistryBase:
         backend: StateBackend | None = None,
         on_join_accepted: Callable[[float], None] | None = None,
         policies: Mapping[str, LobbyPolicy] = POLICIES,
+        dialect_time_scale: float = 1.0,
     ) -> None:
         self.limits = limits or Limits()
         self.timeouts = timeouts or Timeouts()
@@ -92,13 +93,17 @@ class RegistryBase:
         self.clock: Clock = clock or SystemClock()
         self.backend: StateBackend = backend or MemoryBackend()
         self.policies = policies
+        #: Multiplies every timer a dialect plans (tests of expiry run in seconds).
+        self.dialect_time_scale = dialect_time_scale
+        self._dialects: dict[str, DialectRules] = {}
         self.stats = RegistryStats()
         self._on_join_accepted = on_join_accepted
         self._connections: dict[ConnectionId, Connection] = {}
         #: Lobbies whose host connected through this registry (to start or resume them).
         self._hosted: set[LobbyId] = set()
         self._addresses: dict[str, AddressUsage] = {}
-        self._timers: list[tuple[float, int, TimerKind, str, str]] = []
+        #: ``(when, seq, kind, key, sub)``; ``kind`` a TimerKind or a dialect's name.
+        self._timers: list[tuple[float, int, TimerKind | str, str, str]] = []
         self._timer_seq = itertools.count()
         self._out: list[Effect] = []
         self._tx = UnitOfWork(self.backend)
@@ -114,16 +119,64 @@ class RegistryBase:
         self._tx = UnitOfWork(self.backend)
         return self._out
 
-    def _schedule(self, when: float, kind: TimerKind, key: str, sub: str) -> None:
+    def _schedule(self, when: float, kind: TimerKind | str, key: str, sub: str) -> None:
         heapq.heappush(self._timers, (when, next(self._timer_seq), kind, key, sub))
+
+    # The rule context: what dialect rules (signalling_server.dialect) use ------------------
+
+    @property
+    def tx(self) -> UnitOfWork:
+        """The unit of work of the input being applied."""
+        return self._tx
+
+    def send(
+        self,
+        target: ConnectionId,
+        event: ev.Event,
+        ref: str | None = None,
+        origin: Origin | None = None,
+    ) -> None:
+        """Tell ``target`` ``event`` (``origin``: whom to tell if it cannot be delivered)."""
+        self._out.append(Send(target, event, ref, origin))
+
+    def close_connection(self, connection_id: ConnectionId, code: int, reason: str) -> None:
+        """Close a connection's socket once the effects so far are delivered."""
+        self._out.append(CloseConnection(connection_id, code, reason))
+
+    def place(self, conn: Connection) -> tuple[Role, Lobby | None]:
+        """Where a connection stands, read from its lobby's record."""
+        return self._place(conn)
+
+    def local_connection(self, connection_id: ConnectionId) -> Connection | None:
+        """A connection held by this process, or ``None``."""
+        return self._connections.get(connection_id)
+
+    def schedule(self, delay: float, dialect: str, key: str, sub: str = "") -> float:
+        """Fire ``dialect``'s ``expire(key, sub, deadline)`` after ``delay`` dialect seconds.
+
+        ``delay`` is multiplied by :attr:`dialect_time_scale`; returns the deadline.
+        """
+        when = self.clock.monotonic() + delay * self.dialect_time_scale
+        self._schedule(when, dialect, key, sub)
+        return when
+
+    def take_http_request(self, address: str) -> bool:
+        """Spend one of ``address``'s requests to dialect HTTP routes; ``False``: over budget."""
+        usage = self._address(address)
+        allowed = usage.http_requests.take(self.clock.monotonic())
+        self._maybe_forget_address(address, usage)
+        return allowed
 
     # Reading state -----------------------------------------------------------------------
 
     def _address(self, address: str) -> AddressUsage:
         state = self._addresses.get(address)
         if state is None:
-            window = SlidingWindow(self.limits.joins_per_address_per_minute, JOIN_WINDOW_S)
-            state = self._addresses[address] = AddressUsage(window)
+            joins = SlidingWindow(self.limits.joins_per_address_per_minute, JOIN_WINDOW_S)
+            requests = SlidingWindow(
+                self.limits.http_requests_per_address_per_minute, JOIN_WINDOW_S
+            )
+            state = self._addresses[address] = AddressUsage(joins, requests)
         return state
 
     def _maybe_forget_address(self, key: str, address: AddressUsage) -> None:
@@ -131,7 +184,8 @@ class RegistryBase:
         # reset the budget that stops code guessing.
         if address.connections or address.open_lobbies:
             return
-        if address.joins.idle(self.clock.monotonic()):
+        now = self.clock.monotonic()
+        if address.joins.idle(now) and address.http_requests.idle(now):
             del self._addresses[key]
         else:
             forget_at = self.clock.monotonic() + JOIN_WINDOW_S

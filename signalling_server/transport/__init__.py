@@ -16,19 +16,18 @@ sees only ``attach`` / ``receive`` / ``detach`` calls and outlets.
 
 from __future__ import annotations
 
-from .connection import CodecFactory, WebsocketCodecs
 from .listener import BACKLOG, Listener
-from .router import Handler, HttpRouter
+from .router import Handler, HttpRouter, WebsocketOpener, WebsocketRoutes
 from .websocket import CLOSE_TOO_SLOW, ConnectionSink, WebsocketSession
 
 __all__ = [
     "BACKLOG",
     "CLOSE_TOO_SLOW",
-    "CodecFactory",
     "ConnectionSink",
     "Handler",
     "HttpRouter",
     "Listener",
-    "WebsocketCodecs",
+    "WebsocketOpener",
+    "WebsocketRoutes",
     "WebsocketSession",
 ]

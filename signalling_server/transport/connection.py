@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, cast
 
@@ -30,11 +30,6 @@ if TYPE_CHECKING:
     from .listener import Listener
 
 logger = logging.getLogger(__name__)
-
-#: Makes the codec of a new connection on a websocket path.
-CodecFactory = Callable[[], Codec]
-#: Websocket paths and the codec each one speaks.
-WebsocketCodecs = Mapping[str, CodecFactory]
 
 
 class _Phase(enum.Enum):
@@ -177,13 +172,6 @@ class Connection(asyncio.Protocol):
         method = request.method.decode("ascii")
         path, _, query = request.target.decode("latin-1").partition("?")
         listener = self._listener
-        codec_factory = listener.websocket_codecs.get(path)
-        if codec_factory is not None:
-            if method == "GET":
-                self._upgrade(request, codec_factory)
-            else:
-                self._answer(method_not_allowed_reply(("GET",)))
-            return
         http_request = HttpRequest(
             method=method,
             path=path,
@@ -194,6 +182,21 @@ class Connection(asyncio.Protocol):
             body=bytes(self._body),
             client=self._address,
         )
+        opener = listener.websocket_routes.lookup(path)
+        if opener is not None:
+            if method != "GET":
+                self._answer(method_not_allowed_reply(("GET",)))
+                return
+            try:
+                opened = opener(http_request)
+            except Exception:
+                logger.exception("the websocket opener of %s failed", path)
+                opened = error_reply(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
+            if isinstance(opened, HttpReply):
+                self._answer(opened)
+            else:
+                self._upgrade(request, opened)
+            return
         logger.debug("%s %s from %s", method, path, self._address)
         try:
             reply = listener.router.dispatch(http_request)
@@ -259,7 +262,7 @@ class Connection(asyncio.Protocol):
 
     # Websocket ---------------------------------------------------------------------------
 
-    def _upgrade(self, request: h11.Request, codec_factory: CodecFactory) -> None:
+    def _upgrade(self, request: h11.Request, codec: Codec) -> None:
         listener = self._listener
         transport = self._transport
         assert transport is not None
@@ -279,7 +282,7 @@ class Connection(asyncio.Protocol):
             return
         session = WebsocketSession(transport, handshake.protocol, listener.sink, self._config)
         self.session = session
-        listener.session_opened(session, session.open(self._address, codec_factory()))
+        listener.session_opened(session, session.open(self._address, codec))
         # What the client sent right behind its handshake (its first frames) is
         # already in h11's buffer.
         assert self._http is not None
@@ -310,4 +313,4 @@ class Connection(asyncio.Protocol):
             self._close()
 
 
-__all__ = ["CodecFactory", "Connection", "WebsocketCodecs"]
+__all__ = ["Connection"]

@@ -13,8 +13,8 @@ import logging
 
 from ..config import ServerConfig
 from ..ids import ConnectionId
-from .connection import Connection, WebsocketCodecs
-from .router import HttpRouter
+from .connection import Connection
+from .router import HttpRouter, WebsocketRoutes
 from .websocket import ConnectionSink, WebsocketSession
 
 logger = logging.getLogger(__name__)
@@ -31,13 +31,13 @@ class Listener:
         *,
         sink: ConnectionSink,
         router: HttpRouter,
-        websocket_codecs: WebsocketCodecs,
+        websocket_routes: WebsocketRoutes,
         server_header: str,
     ) -> None:
         self.config = config
         self.sink = sink
         self.router = router
-        self.websocket_codecs = websocket_codecs
+        self.websocket_routes = websocket_routes
         #: The ``Server`` header of every reply.
         self.server_header = server_header
         self._server: asyncio.Server | None = None

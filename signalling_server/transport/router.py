@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from ..codecs import Codec
 from ..http_routes import HttpReply, HttpRequest, method_not_allowed_reply, not_found_reply
 
 #: A route's handler: a reply, or an awaitable of one for handlers that must wait.
@@ -70,4 +71,48 @@ class HttpRouter:
         return None if best is None else self._prefixes[best]
 
 
-__all__ = ["Handler", "HttpRouter"]
+#: Opens a websocket on a path: the codec for the new connection, or a reply
+#: refusing the upgrade (an unknown room's 404, a missing membership's 403).
+WebsocketOpener = Callable[[HttpRequest], Codec | HttpReply]
+
+
+class WebsocketRoutes:
+    """Websocket paths (exact, or every path under a prefix) and the opener of each.
+
+    ::
+
+        routes.add("/", lambda request: NativeCodec())
+        routes.add("/bellhop", open_bellhop, prefix=True)   # /bellhop and /bellhop/...
+
+    An exact path wins over a prefix; the longest prefix wins among prefixes. A
+    prefix ``/x`` covers ``/x`` itself and ``/x/...``, never ``/xy``.
+    """
+
+    def __init__(self) -> None:
+        self._exact: dict[str, WebsocketOpener] = {}
+        self._prefixes: dict[str, WebsocketOpener] = {}
+
+    def add(self, path: str, opener: WebsocketOpener, *, prefix: bool = False) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"a websocket path starts with '/': {path!r}")
+        table = self._prefixes if prefix else self._exact
+        key = path.rstrip("/") if prefix else path
+        if key in table:
+            raise ValueError(f"websocket path {path} already has an opener")
+        table[key] = opener
+
+    def lookup(self, path: str) -> WebsocketOpener | None:
+        """The opener for ``path``, or ``None`` when it is not a websocket path."""
+        found = self._exact.get(path)
+        if found is not None:
+            return found
+        best: str | None = None
+        for start in self._prefixes:
+            if (path == start or path.startswith(start + "/")) and (
+                best is None or len(start) > len(best)
+            ):
+                best = start
+        return None if best is None else self._prefixes[best]
+
+
+__all__ = ["Handler", "HttpRouter", "WebsocketOpener", "WebsocketRoutes"]

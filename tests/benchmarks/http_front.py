@@ -100,7 +100,7 @@ async def serve_h11(ready: Callable[[int], None]) -> None:
     from signalling_server.node import Outlet
     from signalling_server.protocol.events import Event
     from signalling_server.protocol.native import Decoded
-    from signalling_server.transport import HttpRouter, Listener
+    from signalling_server.transport import HttpRouter, Listener, WebsocketRoutes
 
     class UnusedCodec:
         name = "bench"
@@ -132,11 +132,13 @@ async def serve_h11(ready: Callable[[int], None]) -> None:
 
     router = HttpRouter()
     router.add("GET", "/healthz", health)
+    websocket_routes = WebsocketRoutes()
+    websocket_routes.add("/", lambda _request: UnusedCodec())
     listener = Listener(
         ServerConfig(host=HOST, port=0, web_root=None),
         sink=EchoNode(),
         router=router,
-        websocket_codecs={"/": UnusedCodec},
+        websocket_routes=websocket_routes,
         server_header="lobbyhost/bench",
     )
     await listener.start()

@@ -123,3 +123,17 @@ def test_away_host_gets_its_notices_replayed(name: str) -> None:
     assert back.expect("guest_left") == {"connection_id": cy.id, "reason": "disconnected"}
     back.assert_silent()
     h.assert_all_silent()
+
+
+def test_records_are_claimed_once_and_kept_by_kind(backend: StateBackend) -> None:
+    """Dialect records: add claims a key once per kind; put, get, remove and keys round-trip."""
+    assert backend.add_record("room", "a", b"1")
+    assert not backend.add_record("room", "a", b"2")
+    assert backend.add_record("channel", "a", b"3")  # another kind, another namespace
+    backend.put_record("room", "b", b"4")
+    assert backend.get_record("room", "a") == b"1"
+    assert sorted(backend.record_keys("room")) == ["a", "b"]
+    backend.remove_record("room", "a")
+    backend.remove_record("room", "a")  # unknown keys are ignored
+    assert backend.get_record("room", "a") is None
+    assert backend.record_keys("channel") == ["a"]

@@ -25,11 +25,18 @@ from signalling_server.ids import ConnectionId
 from signalling_server.node import Outlet
 from signalling_server.protocol.events import Event
 from signalling_server.protocol.native import Decoded
-from signalling_server.transport import HttpRouter, Listener
+from signalling_server.transport import HttpRouter, Listener, WebsocketRoutes
 from tests.timeouts import scaled
 
 #: How long a test waits for something that must happen.
 EVENT_TIMEOUT = scaled(3.0)
+
+
+def echo_routes() -> WebsocketRoutes:
+    """The websocket path ``/`` with an :class:`EchoCodec`."""
+    routes = WebsocketRoutes()
+    routes.add("/", lambda _request: EchoCodec())
+    return routes
 
 
 class EchoCodec:
@@ -122,7 +129,7 @@ async def running_listener(
         config,
         sink=node,
         router=router or HttpRouter(),
-        websocket_codecs={"/": EchoCodec},
+        websocket_routes=echo_routes(),
         server_header="lobbyhost/test",
     )
     await listener.start()
