@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from signalling_server.cli import build_parser, config_from_args
 from signalling_server.config import (
     Limits,
     ServerConfig,
@@ -93,3 +94,15 @@ def test_unreadable_or_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
     broken.write_text("[limits\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(broken)
+
+
+def test_dialect_time_scale_from_toml_and_command_line(tmp_path: Path) -> None:
+    """dialect_time_scale comes from the TOML file, the flag overrides it, and 0 is refused."""
+    path = tmp_path / "server.toml"
+    path.write_text("dialect_time_scale = 0.5\n")
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["--config", str(path)])).dialect_time_scale == 0.5
+    args = parser.parse_args(["--config", str(path), "--dialect-time-scale", "0.01"])
+    assert config_from_args(args).dialect_time_scale == 0.01
+    with pytest.raises(ConfigError, match="dialect_time_scale"):
+        config_from_mapping({"dialect_time_scale": 0})
