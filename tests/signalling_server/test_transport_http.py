@@ -40,15 +40,15 @@ async def test_post_body_reaches_a_registered_route() -> None:
     """A POST added with http_routes.add gets method, path, query, headers, body and client; its reply comes back."""
     handler = Recorder()
     async with serve(transport_config()) as server:
-        server.http_routes.add("POST", "/lambda", handler)
-        request = http_request("POST", "/lambda?x=1&y=2", b'{"n": 1}', ("X-Test", "yes"))
+        server.http_routes.add("POST", "/custom", handler)
+        request = http_request("POST", "/custom?x=1&y=2", b'{"n": 1}', ("X-Test", "yes"))
         answer = await http_exchange(server.port, request, address="127.0.0.9")
     assert answer.status == 200
     assert answer.body == b'got 8 bytes: {"n": 1}'
     assert answer.headers["server"] == f"lobbyhost/{__version__}"
     assert answer.headers["connection"] == "close"
     [seen] = handler.requests
-    assert (seen.method, seen.path, seen.query) == ("POST", "/lambda", "x=1&y=2")
+    assert (seen.method, seen.path, seen.query) == ("POST", "/custom", "x=1&y=2")
     assert seen.body == b'{"n": 1}'
     assert seen.client == "127.0.0.9"
     assert seen.header("x-test") == "yes" and seen.header("X-TEST") == "yes"
@@ -139,10 +139,10 @@ async def test_wrong_method_is_405_with_allow() -> None:
     """A known path asked with another method answers 405 and names the methods it takes."""
     async with serve(transport_config()) as server:
         server.http_routes.add("POST", "/healthz", Recorder())
-        server.http_routes.add("GET", "/lambda", Recorder())
-        server.http_routes.add("POST", "/lambda", Recorder())
+        server.http_routes.add("GET", "/custom", Recorder())
+        server.http_routes.add("POST", "/custom", Recorder())
         health = await http_exchange(server.port, http_request("DELETE", "/healthz"))
-        both = await http_exchange(server.port, http_request("PUT", "/lambda", b"x"))
+        both = await http_exchange(server.port, http_request("PUT", "/custom", b"x"))
         metrics = await http_exchange(server.port, http_request("POST", "/metrics", b"x"))
     assert (health.status, health.headers["allow"]) == (405, "GET, POST")
     assert (both.status, both.headers["allow"]) == (405, "GET, POST")
