@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply every timer of the older systems' dialects by S (default 1.0)",
     )
     parser.add_argument(
+        "--camus-web-root",
+        type=Path,
+        metavar="DIR",
+        help="serve the Camus web client's static files from DIR (default: API clients only)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -109,6 +115,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     for key in ("host", "port", "dialect_time_scale"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
+    if args.camus_web_root is not None:
+        data["camus_web_root"] = str(args.camus_web_root)
     for key, value in vars(args).items():
         section, dot, name = key.partition(".")
         if dot and value is not None:

@@ -86,6 +86,9 @@ class ServerConfig:
     dialect_time_scale: float = 1.0
     #: The browser guest page's files, served at ``/join``; ``None`` turns the page off.
     web_root: Path | None = field(default_factory=default_web_root)
+    #: A folder holding the Camus web client's static files (``dist/index.js``,
+    #: ``css/``, ``fonts/``), served under ``/camus/static/``; never shipped (AGPL).
+    camus_web_root: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -117,6 +120,8 @@ def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
         ice = _ice_from_mapping(data.pop("ice", {}))
         if isinstance(data.get("web_root"), str):
             data["web_root"] = Path(data["web_root"])
+        if isinstance(data.get("camus_web_root"), str):
+            data["camus_web_root"] = Path(data["camus_web_root"])
         return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc

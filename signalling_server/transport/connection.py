@@ -183,6 +183,10 @@ class Connection(asyncio.Protocol):
             client=self._address,
         )
         opener = listener.websocket_routes.lookup(path)
+        if opener is not None and not _asks_upgrade(request) and listener.router.methods(path):
+            # A path both kinds of route cover (Camus: the room page under the
+            # prefix of its /ws): only a websocket handshake goes to the opener.
+            opener = None
         if opener is not None:
             if method != "GET":
                 self._answer(method_not_allowed_reply(("GET",)))
@@ -311,6 +315,13 @@ class Connection(asyncio.Protocol):
         if self.session is None and self._phase is _Phase.READING:
             logger.debug("closing %s: no whole request in time", self._address)
             self._close()
+
+
+def _asks_upgrade(request: h11.Request) -> bool:
+    """Whether ``request`` asks to become a websocket (``Upgrade: websocket``)."""
+    return any(
+        name == b"upgrade" and b"websocket" in value.lower() for name, value in request.headers
+    )
 
 
 __all__ = ["Connection"]
