@@ -115,6 +115,23 @@ def method_not_allowed_reply(allowed: Iterable[str] = ("GET",)) -> HttpReply:
     )
 
 
+def join_page_redirect(assets: WebAssets | None) -> HttpReply:
+    """``GET /`` from a browser, not a websocket: to the join page (or say what ``/`` is)."""
+    if assets is None:
+        return HttpReply(
+            HTTPStatus.UPGRADE_REQUIRED,
+            "text/plain; charset=utf-8",
+            b"This is a LobbyHost signalling server: connect to it with the app.\n",
+            (("Upgrade", "websocket"), NOSNIFF),
+        )
+    return HttpReply(
+        HTTPStatus.FOUND,
+        "text/plain; charset=utf-8",
+        b"The join page is at /join\n",
+        (("Location", JOIN_PREFIX), NOSNIFF),
+    )
+
+
 def not_found_reply(path: str) -> HttpReply:
     """No such route or file: 404 (the path is echoed as text, never to be sniffed as HTML)."""
     return HttpReply(

@@ -59,6 +59,8 @@ class Member(msgspec.Struct):
     last_connection_id: ConnectionId
     #: Monotonic time at which an away member's place is given up.
     away_deadline: float | None = None
+    #: The source address the member joined from.
+    address: str = ""
 
     def __repr__(self) -> str:  # the secret never reaches a log
         return f"Member(name={self.name!r}, peer_id={self.peer_id}, conn={self.connection_id})"
@@ -73,6 +75,8 @@ class JoinRequest(msgspec.Struct):
     deadline: float
     #: The peer id the joiner asked for, where the lobby's policy lets it choose.
     peer_id: int | None = None
+    #: The joiner's source address (a host's "kick and block" keeps it out).
+    address: str = ""
 
 
 class PasswordHash(msgspec.Struct, frozen=True):
@@ -115,6 +119,8 @@ class Lobby(msgspec.Struct):
     next_peer_id: int = 2
     #: Notices for the host that arrived while it was away, replayed on resume.
     host_backlog: list[HostNotice] = msgspec.field(default_factory=list)
+    #: Source addresses the host kicked and blocked: their joins are refused.
+    blocked_addresses: list[str] = msgspec.field(default_factory=list)
 
     @property
     def seats_taken(self) -> int:

@@ -31,6 +31,7 @@ from .http_routes import (
     HttpReply,
     HttpRequest,
     health_reply,
+    join_page_redirect,
     not_found_reply,
     web_reply,
 )
@@ -187,6 +188,8 @@ def _add_standard_routes(
     def page(request: HttpRequest) -> HttpReply:
         return web_reply(request.path, assets) or not_found_reply(request.path)
 
+    # "/" is the websocket endpoint; a browser that opens it is sent to the join page.
+    routes.add("GET", "/", lambda _request: join_page_redirect(assets))
     routes.add("GET", "/healthz", server._health)
     routes.add("GET", "/metrics", server._metrics_reply)
     routes.add("GET", JOIN_PREFIX, page)

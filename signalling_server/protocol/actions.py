@@ -126,6 +126,8 @@ class KickGuest(Action, frozen=True):
     connection_id: Id
     #: The host's words for the guest.
     message: RawMessage | None = None
+    #: Keep the guest out of this lobby: its address may not join again.
+    block: bool = False
     #: Older clients' name for ``message``; taken as the host's words too.
     reason: RawMessage | None = None
 

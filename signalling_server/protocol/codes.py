@@ -30,6 +30,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_CONNECTION = "unknown_connection"
     NOT_ACCEPTED = "not_accepted"
     INVALID_TOKEN = "invalid_token"
+    BLOCKED = "blocked"
 
 
 class RejectReason(enum.StrEnum):
@@ -53,7 +54,10 @@ class LeaveReason(enum.StrEnum):
 
     LEFT = "left"
     KICKED = "kicked"
+    #: The socket dropped; the guest may still resume within its grace period.
     DISCONNECTED = "disconnected"
+    #: The grace period of a disconnected guest ran out: its place is gone.
+    LOST = "lost"
 
 
 class KickReason(enum.StrEnum):

@@ -13,6 +13,8 @@ from ..protocol.errors import ProtocolError
 from .base import RegistryBase, TimerKind, clean_message, clean_name
 
 E = ErrorCode
+#: Addresses one lobby keeps blocked; the oldest is let go past this.
+MAX_BLOCKED_ADDRESSES = 256
 
 
 class JoinRules(RegistryBase):
@@ -34,6 +36,8 @@ class JoinRules(RegistryBase):
             raise ProtocolError(E.HOST_UNAVAILABLE, "the host is reconnecting; try again soon")
         if not lobby.open:
             raise ProtocolError(E.LOBBY_LOCKED, "the host has locked this lobby")
+        if conn.address in lobby.blocked_addresses:
+            raise ProtocolError(E.BLOCKED, "the host has blocked you from this lobby")
         if lobby.password is not None and not lobby.password.matches(action.password or ""):
             raise ProtocolError(E.WRONG_PASSWORD, "wrong or missing password")
         if lobby.seats_taken >= lobby.max_guests:
@@ -48,7 +52,9 @@ class JoinRules(RegistryBase):
                 raise ProtocolError(E.INVALID_MESSAGE, f"peer id {action.peer_id} is taken")
         now = self.clock.monotonic()
         deadline = now + self.timeouts.pending_request_timeout
-        request = JoinRequest(conn.connection_id, name, now, deadline, action.peer_id)
+        request = JoinRequest(
+            conn.connection_id, name, now, deadline, action.peer_id, address=conn.address
+        )
         lobby.pending[conn.connection_id] = request
         conn.lobby_id = lobby.lobby_id
         if policy.approval is Approval.AUTOMATIC:
@@ -92,6 +98,7 @@ class JoinRules(RegistryBase):
             token_secret=secret,
             connection_id=request.connection_id,
             last_connection_id=request.connection_id,
+            address=request.address,
         )
         lobby.guests[request.connection_id] = member
         self._tx.put_token(token_id, TokenGrant(lobby.lobby_id, Role.GUEST))
@@ -164,6 +171,9 @@ class JoinRules(RegistryBase):
         else:
             raise ProtocolError(E.UNKNOWN_CONNECTION, "no such guest in this lobby")
         self._tx.drop_token(member.token_id)
+        if action.block and member.address and member.address not in lobby.blocked_addresses:
+            lobby.blocked_addresses.append(member.address)
+            del lobby.blocked_addresses[:-MAX_BLOCKED_ADDRESSES]
         self._send(conn.connection_id, ev.GuestLeft(target, LeaveReason.KICKED), ref)
 
     def _pending_timed_out(self, lobby: Lobby, joiner: ConnectionId, deadline: float) -> None:

@@ -41,6 +41,7 @@ class ReconnectRules(RegistryBase):
             )
         member.connection_id = member.last_connection_id = conn.connection_id
         member.away_deadline = None
+        member.address = conn.address
         conn.lobby_id = lobby.lobby_id
         if grant.role is Role.HOST:
             self._hosted.add(lobby.lobby_id)
@@ -105,6 +106,7 @@ class ReconnectRules(RegistryBase):
             return
         del lobby.away[old]
         self._tx.drop_token(member.token_id)
+        self._to_host(lobby, ev.GuestLeft(old, LeaveReason.LOST))
 
     def _host_grace_over(self, lobby: Lobby, deadline: float) -> None:
         if lobby.host.connection_id is not None or lobby.host.away_deadline != deadline:

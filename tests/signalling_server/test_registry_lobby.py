@@ -317,3 +317,35 @@ def test_ice_servers_for_members_and_ping_for_anyone() -> None:
     assert client.expect("pong") == {"t": {"n": 1.5, "s": [1, "two"]}}
     client.raw('{"action":"ping"}')
     assert client.expect("pong") == {"t": None}
+
+
+def test_kick_and_block_keeps_that_address_out_of_this_lobby_only() -> None:
+    """kick_guest{block}: the kicked guest's address can't join this lobby again; others and other lobbies can."""
+    h = Harness()
+    host, code, _ = open_lobby(h)
+    bob, _ = accept(h, host, code, "Bob", address="127.0.0.2")
+    host.act("kick_guest", connection_id=bob.id, message="cheating", block=True)
+    assert bob.expect("kicked")["message"] == "cheating"
+    host.expect("guest_left")
+    again = h.client("127.0.0.2")
+    again.act("join_lobby", lobby_id=code, name="Bob")
+    again.expect_error("blocked", "join_lobby")
+    host.assert_silent()
+    join(h, host, code, "Cy", address="127.0.0.3")
+    other_host = h.client("127.0.0.8")
+    other_host.act("start_lobby")
+    other = other_host.expect("lobby_started")["lobby_id"]
+    again.act("join_lobby", lobby_id=other)
+    again.expect("join_requested")
+
+
+def test_kick_without_block_lets_the_guest_ask_again() -> None:
+    """A plain kick does not block: the same address may ask to join again."""
+    h = Harness()
+    host, code, _ = open_lobby(h)
+    bob, _ = accept(h, host, code, "Bob", address="127.0.0.2")
+    host.act("kick_guest", connection_id=bob.id)
+    assert bob.expect("kicked") == {"lobby_id": code, "reason": "kicked_by_host"}
+    host.expect("guest_left")
+    bob.act("join_lobby", lobby_id=code)
+    bob.expect("join_requested")

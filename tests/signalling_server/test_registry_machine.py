@@ -853,7 +853,14 @@ class RegistryMachine(RuleBasedStateMachine):
         everyone = set().union(*(lobby.people for lobby in before.lobbies.values()))
         for s in sent:
             assert s.target in everyone and s.ref is None, s
-            assert s.event in {"lobby_closed", "request_rejected", "request_removed"}, s
+            assert s.event in {
+                "lobby_closed",
+                "request_rejected",
+                "request_removed",
+                "guest_left",
+            }, s
+            if s.event == "guest_left":  # a guest's grace ran out: its host hears it is lost
+                assert s.content["reason"] == "lost", s
             event(f"timer: {s.event} {s.content.get('reason', '')}")
         for lobby_id, lobby in before.lobbies.items():
             if self.registry.backend.get_lobby(lobby_id) is None:

@@ -45,16 +45,19 @@ def test_guest_drop_then_resume_within_grace_keeps_its_place() -> None:
 
 
 def test_guest_grace_expiry_frees_the_seat_and_kills_the_token() -> None:
-    """After guest_grace the token is invalid and the seat counts no more."""
+    """After guest_grace the host hears the guest is lost, the token is invalid and the seat is free."""
     h = Harness(timeouts=GRACE)
     host, code, _ = open_lobby(h, max_guests=1)
     bob, token = accept(h, host, code)
     bob.disconnect()
-    host.expect("guest_left")
+    assert host.expect("guest_left") == {"connection_id": bob.id, "reason": "disconnected"}
     late = h.client("127.0.0.5")
     late.act("join_lobby", lobby_id=code)
     late.expect_error("lobby_full")  # the away guest still holds its seat
-    h.advance(30)
+    h.advance(29.9)
+    host.assert_silent()
+    h.advance(0.1)
+    assert host.expect("guest_left") == {"connection_id": bob.id, "reason": "lost"}
     back = h.client("127.0.0.9")
     back.act("resume", token=token)
     back.expect_error("invalid_token", "resume")

@@ -13,6 +13,7 @@ from signalling_server import ServerConfig, serve
 from signalling_server.config import config_from_mapping, default_web_root
 from signalling_server.http_routes import CONTENT_SECURITY_POLICY, web_reply
 from signalling_server.web_assets import WebAssets, load_web_assets
+from tests.signalling_server.wsclient import WsClient
 from tests.timeouts import scaled
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "resources" / "web"
@@ -140,3 +141,19 @@ async def test_a_real_server_sends_the_page_and_its_headers() -> None:
     async with serve(ServerConfig(port=0, web_root=None)) as bare:
         missing = await asyncio.to_thread(_get, bare.port, "/join")
         assert missing.status == 404
+
+
+async def test_a_browser_opening_the_server_root_is_sent_to_the_join_page() -> None:
+    """GET / without a websocket upgrade redirects to /join; a websocket on / still works."""
+    async with serve(ServerConfig(port=0)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head = (await reader.read()).split(b"\r\n\r\n")[0].decode()
+        writer.close()
+        await writer.wait_closed()
+        client = await WsClient.open(server.url)
+        await client.act("ping", t=1)
+        assert (await client.expect("pong")) == {"t": 1}
+        await client.ws.close()
+    assert head.startswith("HTTP/1.1 302")
+    assert "\r\nlocation: /join" in head.lower()
