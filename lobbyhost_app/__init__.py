@@ -6,3 +6,10 @@ configuration); ``session_values`` holds the small values it reports, free of
 aiortc, Qt and websockets; ``controllers/``, ``models/`` and ``views/`` are the
 PySide6 app on top of it.
 """
+
+from __future__ import annotations
+
+# One version for the whole distribution (``lobbyhost``): the server's, read once.
+from signalling_server import __version__
+
+__all__ = ["__version__"]

@@ -22,7 +22,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings
 from PySide6.QtWidgets import QApplication
 
 from .controllers.guest_controller import GuestController
-from .controllers.host_controller import HostController
+from .controllers.host_controller import HostController, HostOverrides
 from .controllers.settings import APPLICATION, ORGANIZATION, AppSettings, Settings
 from .errors import LobbyHostError
 from .net.ice import install_address_allow_list
@@ -60,10 +60,13 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def build(store: QSettings | None = None) -> AppParts:
-    """Settings, controllers and the main window, wired; nothing started yet."""
+def build(store: QSettings | None = None, *, overrides: HostOverrides | None = None) -> AppParts:
+    """Settings, controllers and the main window, wired; nothing started yet.
+
+    ``overrides`` are the command line's choices for this run's lobbies.
+    """
     settings = Settings(store)
-    host = HostController(settings)
+    host = HostController(settings, overrides=overrides)
     guest = GuestController(settings)
     window = MainWindow(host, guest)
     return AppParts(settings, host, guest, window)
@@ -122,14 +125,17 @@ async def run_window(parts: AppParts, *, quit_when_shown: bool = False) -> None:
     try:
         await parts.quit_requested.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
         if reporter is not None:
             reporter.cancel()
-        await shutdown(parts)
-        parts.window.allow_close()
-        parts.window.close()
+        try:
+            # Still ours while guests are told goodbye: a second Ctrl+C changes nothing.
+            await shutdown(parts)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+            parts.window.allow_close()
+            parts.window.close()
 
 
 def follow_address_allow_list(settings: Settings) -> None:
@@ -149,10 +155,15 @@ def follow_address_allow_list(settings: Settings) -> None:
     settings.changed.connect(install)
 
 
-def run_gui(argv: Sequence[str] | None = None, *, quit_when_shown: bool = False) -> int:
+def run_gui(
+    argv: Sequence[str] | None = None,
+    *,
+    quit_when_shown: bool = False,
+    overrides: HostOverrides | None = None,
+) -> int:
     """``lobbyhost``: run the desktop app until its window closes."""
     app = create_application(argv)
-    parts = build()
+    parts = build(overrides=overrides)
     follow_address_allow_list(parts.settings)
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         runner.run(run_window(parts, quit_when_shown=quit_when_shown))

@@ -1,18 +1,39 @@
-"""``lobbyhost``: the desktop app, or with ``--headless`` the host without a display."""
+"""``lobbyhost``: the desktop app, or with ``--headless`` the host without a display.
+
+Only the standard library is imported at the top: Qt, aiortc and the server
+load inside :func:`main`, so ``--version`` and ``--help`` answer at once and a
+Ctrl+C while they load ends the program quietly (exit 130), not with a
+traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from .errors import LobbyHostError
-from .guest_cli import add_ice_arguments, ice_from_arguments
-from .headless import HeadlessOptions, run_headless
-from .net.ice import install_address_allow_list
-from .selftest import run_self_test
+if TYPE_CHECKING:
+    from .controllers.host_controller import HostOverrides
+
+#: Where the headless host listens unless told otherwise (the GUI uses its settings).
+DEFAULT_LISTEN = ("0.0.0.0", 8765)
+#: The headless host's name in the lobby unless told otherwise.
+DEFAULT_NAME = "Host"
+#: The exit status of a program stopped by Ctrl+C (128 + SIGINT).
+INTERRUPTED = 130
+
+#: Qt platform plugins that need a display server (X11 or Wayland) to start.
+_DISPLAY_PLATFORMS = frozenset({"", "xcb", "wayland", "wayland-egl"})
+
+NO_DISPLAY = (
+    "lobbyhost: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are not set). "
+    "To host without a window, as on a server or over SSH, run: lobbyhost --headless "
+    "(add --auto-accept to let everyone in). To run the window without a screen, set "
+    "QT_QPA_PLATFORM=offscreen."
+)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -24,7 +45,18 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lobbyhost", description="Host a peer-to-peer lobby.")
+    from signalling_server import __version__
+
+    from .guest_cli import add_ice_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="lobbyhost",
+        description="Host a peer-to-peer lobby.",
+        epilog="In the window, --listen, --name, --code and --auto-accept apply to this "
+        "run's lobbies without changing your saved settings; the ICE options are for "
+        "--headless (the window takes them from Settings).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--headless", action="store_true", help="no window: JSON lines on stdout")
     parser.add_argument(
         "--self-test",
@@ -39,42 +71,102 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen",
         type=parse_listen,
-        default=("0.0.0.0", 8765),
         metavar="HOST:PORT",
-        help="where the embedded signalling server listens (default 0.0.0.0:8765)",
+        help="where the embedded signalling server listens (default: --headless "
+        "0.0.0.0:8765, the window its settings)",
     )
     parser.add_argument("--code", help="ask for this join code")
     parser.add_argument("--auto-accept", action="store_true", help="accept every join request")
-    parser.add_argument("--name", default="Host", help="your name in the lobby")
+    parser.add_argument(
+        "--name",
+        help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
+        "the window its settings)",
+    )
     add_ice_arguments(parser)
     return parser
 
 
+def display_missing(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """Whether Qt would fail to find a display (Linux and BSDs: X11 or Wayland)."""
+    if platform.startswith(("win", "darwin", "cygwin")):
+        return False
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return False
+    # "xcb", "wayland;xcb" (a list to try) or "xcb:option": the plugin names.
+    requested = environ.get("QT_QPA_PLATFORM", "")
+    names = {entry.split(":", 1)[0].strip() for entry in requested.split(";")}
+    return names <= _DISPLAY_PLATFORMS
+
+
+def host_overrides(args: argparse.Namespace) -> HostOverrides:
+    """The window's choices for this run from --listen, --name, --code and --auto-accept."""
+    from .controllers.host_controller import HostOverrides
+
+    return HostOverrides(
+        listen=args.listen,
+        display_name=args.name,
+        code=args.code,
+        auto_accept=args.auto_accept,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C before the app took over SIGINT (while loading): stop, quietly.
+        return INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+
+    from .errors import LobbyHostError
+    from .guest_cli import ice_from_arguments
+
     try:
         ice = ice_from_arguments(args)
     except LobbyHostError as exc:
         parser.error(str(exc))
     if args.self_test:
+        import asyncio
+
+        from .selftest import run_self_test
+
         result = asyncio.run(run_self_test())
         print(result.line, flush=True)
         return 0 if result.ok else 1
     if not args.headless:
+        if display_missing(os.environ):
+            print(NO_DISPLAY, file=sys.stderr)
+            return 2
+        if args.ice_address or args.ice_server:
+            print(
+                "lobbyhost: --ice-address and --ice-server are for --headless; the window "
+                "uses the ICE settings of LobbyHost > Settings.",
+                file=sys.stderr,
+            )
         # Imported here so the headless host never loads Qt (servers have no display).
         from .app import run_gui
 
-        return run_gui([parser.prog], quit_when_shown=args.quit_when_shown)
+        return run_gui(
+            [parser.prog], quit_when_shown=args.quit_when_shown, overrides=host_overrides(args)
+        )
+    import asyncio
+
+    from .headless import HeadlessOptions, run_headless
+    from .net.ice import install_address_allow_list
+
     install_address_allow_list(ice.allowed_addresses)
-    host, port = args.listen
+    host, port = args.listen or DEFAULT_LISTEN
     options = HeadlessOptions(
         listen_host=host,
         listen_port=port,
         code=args.code,
         auto_accept=args.auto_accept,
-        name=args.name,
+        name=args.name or DEFAULT_NAME,
         ice=ice,
     )
     return asyncio.run(run_headless(options))

@@ -2,7 +2,9 @@
 
 Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``,
 ``request_to_join``, ``request_removed``, ``peer_connected``, ``peer_rtt``,
-``chat``, ``peer_left``, ``lobby_closed``, ``error``. Without ``--auto-accept``
+``chat``, ``peer_left``, ``lobby_closed``, ``error``, and ``output_dropped``
+(``count``) after lines a stalled reader missed: printing never blocks the
+event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
 also ``{"kick": ID, "reason": ...}`` and ``{"chat": TEXT, "to"?: ID}``.
 """

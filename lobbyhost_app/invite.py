@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,6 +21,12 @@ import segno
 from .errors import LobbyHostError
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
+
+#: The port LobbyHost's signalling server listens on unless told otherwise.
+DEFAULT_PORT = 8765
+
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 class AddressError(LobbyHostError):
@@ -64,6 +72,93 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def reachable_hosts(listen_host: str, lan: Iterable[str]) -> list[str]:
+    """The addresses others can use to reach a server listening on ``listen_host``.
+
+    A wildcard listener is reached at this machine's LAN addresses (IPv4, not
+    loopback or link-local, the invite link's first); none means only this
+    machine, at ``127.0.0.1``. Any other listen address is the only one.
+    """
+    if not is_wildcard(listen_host):
+        return [listen_host.strip("[]")]
+    hosts = []
+    for text in lan:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address.version == 4 and not (address.is_loopback or address.is_link_local):
+            hosts.append(text)
+    return hosts or ["127.0.0.1"]
+
+
+def listening_sentence(listen_host: str, port: int, lan: Iterable[str]) -> str:
+    """Where a server listening on ``listen_host:port`` can be reached, for the host's log.
+
+    Never ``0.0.0.0``, which nobody can connect to: the addresses people can
+    use instead, this machine's LAN addresses (the invite link's first).
+    """
+    here = host_port("127.0.0.1", port)
+    if is_wildcard(listen_host):
+        hosts = [host for host in reachable_hosts(listen_host, lan) if not is_loopback(host)]
+        if not hosts:
+            return (
+                f"Signalling server listening on port {port}, but this computer has no "
+                f"network address guests could use: only this computer can reach it, at {here}"
+            )
+        where = ", ".join(host_port(host, port) for host in hosts)
+        return f"Signalling server listening on port {port}: guests can reach it at {where}"
+    address = host_port(listen_host, port)
+    if is_loopback(listen_host):
+        return f"Signalling server listening on {address}: only this computer can reach it"
+    return f"Signalling server listening on {address}: guests can reach it there"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``: reachable from this machine only."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen_host(text: str) -> str:
+    """``text`` as a listen address (an IP address or a name that resolves), else AddressError.
+
+    IP literals are checked without any lookup; only a well-formed host name is
+    looked up, once, with ``getaddrinfo`` (``/etc/hosts`` or DNS).
+    """
+    host = text.strip()
+    if is_wildcard(host):
+        return host or "0.0.0.0"
+    literal = host.strip("[]")
+    looks_numeric = all(part.isdigit() for part in literal.split(".")) or ":" in literal
+    if looks_numeric:
+        try:
+            ipaddress.ip_address(literal)
+        except ValueError:
+            hint = " (put the port in the Port field)" if literal.count(":") == 1 else ""
+            raise AddressError(f"{host!r} is not an IP address{hint}.") from None
+        return literal
+    labels = host.rstrip(".").split(".")
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise AddressError(
+            f"{host!r} is not an IP address or a host name; use an address of this "
+            "computer such as 0.0.0.0 (every interface) or 127.0.0.1."
+        )
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise AddressError(
+            f"{host!r} is not a name this computer can resolve; use an IP address "
+            "such as 0.0.0.0 (every interface) or 127.0.0.1."
+        ) from None
+    return host
+
+
 def embedded_invite_link(listen_host: str, port: int, code: str, lan: Iterable[str]) -> str:
     """The invite link for the embedded server: LAN address when it listens everywhere."""
     host = lan_address(lan) if is_wildcard(listen_host) else listen_host
@@ -96,6 +191,10 @@ def normalize_server_url(text: str) -> str:
     text = text.strip()
     if not text:
         raise AddressError("Enter the host's server address, for example 192.168.1.20:8765.")
+    if any(char.isspace() for char in text):
+        raise AddressError(
+            f"{text!r} has a space in it; a server address has none (host:port or ws://host:port/)."
+        )
     if "://" not in text:
         text = f"ws://{text}"
     parts = urlsplit(text)
@@ -114,9 +213,17 @@ def normalize_server_url(text: str) -> str:
 
 
 def parse_join_target(text: str) -> JoinTarget:
-    """A server URL, or a whole invite link (``…/join/CODE``) split into URL and code."""
+    """A server URL, or a whole invite link (``…/join/CODE``) split into URL and code.
+
+    An address typed without a scheme or a port (``192.168.1.20``) means
+    LobbyHost's port, :data:`DEFAULT_PORT`; a URL with a scheme keeps its own
+    default (``http://host/join/CODE`` is port 80).
+    """
     url = normalize_server_url(text)
     parts = urlsplit(url)
+    if "://" not in text and parts.port is None:
+        parts = parts._replace(netloc=host_port(parts.netloc, DEFAULT_PORT))
+        url = parts.geturl()
     head, sep, code = parts.path.rpartition("/join/")
     if not sep:
         return JoinTarget(url)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import LobbyHostError
+from .net.clock import SYSTEM_CLOCK, Clock, within
 from .net.guest import GuestSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings, address_allow_list
@@ -40,16 +41,17 @@ class SelfTestFailed(LobbyHostError):
 
 
 async def run_self_test(
-    *, ice: IceSettings = LOOPBACK, step_timeout: float = 10.0
+    *, ice: IceSettings = LOOPBACK, step_timeout: float = 10.0, clock: Clock = SYSTEM_CLOCK
 ) -> SelfTestResult:
     """Run every step; the result's line says what passed and how long it took.
 
-    ICE gathers on ``ice``'s allow-list while it runs (loopback by default).
+    ICE gathers on ``ice``'s allow-list while it runs (loopback by default). A step
+    fails when it has not happened ``step_timeout`` seconds on ``clock`` after it began.
     """
     started = time.perf_counter()
     try:
         with address_allow_list(ice.allowed_addresses):
-            steps = await _steps(ice, step_timeout)
+            steps = await _steps(ice, step_timeout, clock)
     except (LobbyHostError, OSError) as exc:
         return SelfTestResult(False, f"self-test FAILED: {exc}")
     total_ms = (time.perf_counter() - started) * 1000
@@ -57,7 +59,7 @@ async def run_self_test(
     return SelfTestResult(True, f"self-test passed in {total_ms:.0f} ms: {done}")
 
 
-async def _steps(ice: IceSettings, step_timeout: float) -> list[tuple[str, float]]:
+async def _steps(ice: IceSettings, step_timeout: float, timer: Clock) -> list[tuple[str, float]]:
     steps: list[tuple[str, float]] = []
     clock = time.perf_counter()
 
@@ -67,10 +69,9 @@ async def _steps(ice: IceSettings, step_timeout: float) -> list[tuple[str, float
         steps.append((name, (now - clock) * 1000))
         clock = now
 
-    async def within(what: str, future: asyncio.Future[object]) -> None:
+    async def expect(what: str, future: asyncio.Future[object]) -> None:
         try:
-            async with asyncio.timeout(step_timeout):
-                await future
+            await within(timer, step_timeout, future)
         except TimeoutError:
             raise SelfTestFailed(f"{what} did not happen within {step_timeout:.0f} s") from None
 
@@ -97,12 +98,12 @@ async def _steps(ice: IceSettings, step_timeout: float) -> list[tuple[str, float
         opened = await hosting.open_lobby(display_name="Self-test host")
         passed("lobby opened")
         await guest.join(opened.lobby_id, "Self-test guest")
-        await within("the WebRTC connection", connected)
+        await expect("the WebRTC connection", connected)
         passed("guest accepted and connected over 127.0.0.1")
         guest.send_chat("hello host")
-        await within("chat from guest to host", host_chat)
+        await expect("chat from guest to host", host_chat)
         hosting.session.send_chat("hello guest")
-        await within("chat from host to guest", guest_chat)
+        await expect("chat from host to guest", guest_chat)
         passed("chat both ways")
     finally:
         if guest is not None:

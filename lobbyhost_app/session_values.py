@@ -89,7 +89,21 @@ class PeerGone:
     connection_id: str
     name: str
     peer_id: int
-    reason: str  # left, kicked, disconnected, failed, closed
+    reason: str  # left, kicked, disconnected, lost, failed, closed
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConnectionLost:
+    """A connected guest's signalling dropped: it keeps its place for ``grace_s`` seconds.
+
+    It is back with :class:`PeerResumed`, or gone with :class:`PeerGone` (``lost``)
+    when the grace runs out. Its link figures are stale meanwhile.
+    """
+
+    connection_id: str
+    name: str
+    peer_id: int
+    grace_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,7 @@ HostEvent = (
     | RequestGone
     | PeerUpdated
     | PeerGone
+    | PeerConnectionLost
     | PeerResumed
     | ChatReceived
     | LobbyInfoChanged
@@ -199,4 +214,32 @@ class GuestRtt:
     rtt_ms: float
 
 
-GuestEvent = GuestStatus | GuestChat | GuestRtt
+# The lobby as its members see it ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Someone in the lobby, as the host lists them on the ``lobby`` channel."""
+
+    name: str
+    peer_id: int
+    host: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MembersChanged:
+    """The host's list of who is in the lobby (itself first, then connected guests)."""
+
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChat:
+    """A chat line another guest said, relayed by the host with the sender's name."""
+
+    name: str
+    peer_id: int
+    text: str
+
+
+GuestEvent = GuestStatus | GuestChat | GuestRtt | MembersChanged | MemberChat

@@ -136,7 +136,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ice["turn_secret"] = [
             {"urls": args.turn_secret_url, "secret": args.turn_secret, "ttl_s": args.turn_ttl}
         ]
-    return config_from_mapping(data)
+    # Flags add only known keys: an unknown one came from the file, so name it.
+    return config_from_mapping(data, source=str(args.config) if args.config else None)
 
 
 async def run(config: ServerConfig) -> None:

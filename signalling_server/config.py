@@ -108,11 +108,14 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
 
 
-def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
+def config_from_mapping(data: dict[str, Any], *, source: str | None = None) -> ServerConfig:
     """Build a :class:`ServerConfig` from nested tables (as in the TOML file).
 
     Unknown keys are errors: a typo must not silently leave a default in place.
+    The error names the key (``limits.max_frame_byte``) and ``source``, the
+    file the mapping came from, when given.
     """
+    _check_known_keys(data, source)
     data = dict(data)
     try:
         limits = Limits(**data.pop("limits", {}))
@@ -125,6 +128,46 @@ def config_from_mapping(data: dict[str, Any]) -> ServerConfig:
         return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    return frozenset(item.name for item in dataclasses.fields(cls))
+
+
+#: The tables of the config file and the keys each may hold; ``[[ice.turn]]`` and
+#: ``[[ice.turn_secret]]`` are arrays of tables.
+_TABLES: dict[str, frozenset[str]] = {
+    "": _field_names(ServerConfig),
+    "limits": _field_names(Limits),
+    "timeouts": _field_names(Timeouts),
+    "ice": _field_names(IceConfig),
+    "ice.turn": _field_names(TurnServer),
+    "ice.turn_secret": _field_names(TurnSecretServer),
+}
+
+
+def _check_known_keys(data: dict[str, Any], source: str | None) -> None:
+    """Raise :class:`ConfigError` naming the first key no table has, and where it was."""
+    where = f" in {source}" if source else ""
+    for table, known in _TABLES.items():
+        entries: list[Any] = [data]
+        for part in table.split(".") if table else ():
+            entries = [entry.get(part) for entry in entries if isinstance(entry, dict)]
+            entries = [item for entry in entries for item in _as_list(entry)]
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue  # a table of the wrong type is the constructors' to explain
+            for key in entry:
+                if key not in known:
+                    dotted = f"{table}.{key}" if table else key
+                    raise ConfigError(f"unknown key {dotted!r}{where}")
+
+
+def _as_list(value: Any) -> list[Any]:
+    """An array of tables as a list; a single table (or ``None``) as a list of it."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _ice_from_mapping(data: dict[str, Any]) -> IceConfig:

@@ -5,7 +5,7 @@ itself once inside a fresh network namespace that has nothing but ``lo``:
 every test, and the browser above all (Chromium gathers ICE candidates on
 every interface it sees), can then reach nothing but loopback. The namespace
 goes away when pytest exits. Not root: the tests run as they are, loopback by
-construction, and the browser tests skip (tests/browser/conftest.py).
+construction, and the browser tests skip, or fail under CI (tests/browser/conftest.py).
 """
 
 from __future__ import annotations

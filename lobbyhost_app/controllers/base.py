@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import socket
 from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from ..errors import LobbyHostError
+from ..net.errors import connect_problem, listen_problem
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +41,18 @@ def listen_error_message(exc: OSError, host: str, port: int) -> str:
         )
     if exc.errno == errno.EADDRNOTAVAIL:
         return f"{host} is not an address of this computer; change the listen address in Settings."
-    if exc.errno == errno.EACCES:
+    if exc.errno in (errno.EACCES, errno.EPERM):
         return f"Not allowed to listen on {where}; choose a port above 1024 in Settings."
-    return f"Cannot listen on {where}: {exc.strerror or exc}."
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"The listen address {host!r} is not a name this computer can resolve; change "
+            "it in Settings (0.0.0.0 listens on every interface)."
+        )
+    # Never the system's own text ("[Errno 97] ...") at the end: words, then what to do.
+    logger.info("cannot listen on %s: %r", where, exc)
+    return (
+        f"Cannot listen on {where} ({listen_problem(exc)}); check the address and port in Settings."
+    )
 
 
 class ControllerBase(QObject):
@@ -73,7 +84,8 @@ class ControllerBase(QObject):
         except Exception as exc:
             # Not swallowed: logged with its traceback, and the user hears of it.
             logger.exception("unexpected error in %s", type(self).__name__)
-            self.error_occurred.emit(sentence(f"Something went wrong: {exc}"))
+            detail = connect_problem(exc) if isinstance(exc, OSError) else str(exc)
+            self.error_occurred.emit(sentence(f"Something went wrong: {detail}"))
 
     async def _cancel_tasks(self) -> None:
         """Cancel every task this controller started, except the caller's own."""

@@ -11,7 +11,17 @@ from ..errors import LobbyHostError
 from ..invite import AddressError, parse_join_target
 from ..net.guest import GuestSession
 from ..net.signalling import SignallingClient
-from ..session_values import ENDED, GuestChat, GuestEvent, GuestPhase, GuestRtt, GuestStatus
+from ..session_values import (
+    ENDED,
+    GuestChat,
+    GuestEvent,
+    GuestPhase,
+    GuestRtt,
+    GuestStatus,
+    Member,
+    MemberChat,
+    MembersChanged,
+)
 from .base import ControllerBase
 from .settings import Settings
 
@@ -25,7 +35,9 @@ class GuestController(ControllerBase):
         active_changed(bool): a join is under way or connected (``False`` once it ends)
         status_changed(GuestStatus)
         rtt_measured(float): milliseconds
-        chat_received(str text)
+        chat_received(str text): from the host
+        member_chat_received(str name, str text): another guest's line, relayed by the host
+        members_changed(tuple[Member, ...]): who is in the lobby (empty once out of it)
         chat_sent(str text)
         message_logged(str)
         error_occurred(str)
@@ -35,6 +47,8 @@ class GuestController(ControllerBase):
     status_changed = Signal(object)
     rtt_measured = Signal(float)
     chat_received = Signal(str)
+    member_chat_received = Signal(str, str)
+    members_changed = Signal(object)
     chat_sent = Signal(str)
     message_logged = Signal(str)
 
@@ -43,6 +57,10 @@ class GuestController(ControllerBase):
         self.settings = settings
         self.status = GuestStatus(GuestPhase.IDLE)
         self.lobby_name: str | None = None
+        #: Who is in the lobby, as the host last listed it.
+        self.members: tuple[Member, ...] = ()
+        #: This guest's own peer id in the lobby, once accepted.
+        self.peer_id: int | None = None
         self._session: GuestSession | None = None
         self._signalling: SignallingClient | None = None
         self._active = False
@@ -123,7 +141,13 @@ class GuestController(ControllerBase):
         self._session = None
         if signalling is not None:
             await signalling.close()
+        self._set_members(())
         self._set_active(False)
+
+    def _set_members(self, members: tuple[Member, ...]) -> None:
+        if members != self.members:
+            self.members = members
+            self.members_changed.emit(members)
 
     def _set_active(self, active: bool) -> None:
         if active != self._active:
@@ -138,6 +162,12 @@ class GuestController(ControllerBase):
                 self.rtt_measured.emit(rtt_ms)
             case GuestChat(text=text):
                 self.chat_received.emit(text)
+            case MemberChat(name=name, text=text):
+                self.member_chat_received.emit(name, text)
+            case MembersChanged(members=members):
+                if self._session is not None:
+                    self.peer_id = self._session.peer_id
+                self._set_members(members)
             case GuestStatus():
                 self.status = event
                 if self._session is not None and self._session.lobby_name:

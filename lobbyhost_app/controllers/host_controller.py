@@ -9,15 +9,22 @@ the models' rows, and turns the user's clicks into session calls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from signalling_server import Limits
+from signalling_server import Limits, SignallingServer, Timeouts
 
 from ..errors import LobbyHostError
-from ..invite import embedded_invite_link, normalize_server_url, remote_invite_link
+from ..invite import (
+    embedded_invite_link,
+    listening_sentence,
+    normalize_server_url,
+    remote_invite_link,
+)
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
@@ -33,13 +40,15 @@ from ..session_values import (
     LobbyEnded,
     LobbyInfoChanged,
     LobbyOpened,
+    PeerConnectionLost,
     PeerGone,
+    PeerResumed,
     PeerUpdated,
     RequestGone,
     SignallingStatus,
 )
 from .base import ControllerBase, listen_error_message
-from .settings import Settings
+from .settings import AppSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +59,42 @@ _GONE_WORDS = {
     "left": "left",
     "kicked": "was kicked",
     "disconnected": "lost the connection",
+    "lost": "lost the connection",
     "failed": "could not connect",
     "closed": "was disconnected (lobby closed)",
 }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostOverrides:
+    """What ``lobbyhost`` was started with: used for this run's lobbies, never saved.
+
+    ``None`` (or ``False``) keeps the saved setting.
+    """
+
+    listen: tuple[str, int] | None = None
+    display_name: str | None = None
+    code: str | None = None
+    #: Auto-accept on, for every lobby of this run.
+    auto_accept: bool = False
+
+    def apply(self, settings: AppSettings) -> AppSettings:
+        """``settings`` with these choices in place."""
+        if self.listen is not None:
+            host, port = self.listen
+            settings = dataclasses.replace(
+                settings, listen_host=host, listen_port=port, use_remote_server=False
+            )
+        if self.display_name:
+            settings = dataclasses.replace(settings, display_name=self.display_name)
+        return settings
+
+
 class HostController(ControllerBase):
     """Hosts one lobby at a time.
+
+    Auto-accept starts off for every new lobby (and a new run) unless the host
+    pinned it on in Settings or started the app with ``--auto-accept``.
 
     Signals:
         state_changed(HostState)
@@ -67,6 +105,8 @@ class HostController(ControllerBase):
         decision_failed(str connection_id): accepting or rejecting it failed
         peers_updated(list[PeerUpdated]): batched, at most every ``PEER_FLUSH_MS``
         peer_left(str connection_id, str name, str reason)
+        peer_connection_lost(PeerConnectionLost): a guest dropped and may still come back
+        peer_resumed(PeerResumed): a guest whose connection dropped is back
         chat_received(str name, str text)
         chat_sent(str text)
         lobby_info_changed(LobbyInfo)
@@ -84,14 +124,23 @@ class HostController(ControllerBase):
     decision_failed = Signal(str)
     peers_updated = Signal(list)
     peer_left = Signal(str, str, str)
+    peer_connection_lost = Signal(object)
+    peer_resumed = Signal(object)
     chat_received = Signal(str, str)
     chat_sent = Signal(str)
     lobby_info_changed = Signal(object)
     message_logged = Signal(str)
 
-    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        parent: QObject | None = None,
+        *,
+        overrides: HostOverrides | None = None,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.overrides = overrides or HostOverrides()
         self.requests = JoinRequestsModel(self)
         self.peers = PeerTableModel(self)
         self.state = HostState.IDLE
@@ -101,6 +150,8 @@ class HostController(ControllerBase):
         self.server_url: str | None = None
         #: Limits of the embedded server (protocol.md's defaults unless changed).
         self.server_limits = Limits()
+        #: Timers of the embedded server (grace periods, request timeout): protocol.md's defaults.
+        self.server_timeouts = Timeouts()
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -112,6 +163,7 @@ class HostController(ControllerBase):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(PEER_FLUSH_MS)
         self._connect_signals()
+        self._reset_auto_accept()
 
     def _connect_signals(self) -> None:
         self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
@@ -119,7 +171,14 @@ class HostController(ControllerBase):
         self.request_removed.connect(self._on_self_request_removed)
         self.peers_updated.connect(self.peers.apply_updates)
         self.peer_left.connect(self._on_self_peer_left)
+        self.peer_connection_lost.connect(self._on_self_peer_connection_lost)
+        self.peer_resumed.connect(self._on_self_peer_resumed)
         self.lobby_closed.connect(self._on_self_lobby_closed)
+
+    @property
+    def embedded_server(self) -> SignallingServer | None:
+        """The embedded signalling server while it runs (``None`` with a remote server)."""
+        return self._hosting.server if self._hosting is not None else None
 
     # Intents (called by views) ----------------------------------------------------------
 
@@ -141,12 +200,16 @@ class HostController(ControllerBase):
         reason = reason.strip()
         return self._spawn(self._decide(connection_id, lambda s: s.reject(connection_id, reason)))
 
-    def kick(self, connection_id: str) -> asyncio.Task[None]:
-        return self._spawn(self._call(lambda session: session.kick(connection_id)))
+    def kick(
+        self, connection_id: str, message: str = "", *, block: bool = False
+    ) -> asyncio.Task[None]:
+        """Remove a guest; ``message`` (optional) is shown to it; ``block`` keeps it out."""
+        message = message.strip()
+        return self._spawn(self._kick(connection_id, message, block))
 
     def set_locked(self, locked: bool) -> asyncio.Task[None]:
         """Lock (no new join requests) or unlock the lobby."""
-        return self._spawn(self._call(lambda session: session.set_open(not locked)))
+        return self._spawn(self._set_locked(locked))
 
     def set_auto_accept(self, enabled: bool) -> None:
         """Accept every request from now on (the waiting ones too); saved in the settings."""
@@ -189,6 +252,7 @@ class HostController(ControllerBase):
         settings = self.settings.load()
         if max_guests is not None and max_guests != settings.max_guests:
             settings = self.settings.update(max_guests=max_guests)
+        settings = self.overrides.apply(settings)
         self._set_state(HostState.STARTING)
         try:
             options = HostingOptions(
@@ -200,6 +264,7 @@ class HostController(ControllerBase):
                     else None
                 ),
                 limits=self.server_limits,
+                timeouts=self.server_timeouts,
                 ice=settings.ice_settings(),
                 auto_accept=settings.auto_accept,
             )
@@ -211,6 +276,7 @@ class HostController(ControllerBase):
             self._session = hosting.session
             await hosting.open_lobby(
                 name=settings.lobby_name(),
+                lobby_id=self.overrides.code,
                 display_name=settings.display_name,
                 max_guests=max_guests,
                 password=password or None,
@@ -229,7 +295,8 @@ class HostController(ControllerBase):
         if hosting.server is not None:
             self._listen = hosting.listen
             self.server_url = hosting.server.url
-            self.message_logged.emit(f"Signalling server listening on {hosting.server.url}")
+            host, port = hosting.listen or (hosting.options.listen_host, hosting.server.port)
+            self.message_logged.emit(listening_sentence(host, port, local_addresses()))
 
     async def _finish_closing(self, *, close_lobby: bool, reason: str) -> None:
         """Start closing, or join the close under way; cancelling the caller does not stop it."""
@@ -261,6 +328,20 @@ class HostController(ControllerBase):
         finally:
             self.server_url = None
             self._listen = None
+
+    async def _kick(self, connection_id: str, message: str, block: bool) -> None:
+        peer = self.peers.peer_of(connection_id)
+        await self._call(lambda session: session.kick(connection_id, message, block=block))
+        if block:
+            name = peer.name if peer is not None else "The guest"
+            self.message_logged.emit(f"{name} may not join this lobby again (blocked)")
+
+    async def _set_locked(self, locked: bool) -> None:
+        await self._call(lambda session: session.set_open(not locked))
+        if locked:
+            self.message_logged.emit("Lobby locked: nobody new can ask to join")
+        else:
+            self.message_logged.emit("Lobby unlocked: people can ask to join again")
 
     async def _decide(
         self, connection_id: str, action: Callable[[HostSession], Awaitable[None]]
@@ -295,6 +376,10 @@ class HostController(ControllerBase):
                 self._request_gone(event)
             case PeerGone():
                 self._peer_gone(event)
+            case PeerConnectionLost():
+                self._peer_connection_lost(event)
+            case PeerResumed():
+                self._peer_resumed(event)
             case ChatReceived(name=name, text=text):
                 self.chat_received.emit(name, text)
             case LobbyInfoChanged(info=info):
@@ -317,7 +402,7 @@ class HostController(ControllerBase):
             settings = self.settings.load()
             self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
         self._set_state(HostState.OPEN)
-        self.message_logged.emit(f"Lobby {event.lobby_id} is open")
+        self.message_logged.emit(f"Lobby {event.lobby_id} is open; invite link {self.invite_link}")
         self.lobby_opened.emit(event.lobby_id, self.invite_link)
 
     def _lobby_ended(self, event: LobbyEnded) -> None:
@@ -347,7 +432,7 @@ class HostController(ControllerBase):
             case "rejected_by_host":
                 self.message_logged.emit(f"{name}'s request was turned down")
             case "timeout":
-                self.message_logged.emit(f"{name}'s request timed out")
+                self.message_logged.emit(f"Nobody answered {name}'s request in time; it ended")
             case _:
                 pass
         self.request_removed.emit(event.connection_id, event.reason)
@@ -373,6 +458,20 @@ class HostController(ControllerBase):
         self.message_logged.emit(f"{event.name} {words}")
         self.peer_left.emit(event.connection_id, event.name, event.reason)
 
+    def _peer_connection_lost(self, event: PeerConnectionLost) -> None:
+        self._on_flush_timer_timeout()  # its row first, if it is still in a batch
+        self.message_logged.emit(
+            f"{event.name}'s connection dropped; waiting up to {event.grace_s:.0f} s "
+            "for them to come back"
+        )
+        self.peer_connection_lost.emit(event)
+
+    def _peer_resumed(self, event: PeerResumed) -> None:
+        peer = self.peers.peer_of(event.old_connection_id)
+        if peer is not None and peer.connection_lost:
+            self.message_logged.emit(f"{peer.name} is back")
+        self.peer_resumed.emit(event)
+
     # Own signals -------------------------------------------------------------------------------
 
     def _on_flush_timer_timeout(self) -> None:
@@ -386,6 +485,12 @@ class HostController(ControllerBase):
     def _on_self_peer_left(self, connection_id: str, name: str, reason: str) -> None:
         self.peers.remove_connection(connection_id)
 
+    def _on_self_peer_connection_lost(self, event: PeerConnectionLost) -> None:
+        self.peers.mark_connection_lost(event.peer_id, event.grace_s)
+
+    def _on_self_peer_resumed(self, event: PeerResumed) -> None:
+        self.peers.mark_reconnected(event.peer_id)
+
     def _on_self_lobby_closed(self, reason: str) -> None:
         self.code = self.invite_link = None
         self._request_names.clear()
@@ -393,6 +498,19 @@ class HostController(ControllerBase):
         self.requests.clear()
         self.peers.clear()
         self.message_logged.emit(f"Lobby closed ({reason.replace('_', ' ')})")
+        self._reset_auto_accept()
+
+    def _reset_auto_accept(self) -> None:
+        """Auto-accept off for the next lobby, unless kept on (Settings or ``--auto-accept``)."""
+        settings = self.settings.load()
+        if self.overrides.auto_accept:
+            if not settings.auto_accept:
+                self.settings.update(auto_accept=True)
+        elif settings.auto_accept and not settings.auto_accept_pinned:
+            self.settings.update(auto_accept=False)
+            self.message_logged.emit(
+                "Auto-accept is off again for the next lobby (Settings can keep it on)"
+            )
 
 
-__all__ = ["PEER_FLUSH_MS", "HostController", "HostState"]
+__all__ = ["PEER_FLUSH_MS", "HostController", "HostOverrides", "HostState"]

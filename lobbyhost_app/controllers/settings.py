@@ -11,12 +11,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
 from ..net.ice import IceServer, IceSettings
 
 ORGANIZATION = "LobbyHost"
 APPLICATION = "LobbyHost"
+#: Where window geometry and splitter positions are kept, apart from the settings.
+_WINDOW_GROUP = "window"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +32,8 @@ class AppSettings:
     use_remote_server: bool = False
     remote_server_url: str = ""
     auto_accept: bool = False
+    #: Keep auto-accept on for every new lobby; otherwise each lobby starts with it off.
+    auto_accept_pinned: bool = False
     max_guests: int = 8
     stun_urls: tuple[str, ...] = ()
     turn_url: str = ""
@@ -60,12 +64,15 @@ class AppSettings:
 
 
 _KEYS: dict[str, str] = {
-    "display_name": "general/display_name",
+    # Not "general/...": QSettings' INI format reserves the group General, so a
+    # new process reads "general/x" back as "General/x" and the value is lost.
+    "display_name": "profile/display_name",
     "listen_host": "host/listen_host",
     "listen_port": "host/listen_port",
     "use_remote_server": "host/use_remote_server",
     "remote_server_url": "host/remote_server_url",
     "auto_accept": "host/auto_accept",
+    "auto_accept_pinned": "host/auto_accept_keep_on",
     "max_guests": "host/max_guests",
     "stun_urls": "ice/stun_urls",
     "turn_url": "ice/turn_url",
@@ -73,6 +80,11 @@ _KEYS: dict[str, str] = {
     "turn_credential": "ice/turn_credential",
     "ice_allowed_addresses": "ice/allowed_addresses",
     "join_server_url": "join/server_url",
+}
+
+#: Where older versions kept a setting, as a new process and as the writing one see it.
+_LEGACY_KEYS: dict[str, tuple[str, ...]] = {
+    "display_name": ("General/display_name", "general/display_name"),
 }
 
 
@@ -92,11 +104,26 @@ class Settings(QObject):
         """The stored settings; a missing or unreadable value falls back to its default."""
         defaults = AppSettings()
         values: dict[str, Any] = {}
+        self._move_legacy_keys()
         for field in dataclasses.fields(AppSettings):
             default = getattr(defaults, field.name)
             raw = self._store.value(_KEYS[field.name], None)
             values[field.name] = default if raw is None else _convert(raw, default)
         return AppSettings(**values)
+
+    def _move_legacy_keys(self) -> None:
+        """Carry a value an older version stored under its old key over to the new one, once."""
+        moved = False
+        for name, legacy_keys in _LEGACY_KEYS.items():
+            for legacy in legacy_keys:
+                if not self._store.contains(legacy):
+                    continue
+                if not self._store.contains(_KEYS[name]):
+                    self._store.setValue(_KEYS[name], self._store.value(legacy))
+                self._store.remove(legacy)
+                moved = True
+        if moved:
+            self._store.sync()
 
     def save(self, settings: AppSettings) -> None:
         for field in dataclasses.fields(AppSettings):
@@ -106,6 +133,17 @@ class Settings(QObject):
             self._store.setValue(_KEYS[field.name], value)
         self._store.sync()
         self.changed.emit(settings)
+
+    def window_state(self, name: str) -> QByteArray | None:
+        """The window layout saved as ``name`` (geometry, splitter sizes), if any."""
+        raw = self._store.value(f"{_WINDOW_GROUP}/{name}", None)
+        return raw if isinstance(raw, QByteArray) and not raw.isEmpty() else None
+
+    def save_window_state(self, states: dict[str, QByteArray]) -> None:
+        """Remember window layouts by name (not part of :class:`AppSettings`: no ``changed``)."""
+        for name, state in states.items():
+            self._store.setValue(f"{_WINDOW_GROUP}/{name}", state)
+        self._store.sync()
 
     def update(self, **changes: Any) -> AppSettings:
         """Save the stored settings with ``changes`` applied; returns the result."""

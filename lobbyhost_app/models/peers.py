@@ -4,13 +4,18 @@ Rows are keyed by peer id, which stays the same when a guest resumes on a new
 signalling connection (its connection id changes). Updates come in batches
 (:meth:`PeerTableModel.apply_updates`): new rows in one insert, changed rows in
 one ``dataChanged`` over the span they cover.
+
+A guest whose connection dropped keeps its row while the server keeps its place:
+its state reads "connection lost, waiting up to N s" (counting down once a
+second) and its RTT and route, stale by then, show a dash.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -19,6 +24,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
 )
 
 from ..session_values import LinkState, LinkStats, PeerUpdated
@@ -74,6 +80,17 @@ class PeerRow:
     connection_id: str
     name: str
     stats: LinkStats
+    #: While its connection is lost: when (on the model's clock) its place is given up.
+    lost_until: float | None = None
+
+    @property
+    def connection_lost(self) -> bool:
+        return self.lost_until is not None
+
+
+def lost_state_text(seconds_left: float) -> str:
+    """The state of a guest whose connection dropped and who may still come back."""
+    return f"connection lost, waiting up to {math.ceil(max(0.0, seconds_left))} s"
 
 
 class PeerTableModel(QAbstractTableModel):
@@ -82,9 +99,16 @@ class PeerTableModel(QAbstractTableModel):
     #: Raw values (numbers, the connection id) for sorting and tests.
     RawRole = Qt.ItemDataRole.UserRole + 1
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(parent)
         self._rows: list[PeerRow] = []
+        self._clock = clock
+        #: Counts down the wait of guests whose connection is lost, once a second.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._on_ticker_timeout)
 
     # Qt model API ------------------------------------------------------------------------
 
@@ -110,12 +134,22 @@ class PeerTableModel(QAbstractTableModel):
         row = self._rows[index.row()]
         column = PeerColumn(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
+            if row.lost_until is not None:
+                if column is PeerColumn.STATE:
+                    return lost_state_text(row.lost_until - self._clock())
+                if column in (PeerColumn.RTT, PeerColumn.ROUTE):
+                    return NO_VALUE  # the last figures are stale
             return _display(row, column)
         if role == self.RawRole:
             return _raw(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column is PeerColumn.STATE:
+            if row.lost_until is not None:
+                return (
+                    f"{row.name} lost the connection; their place is kept in case they "
+                    f"come back (connection {row.connection_id})"
+                )
             return f"{row.name}: {row.stats.state.value} (connection {row.connection_id})"
         return None
 
@@ -151,6 +185,14 @@ class PeerTableModel(QAbstractTableModel):
             self._rows.extend(new.values())
             self.endInsertRows()
 
+    def mark_connection_lost(self, peer_id: int, grace_s: float) -> None:
+        """The peer's connection dropped; the server keeps its place for ``grace_s`` seconds."""
+        self._set_lost_until(peer_id, self._clock() + grace_s)
+
+    def mark_reconnected(self, peer_id: int) -> None:
+        """The peer whose connection was lost is back."""
+        self._set_lost_until(peer_id, None)
+
     def remove_connection(self, connection_id: str) -> None:
         """Remove the peer whose current connection id this is."""
         for position, row in enumerate(self._rows):
@@ -158,12 +200,39 @@ class PeerTableModel(QAbstractTableModel):
                 self.beginRemoveRows(QModelIndex(), position, position)
                 del self._rows[position]
                 self.endRemoveRows()
+                self._update_ticker()
                 return
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
         self.endResetModel()
+        self._update_ticker()
+
+    def _set_lost_until(self, peer_id: int, lost_until: float | None) -> None:
+        position = self.row_of_peer(peer_id)
+        if position is None:
+            return
+        self._rows[position].lost_until = lost_until
+        self.dataChanged.emit(
+            self.index(position, 0),
+            self.index(position, len(PeerColumn) - 1),
+            [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole],
+        )
+        self._update_ticker()
+
+    def _update_ticker(self) -> None:
+        if any(row.lost_until is not None for row in self._rows):
+            if not self._ticker.isActive():
+                self._ticker.start()
+        else:
+            self._ticker.stop()
+
+    def _on_ticker_timeout(self) -> None:
+        for position, row in enumerate(self._rows):
+            if row.lost_until is not None:
+                state = self.index(position, PeerColumn.STATE)
+                self.dataChanged.emit(state, state, [Qt.ItemDataRole.DisplayRole])
 
     # Lookups ---------------------------------------------------------------------------------
 
@@ -178,6 +247,10 @@ class PeerTableModel(QAbstractTableModel):
             if row.connection_id == connection_id:
                 return row.peer_id
         return None
+
+    def peer_of(self, connection_id: str) -> PeerRow | None:
+        """The peer whose current connection id this is."""
+        return next((row for row in self._rows if row.connection_id == connection_id), None)
 
     def peer_at(self, position: int) -> PeerRow:
         return self._rows[position]
@@ -226,4 +299,11 @@ def _raw(row: PeerRow, column: PeerColumn) -> object:
     }[column]
 
 
-__all__ = ["LinkState", "PeerColumn", "PeerRow", "PeerTableModel", "format_bytes"]
+__all__ = [
+    "LinkState",
+    "PeerColumn",
+    "PeerRow",
+    "PeerTableModel",
+    "format_bytes",
+    "lost_state_text",
+]

@@ -6,9 +6,15 @@
   ``error`` event); carries its :class:`ErrorCode`.
 * :class:`ListenError` -- the embedded server could not listen where asked.
 * :class:`PeerError` -- a WebRTC peer connection could not be set up.
+
+:func:`connect_problem` and :func:`listen_problem` put a system error
+(``OSError``) into words for the end of a sentence.
 """
 
 from __future__ import annotations
+
+import errno
+import socket
 
 from signalling_server.protocol import Error, ErrorCode
 
@@ -40,7 +46,7 @@ class ListenError(NetError):
     """The embedded signalling server could not listen on ``host:port``."""
 
     def __init__(self, host: str, port: int, error: OSError) -> None:
-        super().__init__(f"cannot listen on {host}:{port}: {error.strerror or error}")
+        super().__init__(f"cannot listen on {host}:{port}: {listen_problem(error)}")
         self.host = host
         self.port = port
         self.error = error
@@ -48,6 +54,48 @@ class ListenError(NetError):
 
 class PeerError(NetError):
     """A WebRTC peer connection could not be set up or failed."""
+
+
+# Words for system errors: a user reads these at the end of a sentence, where the
+# system's own text ("[Errno 111] Connect call failed ('127.0.0.1', 1)") tells them nothing.
+
+_CONNECT_WORDS = {
+    errno.ECONNREFUSED: "nothing is listening on that port (is LobbyHost running there, "
+    "and is the port right?)",
+    errno.ETIMEDOUT: "it did not answer in time",
+    errno.EHOSTUNREACH: "this computer has no route to it",
+    errno.ENETUNREACH: "this computer has no route to it",
+    errno.ENETDOWN: "this computer's network is down",
+    errno.ECONNRESET: "the connection was cut",
+    errno.ECONNABORTED: "the connection was cut",
+    errno.EPIPE: "the connection was cut",
+    errno.EADDRNOTAVAIL: "that address cannot be reached from this computer",
+    errno.EACCES: "the system does not allow the connection",
+    errno.EPERM: "the system does not allow the connection",
+}
+
+_LISTEN_WORDS = {
+    errno.EADDRINUSE: "the port is already in use",
+    errno.EADDRNOTAVAIL: "that is not an address of this computer",
+    errno.EACCES: "not allowed (ports below 1024 need special rights)",
+    errno.EPERM: "not allowed (ports below 1024 need special rights)",
+}
+
+
+def connect_problem(error: OSError) -> str:
+    """Why a connection failed, in words (no errno numbers, no system text)."""
+    if isinstance(error, socket.gaierror):
+        return "that name could not be found"
+    if isinstance(error, TimeoutError) and error.errno is None:
+        return "it did not answer in time"
+    return _CONNECT_WORDS.get(error.errno or 0, "the connection failed")
+
+
+def listen_problem(error: OSError) -> str:
+    """Why a server could not listen, in words (no errno numbers, no system text)."""
+    if isinstance(error, socket.gaierror):
+        return "that name could not be found"
+    return _LISTEN_WORDS.get(error.errno or 0, "the system refused it")
 
 
 def error_code(code: str) -> ErrorCode | str:

@@ -51,6 +51,9 @@ from ..session_values import (
     GuestRtt,
     GuestStatus,
     LinkState,
+    Member,
+    MemberChat,
+    MembersChanged,
 )
 from .channels import GameChannel, LobbyChannel
 from .errors import NetError, ServerError
@@ -94,6 +97,8 @@ class GuestSession:
         self.link: PeerLink | None = None
         self.lobby: LobbyChannel | None = None
         self.game: GameChannel | None = None
+        #: Who is in the lobby, as the host last listed it (empty until it does).
+        self.members: tuple[Member, ...] = ()
         self._host_id: str | None = None
         self._ice_servers: list[IceServerInfo] = []
         self._ping_interval = ping_interval
@@ -187,12 +192,19 @@ class GuestSession:
         self.game = GameChannel(link)
         link.add_state_listener(self._link_changed)
         lobby.on_chat = lambda text: self._emit(GuestChat(text))
+        lobby.on_member_chat = lambda name, peer, text: self._emit(MemberChat(name, peer, text))
+        lobby.on_members = self._members_listed
         lobby.on_rtt = lambda ms: self._emit(GuestRtt(ms))
         link.accept_channels()
         for text in self._early_chat:
             lobby.send_chat(text)
         self._early_chat.clear()
         self._spawn(self._watch_handshake(link))
+
+    def _members_listed(self, members: tuple[Member, ...]) -> None:
+        if self.status.phase not in ENDED:
+            self.members = members
+            self._emit(MembersChanged(members))
 
     async def _watch_handshake(self, link: PeerLink) -> None:
         try:
@@ -307,4 +319,7 @@ __all__ = [
     "GuestRtt",
     "GuestSession",
     "GuestStatus",
+    "Member",
+    "MemberChat",
+    "MembersChanged",
 ]

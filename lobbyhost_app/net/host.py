@@ -52,6 +52,7 @@ from signalling_server.protocol import (
     decode_candidate,
     decode_description,
 )
+from signalling_server.protocol.actions import MAX_NAME_LENGTH, clean_text
 
 from ..session_values import (
     ChatReceived,
@@ -62,14 +63,17 @@ from ..session_values import (
     LobbyEnded,
     LobbyInfoChanged,
     LobbyOpened,
+    Member,
+    PeerConnectionLost,
     PeerGone,
     PeerResumed,
     PeerUpdated,
     RequestGone,
     SignallingStatus,
 )
-from .channels import GameChannel, LobbyChannel
-from .errors import NetError, ServerError
+from .channels import GUEST_BYES, HOST_PEER_ID, GameChannel, LobbyChannel
+from .clock import SYSTEM_CLOCK, Clock, within
+from .errors import NetError, PeerError, ServerError
 from .ice import IceSettings
 from .link import END_OF_CANDIDATES, PeerLink
 from .signalling_api import (
@@ -112,19 +116,28 @@ class HostSession:
         auto_accept: bool = False,
         ping_interval: float = 2.0,
         handshake_timeout: float = 20.0,
+        clock: Clock = SYSTEM_CLOCK,
+        guest_grace: float = 30.0,
     ) -> None:
+        """``guest_grace`` is how long the server keeps a dropped guest's place (its
+        ``guest_grace``: 30 s unless the server was set up otherwise)."""
         self.signalling = signalling
         self.ice = ice
         self.auto_accept = auto_accept
         self.lobby_id: str | None = None
         self._ping_interval = ping_interval
         self._handshake_timeout = handshake_timeout
+        self._clock = clock  # handshake deadlines run on it
+        self._guest_grace = guest_grace
         self._listeners: list[Callable[[HostEvent], None]] = []
         self._guests: dict[str, _Guest] = {}
         self._requests: dict[str, JoinRequested] = {}
         self._server_ice: list[IceServerInfo] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_closes: set[asyncio.Task[None]] = set()
+        #: The host's name as the server keeps it (``start_lobby``'s ``display_name``).
+        self._host_name = "Host"
+        self._members_sent: tuple[Member, ...] = ()
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------
@@ -160,6 +173,8 @@ class HostSession:
         started = expect_reply(await self.signalling.request(action), LobbyStarted, action)
         self.lobby_id = started.lobby_id
         self._server_ice = list(started.ice_servers)
+        if display_name is not None:  # the server accepted it: it cleans it the same way
+            self._host_name = clean_text(display_name, field="name", max_length=MAX_NAME_LENGTH)
         event = LobbyOpened(started.lobby_id, started.connection_id)
         self._emit(event)
         return event
@@ -173,11 +188,16 @@ class HostSession:
             RejectJoinRequest(connection_id=connection_id, message=message or None)
         )
 
-    async def kick(self, connection_id: str, message: str | None = None) -> None:
-        """Remove a guest; ``message`` (the host's own words) is shown to it."""
+    async def kick(
+        self, connection_id: str, message: str | None = None, *, block: bool = False
+    ) -> None:
+        """Remove a guest; ``message`` (the host's own words) is shown to it.
+
+        With ``block`` its address may not join this lobby again.
+        """
         guest = self._guests.get(connection_id)
         await self.signalling.request(
-            KickGuest(connection_id=connection_id, message=message or None)
+            KickGuest(connection_id=connection_id, message=message or None, block=block)
         )
         if guest is not None:
             await self._drop(guest, LeaveReason.KICKED)
@@ -191,9 +211,17 @@ class HostSession:
 
     def send_chat(self, text: str, to: str | None = None) -> None:
         """Chat over the ``lobby`` channel to one guest or to every connected guest."""
+        sender = Member(self._host_name, HOST_PEER_ID, host=True)
         for guest in self._guests.values():
             if to is None or guest.connection_id == to:
-                guest.lobby.send_chat(text)
+                guest.lobby.send_chat(text, sender=sender)
+
+    def members(self) -> tuple[Member, ...]:
+        """Who is in the lobby: the host, then every connected guest by peer id."""
+        connected = [g for g in self._guests.values() if g.link.state is LinkState.CONNECTED]
+        guests = sorted(connected, key=lambda g: g.peer_id)
+        host = Member(self._host_name, HOST_PEER_ID, host=True)
+        return (host, *(Member(g.name, g.peer_id) for g in guests))
 
     def send_game(self, connection_id: str, data: str | bytes) -> None:
         guest = self._guests.get(connection_id)
@@ -271,13 +299,14 @@ class HostSession:
         self._requests.pop(connection_id, None)
         self._emit(RequestGone(connection_id, "accepted"))
         link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
-        lobby = LobbyChannel(link, ping_interval=self._ping_interval)
+        lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
         game = GameChannel(link)
         guest = _Guest(connection_id, event.name, event.peer_id, link, lobby, game)
         self._guests[connection_id] = guest
         link.add_state_listener(lambda _link: self._link_changed(guest))
+        link.add_state_listener(lambda _link: self._announce_members())
         lobby.on_rtt = lambda _ms: self._link_changed(guest)
-        lobby.on_chat = lambda text: self._emit(ChatReceived(guest.connection_id, guest.name, text))
+        lobby.on_chat = lambda text: self._guest_chat(guest, text)
         guest.handshake = self._spawn(self._offer(guest))
         self._link_changed(guest)
 
@@ -302,12 +331,13 @@ class HostSession:
                 SendIceCandidate(connection_id=guest.connection_id, candidate=END_OF_CANDIDATES),
                 on_error=refused,
             )
-            async with asyncio.timeout(self._handshake_timeout):
-                await link.wait_open()
+            await within(self._clock, self._handshake_timeout, link.wait_open())
         except (TimeoutError, ConnectionError, NetError, ValueError) as exc:
             logger.info("handshake with %s failed: %s", guest.name, exc)
             if self._guests.get(guest.connection_id) is guest:
                 await self._drop(guest, "failed")
+
+    # What a guest relays is untrusted: at worst it ends that guest's link, as failed.
 
     def _received_description(self, event: ReceivedSessionDescription) -> None:
         guest = self._guests.get(event.connection_id)
@@ -315,17 +345,20 @@ class HostSession:
             return
         try:
             description = decode_description(event.description)
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:
             logger.info("bad description from %s: %s", guest.name, exc)
             self._spawn(self._drop(guest, "failed"))
             return
         if description.type == "answer":
             self._spawn(self._apply_answer(guest, description.sdp))
+        else:
+            logger.info("ignoring a %s from %s: the host offers", description.type, guest.name)
 
     async def _apply_answer(self, guest: _Guest, sdp: str) -> None:
+        """Apply the guest's answer; one that is not SDP, out of range or a second one fails it."""
         try:
             await guest.link.set_remote_description("answer", sdp)
-        except ValueError as exc:
+        except PeerError as exc:
             logger.info("bad answer from %s: %s", guest.name, exc)
             await self._drop(guest, "failed")
 
@@ -335,25 +368,30 @@ class HostSession:
             return
         try:
             candidate = decode_candidate(event.candidate)
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:
             logger.info("ignoring a bad candidate from %s: %s", guest.name, exc)
             return
+        # The link ignores (and logs) candidates it cannot use and those past its budget.
         self._spawn(self._add_candidate(guest, candidate))
 
-    async def _add_candidate(self, guest: _Guest, candidate: IceCandidate | None) -> None:
-        try:
-            await guest.link.add_remote_candidate(candidate)
-        except ValueError as exc:
-            logger.info("ignoring a bad candidate from %s: %s", guest.name, exc)
+    @staticmethod
+    async def _add_candidate(guest: _Guest, candidate: IceCandidate | None) -> None:
+        await guest.link.add_remote_candidate(candidate)
 
     def _guest_left(self, event: GuestLeft) -> None:
         guest = self._guests.get(event.connection_id)
         if guest is None:
             return
         if event.reason is LeaveReason.DISCONNECTED and guest.link.state is LinkState.CONNECTED:
-            # Only its signalling dropped: the peer link carries on, and the
-            # guest may resume; if the link dies too, its close removes it.
+            # Its signalling dropped (a closed tab looks the same at first): it
+            # may resume within the grace; guest_left{lost} says it did not.
+            # If the link dies meanwhile, its close removes it.
             guest.signalling_lost = True
+            self._emit(
+                PeerConnectionLost(
+                    guest.connection_id, guest.name, guest.peer_id, self._guest_grace
+                )
+            )
             return
         self._spawn(self._drop(guest, event.reason))
 
@@ -376,6 +414,26 @@ class HostSession:
         self.lobby_id = None
         self._emit(ended)
 
+    # Lobby chat and members --------------------------------------------------------------
+
+    def _guest_chat(self, guest: _Guest, text: str) -> None:
+        """A guest said something: report it, and pass it on to every other connected guest."""
+        self._emit(ChatReceived(guest.connection_id, guest.name, text))
+        sender = Member(guest.name, guest.peer_id)
+        for other in list(self._guests.values()):
+            if other is not guest and other.link.state is LinkState.CONNECTED:
+                other.lobby.send_chat(text, sender=sender)
+
+    def _announce_members(self) -> None:
+        """Tell every connected guest who is in the lobby, when that changed."""
+        members = self.members()
+        if members == self._members_sent:
+            return
+        self._members_sent = members
+        for guest in list(self._guests.values()):
+            if guest.link.state is LinkState.CONNECTED:
+                guest.lobby.send_members(members)
+
     # Peers --------------------------------------------------------------------------------
 
     def _link_changed(self, guest: _Guest) -> None:
@@ -384,6 +442,8 @@ class HostSession:
         state = guest.link.state
         if state in (LinkState.FAILED, LinkState.CLOSED):
             reason = "failed" if state is LinkState.FAILED else (guest.link.bye_reason or "left")
+            if guest.signalling_lost and guest.link.bye_reason is None:
+                reason = LeaveReason.LOST  # gone on both paths: it is not coming back
             self._spawn(self._drop(guest, reason))
             return
         self._emit(PeerUpdated(guest.connection_id, guest.name, guest.peer_id, guest.link.stats()))
@@ -432,6 +492,7 @@ __all__ = [
     "LobbyEnded",
     "LobbyInfoChanged",
     "LobbyOpened",
+    "PeerConnectionLost",
     "PeerGone",
     "PeerResumed",
     "PeerUpdated",

@@ -18,7 +18,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from signalling_server import Limits, ServerConfig, SignallingError, SignallingServer, serve
+from signalling_server import (
+    Limits,
+    ServerConfig,
+    SignallingError,
+    SignallingServer,
+    Timeouts,
+    serve,
+)
 
 from ..invite import host_port, local_connect_host
 from ..session_values import HostEvent, LobbyOpened
@@ -42,6 +49,8 @@ class HostingOptions:
     remote_url: str | None = None
     #: Limits of the embedded server; protocol.md's defaults when ``None``.
     limits: Limits | None = None
+    #: Timers of the embedded server (grace periods ...); protocol.md's defaults when ``None``.
+    timeouts: Timeouts | None = None
     ice: IceSettings = field(default_factory=IceSettings)
     auto_accept: bool = False
     #: Reconnect and resume when the signalling socket drops.
@@ -100,6 +109,7 @@ class HostingService:
                 self.options.ice,
                 auto_accept=self.options.auto_accept,
                 ping_interval=self.options.ping_interval,
+                guest_grace=self._guest_grace(),
             )
             for listener in self._listeners:
                 session.add_listener(listener)
@@ -140,11 +150,22 @@ class HostingService:
             self.client_url = None
             await self._server_stack.aclose()
 
+    def _guest_grace(self) -> float:
+        """How long the server keeps a dropped guest's place (a remote one's: its default)."""
+        if self.server is not None and self.options.timeouts is not None:
+            return self.options.timeouts.guest_grace
+        return Timeouts().guest_grace
+
     async def _start_server(self) -> str:
         """Start the embedded server; the URL this machine reaches it at."""
         host, port = self.options.listen_host, self.options.listen_port
         try:
-            config = ServerConfig(host=host, port=port, limits=self.options.limits or Limits())
+            config = ServerConfig(
+                host=host,
+                port=port,
+                limits=self.options.limits or Limits(),
+                timeouts=self.options.timeouts or Timeouts(),
+            )
             self.server = server = await self._server_stack.enter_async_context(serve(config))
         except OSError as exc:
             raise ListenError(host, port, exc) from exc

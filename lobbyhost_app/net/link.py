@@ -11,6 +11,12 @@ description and candidates.
 The channels of LobbyHost's data-channel contract, ``lobby`` and ``game``, are
 two such users (:mod:`.channels`); the ``lobby`` channel decides when the link
 counts as open.
+
+What the other side sends through signalling is untrusted: a description that
+aiortc cannot take (not SDP, out of turn, an SCTP port out of range) raises
+:class:`~lobbyhost_app.net.errors.PeerError`, bad candidates are logged and
+ignored, and at most :data:`MAX_REMOTE_CANDIDATES` remote candidates are used
+(aiortc neither filters nor caps them: each one is an address to send checks to).
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ from typing import Final
 
 import msgspec
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
+from aiortc.exceptions import InvalidStateError
+from aiortc.sdp import MediaDescription, candidate_from_sdp
+from aiortc.sdp import SessionDescription as ParsedSdp
 
 from signalling_server.protocol import IceCandidate, SessionDescription
 
 from ..session_values import LinkState, LinkStats
+from .errors import PeerError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,9 @@ ChannelHandler = Callable[[RTCDataChannel], None]
 StateListener = Callable[["PeerLink"], None]
 #: The ``candidate`` that says no more candidates will come.
 END_OF_CANDIDATES: Final = msgspec.Raw(b"null")
+#: Remote candidates used per link, in its description and trickled; more are ignored.
+MAX_REMOTE_CANDIDATES: Final = 64
+_CANDIDATE_LINE: Final = "a=candidate:"
 
 
 class PeerLink:
@@ -44,7 +56,9 @@ class PeerLink:
     each time :attr:`state` changes.
     """
 
-    def __init__(self, pc: RTCPeerConnection) -> None:
+    def __init__(
+        self, pc: RTCPeerConnection, *, max_remote_candidates: int = MAX_REMOTE_CANDIDATES
+    ) -> None:
         self.pc = pc
         self.state = LinkState.CONNECTING
         self.rtt_ms: float | None = None
@@ -59,6 +73,10 @@ class PeerLink:
         self._opened = asyncio.get_running_loop().create_future()
         #: Candidates received before the remote description; ``None`` once it is set.
         self._early_candidates: list[IceCandidate | None] | None = []
+        self._remote_description_given = False
+        self._candidates_left = max_remote_candidates
+        self._max_remote_candidates = max_remote_candidates
+        self._said_budget_spent = False
         pc.on("connectionstatechange", self._on_connection_state)
 
     # Channels ------------------------------------------------------------------
@@ -83,10 +101,18 @@ class PeerLink:
         self.pc.on("datachannel", self._on_datachannel)
 
     def send(self, channel: RTCDataChannel, data: str | bytes) -> bool:
-        """Send on ``channel`` if it is open (counted); ``False`` if it is not."""
+        """Send on ``channel`` if it is open (counted); ``False`` if it is not, or cannot take it.
+
+        The other side's description sets the largest message it takes: a peer
+        that says 1 byte must not make sending raise in whoever sends to it.
+        """
         if channel.readyState != "open":
             return False
-        channel.send(data)
+        try:
+            channel.send(data)
+        except (ValueError, InvalidStateError) as exc:
+            logger.info("not sent on data channel %r: %s", channel.label, exc)
+            return False
         self.bytes_out += len(data)
         return True
 
@@ -126,6 +152,10 @@ class PeerLink:
         if bye_reason is not None and self.bye_reason is None:
             self.bye_reason = bye_reason
         self._set_state(LinkState.CLOSED)
+
+    def mark_failed(self) -> None:
+        """Something the other side sent broke this link: it has failed."""
+        self._set_state(LinkState.FAILED)
 
     def record_rtt(self, rtt_ms: float) -> None:
         """A round trip was measured; the route is looked at again with it."""
@@ -176,30 +206,95 @@ class PeerLink:
         return msgspec.Raw(msgspec.json.encode(description))
 
     async def set_remote_description(self, kind: str, sdp: str) -> None:
-        """Apply the other side's offer or answer, then the candidates that came early."""
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        """Apply the other side's offer or answer, then the candidates that came early.
+
+        One per link. Raises :class:`PeerError` for a second one, or one aiortc
+        cannot take (it raises anything on hostile SDP, or fails later in a task
+        of its own for an SCTP port out of range: that is checked here first).
+        """
+        if self._remote_description_given:
+            raise PeerError(f"a second {kind}: this link already has the other side's description")
+        self._remote_description_given = True
+        checked = self._checked_sdp(sdp)
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=checked, type=kind))
+        except Exception as exc:  # untrusted input: whatever aiortc raises on it, refused
+            raise PeerError(f"the other side's {kind} could not be applied: {exc!r}") from exc
         early, self._early_candidates = self._early_candidates, None
         for candidate in early or ():
             await self._apply_candidate(candidate)
 
     async def add_remote_candidate(self, candidate: IceCandidate | None) -> None:
-        """Apply a trickled candidate (``None``: end of candidates).
+        """Apply a trickled candidate (``None``: end of candidates); never raises.
 
-        Candidates that arrive before the remote description wait for it, in order.
+        Candidates that arrive before the remote description wait for it, in
+        order. A bad one is logged and ignored, and so is every one past the
+        link's budget (:data:`MAX_REMOTE_CANDIDATES`, the description's included).
         """
+        if candidate is not None and candidate.candidate and not self._take_candidates(1):
+            return
         if self._early_candidates is not None:
             self._early_candidates.append(candidate)
             return
         await self._apply_candidate(candidate)
 
     async def _apply_candidate(self, candidate: IceCandidate | None) -> None:
-        if candidate is None or not candidate.candidate:
-            await self.pc.addIceCandidate(None)
-            return
-        parsed = candidate_from_sdp(candidate.candidate.removeprefix("candidate:"))
-        parsed.sdpMid = candidate.sdpMid
-        parsed.sdpMLineIndex = candidate.sdpMLineIndex
-        await self.pc.addIceCandidate(parsed)
+        try:
+            if candidate is None or not candidate.candidate:
+                await self.pc.addIceCandidate(None)
+                return
+            parsed = candidate_from_sdp(candidate.candidate.removeprefix("candidate:"))
+            parsed.sdpMid = candidate.sdpMid
+            parsed.sdpMLineIndex = candidate.sdpMLineIndex
+            await self.pc.addIceCandidate(parsed)
+        except Exception as exc:  # untrusted input: aiortc and aioice raise anything on it
+            logger.info("ignoring a remote candidate that cannot be used: %r", exc)
+
+    def _take_candidates(self, wanted: int) -> int:
+        """How many of ``wanted`` remote candidates the budget allows (said once when spent)."""
+        taken = min(wanted, self._candidates_left)
+        self._candidates_left -= taken
+        if taken < wanted and not self._said_budget_spent:
+            self._said_budget_spent = True
+            logger.warning(
+                "the other side sent more than %d ICE candidates: ignoring the rest",
+                self._max_remote_candidates,
+            )
+        return taken
+
+    def _checked_sdp(self, sdp: str) -> str:
+        """``sdp`` if aiortc can take it, candidates cut to the budget; else :class:`PeerError`."""
+        try:
+            parsed = ParsedSdp.parse(sdp)
+        except Exception as exc:  # aiortc's parser raises whatever a malformed line trips on
+            raise PeerError(f"not a session description: {exc!r}") from exc
+        for media in parsed.media:
+            if media.kind == "application" and _sctp_port(media) is None:
+                raise PeerError("the description's SCTP port is missing or out of range")
+        lines = sdp.splitlines(keepends=True)
+        given = sum(1 for line in lines if line.startswith(_CANDIDATE_LINE))
+        kept = self._take_candidates(given)
+        if kept == given:
+            return sdp
+        out = []
+        for line in lines:
+            if line.startswith(_CANDIDATE_LINE):
+                if kept == 0:
+                    continue
+                kept -= 1
+            out.append(line)
+        return "".join(out)
+
+
+def _sctp_port(media: MediaDescription) -> int | None:
+    """The SCTP port an application section names (as aiortc reads it), if it is one."""
+    port: object = media.sctp_port
+    if media.profile == "DTLS/SCTP":  # the legacy syntax: the port is the format
+        try:
+            port = int(media.fmt[0])
+        except (IndexError, ValueError):
+            return None
+    return port if isinstance(port, int) and 0 < port <= 0xFFFF else None
 
 
 def selected_route(pc: RTCPeerConnection) -> str | None:

@@ -51,7 +51,8 @@ from signalling_server.protocol import (
     encode_action,
 )
 
-from .errors import NetError, ServerError, error_code
+from .clock import SYSTEM_CLOCK, Clock
+from .errors import NetError, ServerError, connect_problem, error_code
 from .pacing import ActionPacer
 from .signalling_api import (
     ConnectionClosed,
@@ -111,10 +112,12 @@ class SignallingClient:
         backoff: tuple[float, float] = (0.25, 5.0),
         resume_window: float = 30.0,
         action_budget: tuple[float, int] = (45.0, 180),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``action_budget`` (per second, burst) keeps under the server's per-connection
         limit (50/s, burst 200 by default): actions beyond it wait their turn, in
-        order, instead of being refused as ``rate_limited``."""
+        order, instead of being refused as ``rate_limited``. Pacing, backoff and the
+        resume window run on ``clock``."""
         self.url = url
         self._connection_id: str | None = None
         self._reconnect = reconnect
@@ -122,6 +125,7 @@ class SignallingClient:
         self._reply_timeout = reply_timeout
         self._backoff = backoff
         self._resume_window = resume_window
+        self._clock = clock
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._listeners: list[Listener] = []
@@ -133,7 +137,7 @@ class SignallingClient:
         self._ready = asyncio.Event()
         self._gone = False
         rate, burst = action_budget
-        self._pacer = ActionPacer(rate, burst)
+        self._pacer = ActionPacer(rate, burst, clock=clock.monotonic)
         self._send_lock = asyncio.Lock()
         #: Error callbacks of recent fire-and-forget actions, by ref (bounded).
         self._on_error: OrderedDict[str, ErrorCallback] = OrderedDict()
@@ -223,8 +227,13 @@ class SignallingClient:
             )
         except InvalidURI as exc:
             raise NetError(f"{self.url!r} is not a websocket address (ws://host:port/)") from exc
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
+        except InvalidHandshake as exc:
             raise NetError(f"cannot reach the signalling server at {self.url}: {exc}") from exc
+        except OSError as exc:  # TimeoutError included
+            logger.info("cannot reach %s: %r", self.url, exc)
+            raise NetError(
+                f"cannot reach the signalling server at {self.url}: {connect_problem(exc)}"
+            ) from exc
 
     async def _send_frame(self, frame: bytes) -> None:
         if self._gone:
@@ -239,7 +248,7 @@ class SignallingClient:
         async with self._send_lock:  # FIFO: paced actions keep their order
             delay = self._pacer.reserve()
             if delay > 0:
-                await asyncio.sleep(delay)  # pacing to the server's budget
+                await self._clock.sleep(delay)  # pacing to the server's budget
             ws = self._ws
             assert ws is not None
             try:
@@ -288,10 +297,9 @@ class SignallingClient:
     async def _reopen(self) -> bool:
         """Reconnect with backoff and resume; ``False`` when the window runs out."""
         delay, cap = self._backoff
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._resume_window
-        while not self._closing and loop.time() < give_up:
-            await asyncio.sleep(delay)  # backoff between attempts, not a wait for an event
+        give_up = self._clock.monotonic() + self._resume_window
+        while not self._closing and self._clock.monotonic() < give_up:
+            await self._clock.sleep(delay)  # backoff between attempts, not a wait for an event
             delay = min(cap, delay * 2)
             try:
                 ws = await self._open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -22,10 +23,11 @@ from PySide6.QtWidgets import (
 
 from ..controllers.settings import AppSettings
 from ..session_values import HostState
+from .kick_dialog import KickDialog
 from .peers_table import PeersTable
 from .qr_dialog import InviteQrDialog
 from .request_list import JoinRequestList
-from .widgets import ACCENT, ErrorBanner, LogPanel, heading_font
+from .widgets import ACCENT, ConfirmationBox, ErrorBanner, LogPanel, heading_font
 
 if TYPE_CHECKING:
     # Only a type here: the controller module loads the network stack (aiortc).
@@ -57,6 +59,8 @@ class HostView(QWidget):
         self.open_button = QPushButton("Open lobby", self)
         self.open_button.setDefault(True)
         self.close_button = QPushButton("Close lobby", self)
+        #: The question asked before closing a lobby guests are connected to, while open.
+        self.close_confirmation: ConfirmationBox | None = None
         self.state_label = QLabel(self)
         self.code_label = QLabel(NO_CODE, self)
         self.code_label.setFont(heading_font(30, monospace=True))
@@ -144,10 +148,39 @@ class HostView(QWidget):
         layout.addWidget(lobby_box)
         layout.addWidget(vertical, 1)
 
-        self.setTabOrder(self.open_button, self.close_button)
+        self.kick_dialog: KickDialog | None = None
         self._connect_signals()
+        self._update_tab_order()
         self._on_controller_state_changed(controller.state)
         self._update_counts()
+
+    def _update_tab_order(self, *_: object) -> None:
+        """Tab goes top to bottom, left to right, through every control, cards and Kick included.
+
+        Widgets made later (a card, a Kick button) would otherwise come last in
+        the window's chain, so the whole chain is laid again as they come and go.
+        """
+        chain: list[QWidget] = [
+            self.error_banner.dismiss_button,
+            self.open_button,
+            self.close_button,
+            self.copy_code_button,
+            self.invite_edit,
+            self.copy_link_button,
+            self.qr_button,
+            self.password_edit,
+            self.max_guests_spin,
+            self.lock_check,
+            self.auto_accept_check,
+            *self.request_list.focus_chain(),
+            self.peers_table,
+            *self.peers_table.kick_buttons(),
+            self.log_panel.transcript,
+            self.log_panel.chat_input,
+            self.log_panel.send_button,
+        ]
+        for first, second in itertools.pairwise(chain):
+            self.setTabOrder(first, second)
 
     def _connect_signals(self) -> None:
         c = self.controller
@@ -160,7 +193,7 @@ class HostView(QWidget):
         self.auto_accept_check.clicked.connect(self._on_auto_accept_check_clicked)
         self.request_list.accept_requested.connect(c.accept)
         self.request_list.reject_requested.connect(c.reject)
-        self.peers_table.kick_requested.connect(c.kick)
+        self.peers_table.kick_requested.connect(self._on_peers_table_kick_requested)
         self.log_panel.chat_submitted.connect(c.send_chat)
         c.state_changed.connect(self._on_controller_state_changed)
         c.lobby_opened.connect(self._on_controller_lobby_opened)
@@ -177,7 +210,14 @@ class HostView(QWidget):
         c.requests.modelReset.connect(self._update_counts)
         c.peers.rowsInserted.connect(self._update_counts)
         c.peers.rowsRemoved.connect(self._update_counts)
+        c.peers.rowsRemoved.connect(self._close_kick_dialog_of_gone_peer)
+        c.peers.modelReset.connect(self._close_kick_dialog_of_gone_peer)
         c.peers.modelReset.connect(self._update_counts)
+        # The list and the table make their widgets first (they connected first).
+        for model in (c.requests, c.peers):
+            model.rowsInserted.connect(self._update_tab_order)
+            model.rowsRemoved.connect(self._update_tab_order)
+            model.modelReset.connect(self._update_tab_order)
 
     # User actions -------------------------------------------------------------------------
 
@@ -188,7 +228,27 @@ class HostView(QWidget):
         )
 
     def _on_close_button_clicked(self) -> None:
-        self.controller.close_lobby()
+        guests = self.controller.peers.rowCount()
+        if not guests:
+            self.controller.close_lobby()
+            return
+        if self.close_confirmation is not None:
+            self.close_confirmation.raise_()
+            return
+        people = "1 guest is" if guests == 1 else f"{guests} guests are"
+        box = ConfirmationBox(
+            "Close the lobby?",
+            f"{people} connected. Closing the lobby disconnects everyone.",
+            "Close lobby",
+            self,
+        )
+        box.confirmed.connect(self.controller.close_lobby)
+        box.finished.connect(self._on_close_confirmation_finished)
+        self.close_confirmation = box
+        box.open()  # not exec(): no nested event loop under qasync
+
+    def _on_close_confirmation_finished(self) -> None:
+        self.close_confirmation = None
 
     def _on_copy_code_button_clicked(self) -> None:
         if self.controller.code:
@@ -213,6 +273,35 @@ class HostView(QWidget):
 
     def _on_qr_dialog_destroyed(self) -> None:
         self.qr_dialog = None
+
+    def _on_peers_table_kick_requested(self, peer_id: int) -> None:
+        row = self.controller.peers.row_of_peer(peer_id)
+        if row is None:
+            return
+        if self.kick_dialog is not None:
+            self.kick_dialog.close()
+        name = self.controller.peers.peer_at(row).name
+        self.kick_dialog = dialog = KickDialog(peer_id, name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.kick_confirmed.connect(self._on_kick_dialog_kick_confirmed)
+        dialog.finished.connect(self._on_kick_dialog_finished)
+        dialog.open()  # not exec(): no nested event loop under qasync
+
+    def _on_kick_dialog_kick_confirmed(self, peer_id: int, message: str, block: bool) -> None:
+        # Look the guest up now: one that resumed meanwhile has a new connection id.
+        peers = self.controller.peers
+        row = peers.row_of_peer(peer_id)
+        if row is not None:
+            self.controller.kick(peers.peer_at(row).connection_id, message, block=block)
+
+    def _on_kick_dialog_finished(self) -> None:
+        # finished comes at once (an old dialog is closed before a new one is made).
+        self.kick_dialog = None
+
+    def _close_kick_dialog_of_gone_peer(self, *_: object) -> None:
+        dialog = self.kick_dialog
+        if dialog is not None and self.controller.peers.row_of_peer(dialog.peer_id) is None:
+            dialog.close()
 
     def _on_lock_check_clicked(self, checked: bool) -> None:
         self.controller.set_locked(checked)

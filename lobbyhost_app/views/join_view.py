@@ -1,4 +1,4 @@
-"""Join mode: server address, code and name in; where things stand, RTT and chat out."""
+"""Join mode: server address, code and name in; where things stand, RTT, members and chat out."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -21,7 +22,7 @@ from signalling_server.protocol import CloseReason, RejectReason
 from ..controllers.settings import AppSettings
 from ..errors import LobbyHostError
 from ..invite import parse_join_target
-from ..session_values import ENDED, GuestPhase, GuestStatus
+from ..session_values import ENDED, GuestPhase, GuestStatus, Member
 from .widgets import ErrorBanner, LogPanel, heading_font
 
 if TYPE_CHECKING:
@@ -75,6 +76,15 @@ def describe_status(status: GuestStatus, lobby_name: str | None = None) -> str:
     return status.phase.value
 
 
+def describe_member(member: Member, own_peer_id: int | None) -> str:
+    """A line of the member list: the name, and whether it is the host or you."""
+    if member.host:
+        return f"{member.name} (host)"
+    if member.peer_id == own_peer_id:
+        return f"{member.name} (you)"
+    return member.name
+
+
 class JoinView(QWidget):
     """Join a lobby as a guest; talks only to a :class:`GuestController`."""
 
@@ -108,6 +118,9 @@ class JoinView(QWidget):
         self.rtt_label = QLabel(self)
         self.rtt_label.setAccessibleName("Round-trip time")
         self.log_panel = LogPanel(self)
+        self.members_list = QListWidget(self)  # items are plain text: names are others' words
+        self.members_list.setAccessibleName("Members")
+        self.members_list.setSelectionMode(QListWidget.SelectionMode.NoSelection)
         #: The code last taken from an invite link (replaced while the link is edited).
         self._filled_code: str | None = None
 
@@ -128,11 +141,16 @@ class JoinView(QWidget):
         status_layout.addWidget(self.rtt_label)
         chat_box = QGroupBox("Log and chat", self)
         QVBoxLayout(chat_box).addWidget(self.log_panel)
+        members_box = QGroupBox("In the lobby", self)
+        QVBoxLayout(members_box).addWidget(self.members_list)
+        lobby_row = QHBoxLayout()
+        lobby_row.addWidget(chat_box, 3)
+        lobby_row.addWidget(members_box, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.error_banner)
         layout.addWidget(form_box)
         layout.addWidget(status_box)
-        layout.addWidget(chat_box, 1)
+        layout.addLayout(lobby_row, 1)
         self._connect_signals()
         self._show_status(controller.status)
         self._on_controller_active_changed(controller.active)
@@ -149,6 +167,8 @@ class JoinView(QWidget):
         c.status_changed.connect(self._on_controller_status_changed)
         c.rtt_measured.connect(self._on_controller_rtt_measured)
         c.chat_received.connect(self._on_controller_chat_received)
+        c.member_chat_received.connect(self._on_controller_member_chat_received)
+        c.members_changed.connect(self._on_controller_members_changed)
         c.chat_sent.connect(self._on_controller_chat_sent)
         c.message_logged.connect(self.log_panel.log)
         c.error_occurred.connect(self._on_controller_error_occurred)
@@ -200,6 +220,14 @@ class JoinView(QWidget):
 
     def _on_controller_chat_received(self, text: str) -> None:
         self.log_panel.chat("Host", text)
+
+    def _on_controller_member_chat_received(self, name: str, text: str) -> None:
+        self.log_panel.chat(name, text)
+
+    def _on_controller_members_changed(self, members: tuple[Member, ...]) -> None:
+        self.members_list.clear()
+        for member in members:
+            self.members_list.addItem(describe_member(member, self.controller.peer_id))
 
     def _on_controller_chat_sent(self, text: str) -> None:
         self.log_panel.chat("You", text)

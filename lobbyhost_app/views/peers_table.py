@@ -1,4 +1,9 @@
-"""The live peers table: a :class:`PeerTableModel` with a Kick button on every row."""
+"""The live peers table: a :class:`PeerTableModel` with a Kick button on every row.
+
+Tab moves through the table and its Kick buttons and on out of it (Qt's tables
+keep Tab for moving between cells by default, which traps the keyboard there);
+the arrow keys move between rows.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +31,11 @@ _WIDEST = {
 class PeersTable(QTableView):
     """Peers with their link details; Kick sits in the last column.
 
-    Signals: ``kick_requested(str connection_id)``.
+    Signals: ``kick_requested(int peer_id)``: Kick was pressed on that peer's row
+    (the view asks before anything happens).
     """
 
-    kick_requested = Signal(str)
+    kick_requested = Signal(int)
 
     def __init__(self, model: PeerTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +45,7 @@ class PeersTable(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAlternatingRowColors(True)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setTabKeyNavigation(False)
         self.verticalHeader().hide()
         self.setAccessibleName("Connected peers")
         header = self.horizontalHeader()
@@ -49,6 +56,8 @@ class PeersTable(QTableView):
             width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title))
             self.setColumnWidth(column, width + 24)
         header.setSectionResizeMode(PeerColumn.NAME, QHeaderView.ResizeMode.Stretch)
+        # Wide only while someone's "connection lost, waiting up to N s" needs it.
+        header.setSectionResizeMode(PeerColumn.STATE, QHeaderView.ResizeMode.ResizeToContents)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
@@ -63,13 +72,17 @@ class PeersTable(QTableView):
             peer = self.peer_model.peer_at(row)
             button = QPushButton("Kick", self)
             button.setAccessibleName(f"Kick {peer.name}")
-            button.setToolTip(f"Disconnect {peer.name} and remove them from the lobby")
+            button.setToolTip(f"Remove {peer.name} from the lobby (asks first)")
             peer_id = peer.peer_id
             button.clicked.connect(lambda _checked=False, p=peer_id: self._kick(p))
             self.setIndexWidget(self.peer_model.index(row, PeerColumn.KICK), button)
 
+    def kick_buttons(self) -> list[QPushButton]:
+        """The Kick buttons, top row first (the order Tab visits them after the table)."""
+        buttons = (self.kick_button(row) for row in range(self.peer_model.rowCount()))
+        return [button for button in buttons if button is not None]
+
     def _kick(self, peer_id: int) -> None:
-        # Look the row up now: rows move, and a resumed guest has a new connection id.
-        row = self.peer_model.row_of_peer(peer_id)
-        if row is not None:
-            self.kick_requested.emit(self.peer_model.peer_at(row).connection_id)
+        # Peer ids stay put; rows move, and a resumed guest has a new connection id.
+        if self.peer_model.row_of_peer(peer_id) is not None:
+            self.kick_requested.emit(peer_id)

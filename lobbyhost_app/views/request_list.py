@@ -1,13 +1,17 @@
 """Join requests as cards: name, time waiting, a reason field, Accept and Reject.
 
 The list follows a :class:`~lobbyhost_app.models.join_requests.JoinRequestsModel`:
-one card per row, in row order. Everything is reachable with Tab; Enter in a
-card's reason field rejects with that reason.
+one card per row, in row order. Everything is reachable with Tab, oldest card
+first (Accept, Reject, reason); Space presses the focused button, Enter in a
+card's reason field rejects with that reason. Anywhere in the window,
+Ctrl+Enter accepts the oldest request and Ctrl+Shift+R rejects it (with the
+reason typed on its card).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -22,6 +26,18 @@ from PySide6.QtWidgets import (
 from ..models.join_requests import JoinRequestsModel
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+#: Accept the oldest request: Ctrl+Enter, with either Enter key.
+ACCEPT_OLDEST_KEYS = (
+    QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Return),
+    QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Enter),
+)
+#: Reject the oldest request (not Ctrl+Backspace: text fields delete a word with it).
+REJECT_OLDEST_KEYS = (QKeySequence(Qt.Modifier.CTRL | Qt.Modifier.SHIFT | Qt.Key.Key_R),)
+
+
+def _key_text(keys: tuple[QKeySequence, ...]) -> str:
+    return keys[0].toString(QKeySequence.SequenceFormat.NativeText)
 
 
 class JoinRequestCard(QFrame):
@@ -58,9 +74,16 @@ class JoinRequestCard(QFrame):
         self.reason_input.setAccessibleName(f"Reason to reject {name}")
         self.accept_button = QPushButton("Accept", self)
         self.accept_button.setAccessibleName(f"Accept {name}")
+        self.accept_button.setToolTip(
+            f"Let {name} in ({_key_text(ACCEPT_OLDEST_KEYS)} accepts the oldest request)"
+        )
         self.accept_button.setStyleSheet("font-weight: bold;")
         self.reject_button = QPushButton("Reject", self)
         self.reject_button.setAccessibleName(f"Reject {name}")
+        self.reject_button.setToolTip(
+            f"Turn {name} away, with the reason below if you typed one "
+            f"({_key_text(REJECT_OLDEST_KEYS)} rejects the oldest request)"
+        )
         for button in (self.accept_button, self.reject_button):
             button.setAutoDefault(True)  # Enter on a focused button presses it
         top = QHBoxLayout()
@@ -74,7 +97,8 @@ class JoinRequestCard(QFrame):
         layout.addLayout(top)
         layout.addWidget(self.reason_input)
         layout.addLayout(bottom)
-        self.setFocusProxy(self.accept_button)
+        # No focus proxy: Qt would count the card as a Tab stop of its own,
+        # apart from its buttons, and Tab would jump back to it out of order.
         self.setTabOrder(self.accept_button, self.reject_button)
         self.setTabOrder(self.reject_button, self.reason_input)
         self._connect_signals()
@@ -86,6 +110,14 @@ class JoinRequestCard(QFrame):
 
     def set_waiting(self, text: str) -> None:
         self.waiting_label.setText(f"waiting {text}")
+
+    def focus_chain(self) -> tuple[QWidget, ...]:
+        """The card's controls in Tab order."""
+        return (self.accept_button, self.reject_button, self.reason_input)
+
+    def is_ready(self) -> bool:
+        """No decision is under way for this card."""
+        return self.accept_button.isEnabled()
 
     def _on_accept_button_clicked(self) -> None:
         self._set_busy()
@@ -122,6 +154,10 @@ class JoinRequestList(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumWidth(260)
+        # Tab goes straight to the cards' buttons; the list itself is no stop.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.accept_shortcuts = [QShortcut(keys, self) for keys in ACCEPT_OLDEST_KEYS]
+        self.reject_shortcuts = [QShortcut(keys, self) for keys in REJECT_OLDEST_KEYS]
         body = QWidget(self)
         self._layout = QVBoxLayout(body)
         self._layout.setContentsMargins(2, 2, 2, 2)
@@ -136,6 +172,10 @@ class JoinRequestList(QScrollArea):
         self._on_model_model_reset()
 
     def _connect_signals(self) -> None:
+        for shortcut in self.accept_shortcuts:
+            shortcut.activated.connect(self.accept_oldest)
+        for shortcut in self.reject_shortcuts:
+            shortcut.activated.connect(self.reject_oldest)
         self.model.rowsInserted.connect(self._on_model_rows_inserted)
         self.model.rowsAboutToBeRemoved.connect(self._on_model_rows_about_to_be_removed)
         self.model.modelReset.connect(self._on_model_model_reset)
@@ -143,6 +183,26 @@ class JoinRequestList(QScrollArea):
 
     def card_for(self, connection_id: str) -> JoinRequestCard | None:
         return next((card for card in self.cards if card.connection_id == connection_id), None)
+
+    def oldest_ready_card(self) -> JoinRequestCard | None:
+        """The oldest request no decision is under way for."""
+        return next((card for card in self.cards if card.is_ready()), None)
+
+    def accept_oldest(self) -> None:
+        """Accept the oldest request, as its Accept button would."""
+        card = self.oldest_ready_card()
+        if card is not None:
+            card.accept_button.click()
+
+    def reject_oldest(self) -> None:
+        """Reject the oldest request (with the reason typed on its card), as its Reject would."""
+        card = self.oldest_ready_card()
+        if card is not None:
+            card.reject_button.click()
+
+    def focus_chain(self) -> list[QWidget]:
+        """Every card's controls in Tab order, oldest card first."""
+        return [widget for card in self.cards for widget in card.focus_chain()]
 
     def enable_card(self, connection_id: str) -> None:
         """Let the user decide again (the last decision failed)."""

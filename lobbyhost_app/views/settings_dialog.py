@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from ..controllers.settings import AppSettings, Settings
 from ..errors import LobbyHostError
-from ..invite import normalize_server_url
+from ..invite import check_listen_host, normalize_server_url
 from ..net.ice import local_addresses
 
 
@@ -55,6 +55,11 @@ class SettingsDialog(QDialog):
         self.remote_url_edit.setPlaceholderText("wss://lobby.example.org/")
         self.auto_accept_check = QCheckBox("Accept every join request", self)
         self.auto_accept_check.setChecked(current.auto_accept)
+        self.auto_accept_pin_check = QCheckBox(
+            "Keep auto-accept on for every new lobby (otherwise each lobby starts with it off)",
+            self,
+        )
+        self.auto_accept_pin_check.setChecked(current.auto_accept_pinned)
         self.stun_edit = QPlainTextEdit("\n".join(current.stun_urls), self)
         self.stun_edit.setPlaceholderText("stun:stun.example.org:3478 (one per line)")
         self.stun_edit.setFixedHeight(60)
@@ -85,6 +90,7 @@ class SettingsDialog(QDialog):
         hosting_form.addRow(self.remote_check)
         hosting_form.addRow("Server URL", self.remote_url_edit)
         hosting_form.addRow(self.auto_accept_check)
+        hosting_form.addRow(self.auto_accept_pin_check)
         network = QGroupBox("Connections (ICE)", self)
         network_form = QFormLayout(network)
         network_form.addRow("STUN servers", self.stun_edit)
@@ -117,16 +123,22 @@ class SettingsDialog(QDialog):
         if turn and not turn.startswith(("turn:", "turns:")):
             raise LobbyHostError(f"{turn!r} is not a TURN URL (turn:host:port).")
         remote = self.remote_url_edit.text().strip()
+        stored = self.settings.load()
+        listen_host = self.listen_host_edit.text().strip() or "0.0.0.0"
         if self.remote_check.isChecked():
             remote = normalize_server_url(remote)
+        elif listen_host != stored.listen_host:
+            # Only what was typed is looked up: a saved name is not resolved on every OK.
+            listen_host = check_listen_host(listen_host)
         values = dataclasses.replace(
-            self.settings.load(),
+            stored,
             display_name=self.name_edit.text().strip() or "Player",
-            listen_host=self.listen_host_edit.text().strip() or "0.0.0.0",
+            listen_host=listen_host,
             listen_port=self.listen_port_spin.value(),
             use_remote_server=self.remote_check.isChecked(),
             remote_server_url=remote,
             auto_accept=self.auto_accept_check.isChecked(),
+            auto_accept_pinned=self.auto_accept_pin_check.isChecked(),
             stun_urls=stun,
             turn_url=turn,
             turn_username=self.turn_user_edit.text().strip(),

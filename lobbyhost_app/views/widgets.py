@@ -1,4 +1,4 @@
-"""Small widgets shared by the host and join views: error banner, log and chat panel, icon."""
+"""Small widgets shared by the views: error banner, log and chat panel, confirmation, icon."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import time
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -84,6 +86,35 @@ class ErrorBanner(QFrame):
 
     def text(self) -> str:
         return self.label.text()
+
+
+class ConfirmationBox(QMessageBox):
+    """A question with a confirm button and Cancel (the default), window-modal.
+
+    Show it with ``open()``, never ``exec()``: a nested event loop would stall
+    the asyncio tasks sharing Qt's loop. It deletes itself when closed.
+
+    Signals: ``confirmed()`` when the confirm button is clicked.
+    """
+
+    confirmed = Signal()
+
+    def __init__(self, title: str, text: str, confirm_label: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setWindowTitle(title)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setText(text)
+        self.confirm_button = self.addButton(confirm_label, QMessageBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.cancel_button)
+        self.setEscapeButton(self.cancel_button)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.buttonClicked.connect(self._on_self_button_clicked)
+
+    def _on_self_button_clicked(self, button: QAbstractButton) -> None:
+        if button is self.confirm_button:
+            self.confirmed.emit()
 
 
 class LogPanel(QWidget):

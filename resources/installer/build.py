@@ -5,8 +5,11 @@ Run from anywhere: ``python resources/installer/build.py`` (after
 
 * ``lobbyhost/``: the PyInstaller one-folder bundle (runs with no Python installed);
 * ``lobbyhost_<version>_linux_x86_64.tar.gz``: that folder, for any distribution;
-* ``lobbyhost_<version>_amd64.deb``: the bundle under ``/opt/lobbyhost``, the
-  ``/usr/bin/lobbyhost`` link, a desktop entry and an icon.
+* ``lobbyhost_<version>_amd64.deb``: the bundle under ``/opt/lobbyhost``; the
+  ``lobbyhost``, ``lobbyhost-guest`` and ``lobbyhost-server`` commands in
+  ``/usr/bin``, all three links to the bundle's executable (it runs the command
+  it is started as); a desktop entry, an icon, and the server's systemd unit,
+  installed disabled.
 
 On Windows and macOS the same spec makes the bundle (and ``LobbyHost.app``);
 the README's "Installers" section has the recipes for the setup program and the
@@ -38,6 +41,78 @@ Icon=lobbyhost
 Terminal=false
 Categories=Game;Network;
 Keywords=lobby;multiplayer;webrtc;
+"""
+
+#: The commands in /usr/bin: each a link to the bundle's one executable, which
+#: runs the command it was started as (resources/installer/lobbyhost_main.py).
+COMMANDS = ("lobbyhost", "lobbyhost-guest", "lobbyhost-server")
+
+SERVER_UNIT = """# LobbyHost's signalling server as a system service. It is installed disabled;
+# to run it now and at every boot:
+#     sudo systemctl enable --now lobbyhost-server
+#
+# It listens on 127.0.0.1:8765 only: right behind a reverse proxy (TLS) on this
+# machine, unreachable from anywhere else. To listen on every interface, or on
+# another port, override the command with a drop-in:
+#     sudo systemctl edit lobbyhost-server
+# and write there
+#     [Service]
+#     ExecStart=
+#     ExecStart=/usr/bin/lobbyhost-server --host 0.0.0.0 --port 8765
+# (`lobbyhost-server --help` lists every option; --config FILE reads a TOML file).
+# A port below 1024 also needs AmbientCapabilities=CAP_NET_BIND_SERVICE there.
+
+[Unit]
+Description=LobbyHost signalling server
+After=network.target
+
+[Service]
+ExecStart=/usr/bin/lobbyhost-server --host 127.0.0.1 --port 8765
+# SIGTERM (systemctl stop) closes every connection gracefully.
+Restart=on-failure
+# An unprivileged user made for the service while it runs; it owns no files.
+DynamicUser=yes
+ProtectHome=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+RestrictNamespaces=yes
+LockPersonality=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+# Maintainer scripts: they never enable or start the service (the admin does),
+# but keep systemd's view current and never leave it running a removed program.
+POSTINST = """#!/bin/sh
+set -e
+if [ -d /run/systemd/system ]; then
+    systemctl --system daemon-reload >/dev/null || true
+    # On upgrade, a server the admin is running moves to the new files; a
+    # stopped one stays stopped (try-restart acts only on running units).
+    if [ "$1" = configure ] && [ -n "$2" ]; then
+        systemctl try-restart lobbyhost-server.service >/dev/null || true
+    fi
+fi
+"""
+PRERM = """#!/bin/sh
+set -e
+if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+    systemctl stop lobbyhost-server.service >/dev/null || true
+fi
+"""
+POSTRM = """#!/bin/sh
+set -e
+if [ "$1" = purge ]; then
+    # What `systemctl enable` made, if the admin ran it.
+    rm -f /etc/systemd/system/multi-user.target.wants/lobbyhost-server.service
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl --system daemon-reload >/dev/null || true
+fi
 """
 
 # What the bundle needs from the system: the C library, and the X11, EGL and
@@ -90,7 +165,11 @@ def build_deb(bundle: Path, dist: Path, work: Path, ver: str) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(bundle, root / "opt" / "lobbyhost", symlinks=True)
     (root / "usr" / "bin").mkdir(parents=True)
-    (root / "usr" / "bin" / "lobbyhost").symlink_to("/opt/lobbyhost/lobbyhost")
+    for command in COMMANDS:
+        (root / "usr" / "bin" / command).symlink_to("/opt/lobbyhost/lobbyhost")
+    units = root / "usr" / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "lobbyhost-server.service").write_text(SERVER_UNIT)
     applications = root / "usr" / "share" / "applications"
     applications.mkdir(parents=True)
     (applications / "lobbyhost.desktop").write_text(DESKTOP_ENTRY)
@@ -101,6 +180,9 @@ def build_deb(bundle: Path, dist: Path, work: Path, ver: str) -> Path:
     installed_kib = sum(f.stat().st_size for f in files) // 1024
     control = root / "DEBIAN"
     control.mkdir()
+    for name, script in (("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)):
+        (control / name).write_text(script)
+        (control / name).chmod(0o755)
     (control / "control").write_text(
         f"""Package: lobbyhost
 Version: {ver}
@@ -114,7 +196,9 @@ Description: host a peer-to-peer game lobby
  LobbyHost runs a signalling server inside itself, shows a short join code,
  lets the host accept or reject each guest and connects every accepted guest
  to the host over WebRTC data channels. Guests join from a browser, from
- LobbyHost itself or from the lobbyhost-guest command.
+ LobbyHost itself or from the lobbyhost-guest command. The lobbyhost-server
+ command runs the signalling server alone; its systemd unit,
+ lobbyhost-server.service, is installed disabled.
 """
     )
     target = dist / f"lobbyhost_{ver}_amd64.deb"

@@ -1,13 +1,17 @@
 """Take the README's screenshots of the browser guest page, connected, at phone and desktop width.
 
+The lobby has two guests: the page shows its member list and chat from the host
+and from the other guest.
+
 Run from the repository root (as root on Debian 12 with ``chromium`` installed)::
 
     .venv/bin/python resources/screenshots/browser_guest.py [OUTPUT_DIR]
 
 It writes ``guest-phone.png`` (390 px wide) and ``guest-desktop.png`` (1280 px).
 The scene is real: ``lobbyhost --headless`` on 127.0.0.1 (ICE on 127.0.0.1, no
-ICE servers) accepts the guest, Debian's chromium (driven by Playwright, never a
-downloaded browser) joins through the invite link, and both sides chat. As
+ICE servers) accepts the guests, Debian's chromium (driven by Playwright, never a
+downloaded browser) joins through the invite link as Bob and, in another tab, as
+Cleo, and everyone chats. As
 root the script first moves itself into a fresh network namespace that has
 only ``lo``, so the browser can reach nothing but loopback; it refuses to run
 where other interfaces are visible.
@@ -25,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 OUTPUT_DIR = Path(__file__).resolve().parent
 ROOT = OUTPUT_DIR.parents[1]
@@ -69,22 +73,37 @@ class HeadlessHost:
         await self.process.stdin.drain()
 
 
-async def stage(page: Page, host: HeadlessHost, link: str) -> None:
-    """Join as Bob through the invite link, get accepted, chat a little."""
+async def join(page: Page, host: HeadlessHost, link: str, name: str) -> None:
+    """Join as ``name`` through the invite link and get accepted."""
     await page.goto(link)
-    await page.get_by_label("Your name").fill("Bob")
+    await page.get_by_label("Your name").fill(name)
     await page.get_by_role("button", name="Join").click()
     request = await host.expect("request_to_join")
     await host.send({"accept": request["connection_id"]})
-    status = page.get_by_role("status")
-    await expect(status).to_have_text("Connected", timeout=WAIT_MS)
-    await host.send({"chat": "Welcome, Bob! We start as soon as Cleo is in."})
+    await expect(page.get_by_role("status")).to_have_text("Connected", timeout=WAIT_MS)
+
+
+async def say(page: Page, host: HeadlessHost, text: str) -> None:
     message = page.get_by_label("Message")
-    await message.fill("Hi Ann, ready when you are.")
+    await message.fill(text)
     await message.press("Enter")
     await host.expect("chat")
+
+
+async def stage(page: Page, browser: Browser, host: HeadlessHost, link: str) -> None:
+    """Bob joins, Cleo joins in another tab, everyone chats a little."""
+    await join(page, host, link, "Bob")
+    await host.send({"chat": "Welcome, Bob! We start as soon as Cleo is in."})
+    await say(page, host, "Hi Ann, ready when you are.")
+    cleo_context = await browser.new_context(permissions=["camera", "microphone"])
+    cleo = await cleo_context.new_page()
+    await join(cleo, host, link, "Cleo")
+    members = page.get_by_role("list", name="Members").get_by_role("listitem")
+    await expect(members).to_have_count(3, timeout=WAIT_MS)
+    await say(cleo, host, "Hi all! Cleo here.")
     await host.send({"chat": "Great. Red team or blue team?"})
-    await expect(page.locator("#chat-log li")).to_have_count(3, timeout=WAIT_MS)
+    await expect(page.locator("#chat-log li")).to_have_count(4, timeout=WAIT_MS)
+    message = page.get_by_label("Message")
     await expect(page.locator("#rtt")).to_have_text(re.compile(r"\d"), timeout=WAIT_MS)
     await message.fill("Blue, please")
     await page.locator("body").click(position={"x": 1, "y": 1})  # no focus ring in the picture
@@ -121,7 +140,7 @@ async def main(output_dir: Path) -> None:
                 permissions=["camera", "microphone"], viewport={"width": 390, "height": 844}
             )
             page = await context.new_page()
-            await stage(page, host, link)
+            await stage(page, browser, host, link)
             await page.screenshot(path=output_dir / "guest-phone.png")
             await page.set_viewport_size({"width": 1280, "height": 800})
             await page.screenshot(path=output_dir / "guest-desktop.png")

@@ -1,4 +1,4 @@
-"""Take the README's screenshot of the host window: one peer connected, one request waiting.
+"""Take the README's screenshot of the host window: a peer connected, one lost, a request waiting.
 
 Run from the repository root (``apt-get install xvfb xauth`` for ``--xvfb``)::
 
@@ -65,10 +65,18 @@ async def wait_connected(session: GuestSession) -> None:
             await connected
 
 
+async def accept_next(parts: AppParts, session: GuestSession) -> None:
+    """Accept the one request waiting; returns once that guest's link is connected."""
+    host = parts.host
+    await wait_until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
+    host.accept(host.requests.connection_ids()[0])
+    await wait_connected(session)
+
+
 async def stage(parts: AppParts, output: Path) -> None:
-    """Open a lobby, connect Bob, leave Carol waiting, chat a little, grab the window."""
+    """Open a lobby, connect Bob, lose Dana, leave Carol waiting, chat a little, grab the window."""
     window, host = parts.window, parts.host
-    window.resize(1100, 780)
+    window.resize(1280, 800)
     window.show()
     window.host_view.max_guests_spin.setValue(4)
     await host.open_lobby(max_guests=4)
@@ -77,18 +85,24 @@ async def stage(parts: AppParts, output: Path) -> None:
     try:
         bob, bob_signalling = await guest_joins(host.server_url, host.code, "Bob")
         guests.append((bob, bob_signalling))
-        await wait_until(lambda: host.requests.rowCount() == 1, host.requests.rowsInserted)
-        host.accept(host.requests.connection_ids()[0])
-        await wait_connected(bob)
+        await accept_next(parts, bob)
+        dana, dana_signalling = await guest_joins(host.server_url, host.code, "Dana")
+        guests.append((dana, dana_signalling))
+        await accept_next(parts, dana)
         peers = host.peers
         await wait_until(
             lambda: (
-                peers.rowCount() == 1
-                and peers.peer_at(0).stats.state is LinkState.CONNECTED
-                and peers.peer_at(0).stats.rtt_ms is not None
+                peers.rowCount() == 2
+                and all(peer.stats.state is LinkState.CONNECTED for peer in peers.peers())
+                and all(peer.stats.rtt_ms is not None for peer in peers.peers())
             ),
             peers.rowsInserted,
             peers.dataChanged,
+        )
+        # Dana's page goes away: her row waits for her to come back.
+        await dana_signalling.close()
+        await wait_until(
+            lambda: any(peer.connection_lost for peer in peers.peers()), peers.dataChanged
         )
         bob.send_chat("Hi Ann! Ready when you are.")
         await wait_until(

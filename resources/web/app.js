@@ -1,6 +1,8 @@
-// The browser guest page: join a lobby by code, then chat with the host over
+// The browser guest page: join a lobby by code, then chat with the lobby over
 // the WebRTC "lobby" channel. Everything shown that came from someone else
-// (names, chat, reasons) goes in with textContent, never as HTML.
+// (names, chat, reasons) goes in with textContent, never as HTML, and is never
+// used to look something up in a plain object (a reason "constructor" would
+// find Object's own): lookups go through Map or Object.hasOwn.
 
 import { codeFromPath, normaliseCode } from "./code.js";
 import { GuestPeer } from "./peer.js";
@@ -12,10 +14,14 @@ const ui = {
   joinForm: $("join-form"),
   code: $("code"),
   name: $("name"),
+  password: $("password"),
   join: $("join"),
+  cancel: $("cancel"),
   lobby: $("lobby"),
   lobbyCode: $("lobby-code"),
   who: $("who"),
+  membersHeading: $("members-heading"),
+  members: $("members"),
   rtt: $("rtt"),
   chatLog: $("chat-log"),
   chatForm: $("chat-form"),
@@ -26,10 +32,10 @@ const ui = {
 
 // Why a visit ended, from the server's reason codes. What the host typed
 // arrives apart, in `message`, and is only ever shown as text: never read as a code.
-const REJECT_WORDS = {
-  rejected_by_host: "the host said no",
-  timeout: "the host did not answer in time",
-};
+const REJECT_WORDS = new Map([
+  ["rejected_by_host", "the host said no"],
+  ["timeout", "the host did not answer in time"],
+]);
 
 /** The host's own words from an event, or "" when it gave none. */
 function hostWords(content) {
@@ -38,10 +44,12 @@ function hostWords(content) {
 
 /** One attempt to join: from the Join button to an end (rejected, left, ...). */
 class Visit {
-  constructor(code, name) {
+  constructor(code, name, password) {
     this.code = code;
     this.name = name;
+    this.password = password;
     this.hostId = null;
+    this.peerId = null;
     this.hostName = "Host";
     this.peer = null;
     this.ended = false;
@@ -60,7 +68,9 @@ class Visit {
 
   onOpen(resuming) {
     if (!resuming) {
-      this.signalling.send("join_lobby", { lobby_id: this.code, name: this.name });
+      const join = { lobby_id: this.code, name: this.name };
+      if (this.password) join.password = this.password;
+      this.signalling.send("join_lobby", join);
     }
   }
 
@@ -74,8 +84,8 @@ class Visit {
 
   onEvent(event, content) {
     if (this.ended) return;
-    const handler = this.handlers[event];
-    if (handler) handler.call(this, content);
+    const handlers = this.handlers;
+    if (Object.hasOwn(handlers, event)) handlers[event].call(this, content);
   }
 
   get handlers() {
@@ -86,13 +96,18 @@ class Visit {
       },
       request_accepted(content) {
         this.hostId = content.host_connection_id;
+        this.peerId = Number.isInteger(content.peer_id) ? content.peer_id : null;
         this.signalling.resumeToken = content.guest_token;
         showLobby(this.code, this.name);
         setStatus("Connecting", "busy");
         this.peer = new GuestPeer(content.ice_servers || [], {
           signal: (action, body) => this.signalling.send(action, body),
           open: () => this.onPeerOpen(),
-          chat: (text) => addChat(this.hostName, text, "host"),
+          chat: (text, sender) => {
+            if (sender && !sender.host) addChat(sender.name, text, "member");
+            else addChat(sender ? sender.name : this.hostName, text, "host");
+          },
+          members: (members) => showMembers(members, this.peerId),
           rtt: (ms) => {
             ui.rtt.textContent = `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
           },
@@ -124,7 +139,7 @@ class Visit {
       },
       request_rejected(content) {
         const said = hostWords(content);
-        const words = REJECT_WORDS[content.reason] || REJECT_WORDS.rejected_by_host;
+        const words = REJECT_WORDS.get(content.reason) || REJECT_WORDS.get("rejected_by_host");
         if (content.reason === "host_left") this.end("Host left", "warn");
         else this.end(`Rejected: ${said || words}`, "error");
       },
@@ -151,6 +166,15 @@ class Visit {
       error(content) {
         if (content.code === "lobby_not_found") {
           this.end("Lobby not found: check the code", "error");
+        } else if (content.code === "wrong_password") {
+          this.end(
+            this.password
+              ? "Wrong password: check it with the host and try again"
+              : "Password needed: this lobby has one; ask the host for it",
+            "error",
+          );
+          ui.password.setAttribute("aria-invalid", "true");
+          ui.password.focus();
         } else if (content.code === "invalid_token") {
           this.end("Connection failed: the lobby no longer knows this guest", "error");
         } else if (content.action === "join_lobby") {
@@ -184,6 +208,13 @@ class Visit {
     if (this.peer && this.peer.sendChat(text)) addChat("You", text, "self");
   }
 
+  /** Stop waiting for the host: withdraw the request and go back to the form. */
+  cancel() {
+    if (this.ended) return;
+    this.signalling.send("cancel_join");
+    this.end("You withdrew your request to join", "idle");
+  }
+
   leave() {
     if (this.ended) return;
     this.signalling.send(this.peer ? "leave_lobby" : "cancel_join");
@@ -201,6 +232,7 @@ class Visit {
     ui.send.disabled = true;
     ui.leave.hidden = true;
     ui.rtt.textContent = "–";
+    showMembers([], null);
     setJoinEnabled(true);
   }
 }
@@ -215,8 +247,9 @@ function setStatus(words, tone) {
 }
 
 function setJoinEnabled(enabled) {
-  for (const control of [ui.code, ui.name, ui.join]) control.disabled = !enabled;
+  for (const control of [ui.code, ui.name, ui.password, ui.join]) control.disabled = !enabled;
   if (enabled) ui.joinForm.hidden = false;
+  ui.cancel.hidden = enabled; // while waiting for the host, the way back
   ui.join.textContent = visit && visit.ended ? "Join again" : "Join";
 }
 
@@ -226,6 +259,28 @@ function showLobby(code, name) {
   ui.leave.hidden = false;
   ui.lobbyCode.textContent = code;
   ui.who.textContent = `You are ${name}`;
+}
+
+/** The host's list of who is in the lobby; the host and this guest are marked. */
+function showMembers(members, ownPeerId) {
+  const items = members.map((member) => {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = member.name;
+    item.append(name);
+    const mark = member.host ? "host" : member.peerId === ownPeerId ? "you" : "";
+    if (mark) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = ` (${mark})`;
+      item.append(tag);
+    }
+    return item;
+  });
+  ui.members.replaceChildren(...items);
+  ui.members.hidden = items.length === 0;
+  ui.membersHeading.hidden = items.length === 0;
 }
 
 function addChat(who, text, kind) {
@@ -260,9 +315,11 @@ ui.joinForm.addEventListener("submit", (event) => {
     return;
   }
   ui.name.removeAttribute("aria-invalid");
+  ui.password.removeAttribute("aria-invalid");
   ui.code.value = code;
   ui.chatLog.replaceChildren();
-  visit = new Visit(code, name);
+  showMembers([], null);
+  visit = new Visit(code, name, ui.password.value);
   setJoinEnabled(false);
   visit.start();
 });
@@ -278,6 +335,11 @@ ui.chatForm.addEventListener("submit", (event) => {
 
 ui.leave.addEventListener("click", () => {
   if (visit) visit.leave();
+});
+
+ui.cancel.addEventListener("click", () => {
+  if (visit) visit.cancel();
+  ui.join.focus();
 });
 
 const fromPath = codeFromPath(window.location.pathname);

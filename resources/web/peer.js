@@ -1,19 +1,24 @@
 // The WebRTC link to the host, guest side. The host is the offerer and opens
 // the "lobby" and "game" channels; this side answers, trickles its own
 // candidates and speaks the lobby channel's JSON messages (README, "Data
-// channels"): ping/pong for RTT, chat, and bye before a deliberate close.
+// channels"): ping/pong for RTT, chat (the host names who said each line, itself
+// or another guest), the host's member list, and bye before a deliberate close.
 
 const LOBBY = "lobby";
 const GAME = "game";
 const PING_INTERVAL_MS = 2000;
 export const MAX_CHAT_LENGTH = 2000;
+export const HOST_PEER_ID = 1;
+const MAX_MEMBERS = 256;
+const MAX_NAME_LENGTH = 64;
 
 export class GuestPeer {
   /**
    * @param {object[]} iceServers  exactly what the server handed out
-   * @param {object} handlers  signal(action, content), open(), chat(text), rtt(ms),
-   *   bye(reason), closed(), failed(), interrupted(yes): the path to the host stopped
-   *   answering (yes) or came back (no)
+   * @param {object} handlers  signal(action, content), open(), chat(text, sender),
+   *   members(list), rtt(ms), bye(reason), closed(), failed(), interrupted(yes): the path
+   *   to the host stopped answering (yes) or came back (no). sender and each member are
+   *   {name, peerId, host}; sender is null when the host did not name one.
    */
   constructor(iceServers, handlers) {
     this.handlers = handlers;
@@ -142,7 +147,13 @@ export class GuestPeer {
     } else if (message.type === "pong" && typeof message.t === "number") {
       this.handlers.rtt(Math.max(0, performance.now() - message.t));
     } else if (message.type === "chat" && typeof message.text === "string" && message.text.trim()) {
-      this.handlers.chat(message.text.slice(0, MAX_CHAT_LENGTH));
+      this.handlers.chat(message.text.slice(0, MAX_CHAT_LENGTH), member(message.from, message.peer_id));
+    } else if (message.type === "members" && Array.isArray(message.members)) {
+      const members = message.members
+        .slice(0, MAX_MEMBERS)
+        .map((entry) => entry && typeof entry === "object" && member(entry.name, entry.peer_id, entry.host))
+        .filter(Boolean);
+      this.handlers.members(members);
     } else if (message.type === "bye") {
       const reason = typeof message.reason === "string" ? message.reason : "left";
       if (!this.done) {
@@ -160,4 +171,11 @@ export class GuestPeer {
     if (how === "failed") this.handlers.failed();
     else this.handlers.closed();
   }
+}
+
+/** A member from what the host sent, or null when it is not one. */
+function member(name, peerId, host) {
+  if (typeof name !== "string" || !name.trim() || !Number.isInteger(peerId) || peerId < 1) return null;
+  const isHost = host === true || (host === undefined && peerId === HOST_PEER_ID);
+  return { name: name.trim().slice(0, MAX_NAME_LENGTH), peerId, host: isHost };
 }

@@ -2,15 +2,14 @@
 
 They run only where ``lo`` is the only network interface; as root the whole
 suite re-runs itself in such a namespace (``tests/conftest.py``), elsewhere
-they are skipped with the reason.
+they are skipped with the reason, and under CI (``CI=true``) they fail with it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.ci import cannot_run
 from tests.lobbyhost_app.loopback import loopback_ice
 from tests.qt_fixtures import (
     isolated_qsettings,
@@ -23,11 +22,9 @@ from .harness import browser_unavailable_reason
 __all__ = ["isolated_qsettings", "loopback_ice", "pytest_asyncio_loop_factories", "settings_store"]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.fixture(autouse=True)
+def browser_available() -> None:
+    """Every browser test first checks it can run safely: skip if not, or fail under CI."""
     reason = browser_unavailable_reason()
-    if reason is None:
-        return
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    if reason is not None:
+        cannot_run(reason)

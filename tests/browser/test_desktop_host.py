@@ -56,7 +56,7 @@ async def test_invite_link_page_connects_chats_and_sees_the_lobby_close(
             await host_says(h, qtbot, "welcome, Bob")
             await guest.expect_chat("Ann", "welcome, Bob")
 
-            h.click(h.view.close_button)
+            h.close_lobby()
             await guest.expect_status("Lobby closed$")
             await expect(guest.page.get_by_label("Message")).to_be_disabled()
             await expect(guest.page.get_by_role("button", name="Join again")).to_be_enabled()

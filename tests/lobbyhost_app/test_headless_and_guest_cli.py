@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import io
 import json
 import signal
 import socket
@@ -22,6 +23,8 @@ from typing import IO, Any
 import pytest
 
 from tests.timeouts import scaled
+
+from .net.recorder import Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The first line comes after Python has imported aiortc: slow on a slow machine.
@@ -360,3 +363,66 @@ async def test_commands_from_a_regular_file_are_read(tmp_path: Path) -> None:
     assert [e["event"] for e in events] == ["lobby_started", "error", "lobby_closed"]
     assert events[1]["message"] == "not a command: not json"
     assert process.returncode == 0
+
+
+@dataclass(eq=False)
+class StderrLines:
+    """A process's stderr read line by line as it comes (kept for the transcript too)."""
+
+    kept: io.BytesIO = field(default_factory=io.BytesIO)
+    lines: Recorder[str] = field(default_factory=Recorder)
+
+    async def read(self, stream: asyncio.StreamReader) -> None:
+        while raw := await stream.readline():
+            self.kept.seek(0, io.SEEK_END)
+            self.kept.write(raw)
+            self.lines(raw.decode("utf-8", "replace"))
+
+
+async def test_a_host_whose_stdout_is_not_read_keeps_serving_and_reports_what_it_dropped() -> None:
+    """With its stdout unread, the host still answers /healthz and lets a guest in; its reader then gets output_dropped{count}, and stderr says so."""
+    command = ("--headless", "--listen", "127.0.0.1:0", *LOOPBACK_ICE, "--auto-accept")
+    stderr = StderrLines()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ENTRY.format(module="lobbyhost_app.cli"),
+        *command,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        limit=16 * 1024,  # this test's side holds at most 32 KiB of the host's unread output
+    )
+    assert process.stderr is not None
+    reading_stderr = asyncio.create_task(stderr.read(process.stderr))
+    host = Host("host", process, stderr.kept)
+    try:
+        started = await host.expect("lobby_started", within=START_TIMEOUT)
+        async with guest(started["url"], started["lobby_id"]) as bob:
+            await bob.expect("status", within=START_TIMEOUT, phase="connected")
+            await host.expect("peer_connected", name="Bob")
+            # From here on nobody reads the host's stdout. Bob's chat, ~800 KB of
+            # chat lines to print, fills the pipe and the host's output buffer.
+            text = "x" * 1900
+            await bob.send_line("\n".join(f"{n:04d}{text}" for n in range(400)))
+            await stderr.lines.wait_for(lambda line: "dropping output lines" in line)
+
+            status, _, body = await asyncio.to_thread(_get, started["port"], "/healthz")
+            assert status == 200 and json.loads(body)["lobbies"] == 1
+            async with guest(started["url"], started["lobby_id"], "Cy") as cy:
+                await cy.expect("status", within=START_TIMEOUT, phase="connected")
+
+                # The reader comes back: it is told what it missed, then lines flow again.
+                dropped = await host.expect("output_dropped")
+                assert dropped["count"] > 0
+                await host.expect("peer_rtt")
+                said = await stderr.lines.wait_for(
+                    lambda line: "lines while stdout was not" in line
+                )
+                assert f"dropped {dropped['count']} output lines" in said
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await reading_stderr
+        await process.communicate()  # reads what is left of stdout, so the pipe can close

@@ -7,11 +7,13 @@ import pytest
 from lobbyhost_app.invite import (
     AddressError,
     JoinTarget,
+    check_listen_host,
     embedded_invite_link,
     lan_address,
     local_connect_host,
     normalize_server_url,
     parse_join_target,
+    reachable_hosts,
     remote_invite_link,
 )
 
@@ -90,3 +92,67 @@ def test_an_invite_link_splits_into_server_and_code() -> None:
         "wss://lobby.example.org/lh/", "K7QX2M"
     )
     assert parse_join_target("192.168.1.20:8765") == JoinTarget("ws://192.168.1.20:8765/")
+
+
+@pytest.mark.parametrize(
+    ("typed", "target"),
+    [
+        ("192.168.1.20", JoinTarget("ws://192.168.1.20:8765/")),
+        (" 127.0.0.1 ", JoinTarget("ws://127.0.0.1:8765/")),
+        ("[::1]", JoinTarget("ws://[::1]:8765/")),
+        ("lobby.lan/join/K7QX2M", JoinTarget("ws://lobby.lan:8765/", "K7QX2M")),
+        ("192.168.1.20:9000", JoinTarget("ws://192.168.1.20:9000/")),
+        ("ws://lobby.example.org/", JoinTarget("ws://lobby.example.org/")),
+        ("http://192.168.1.20/join/K7QX2M", JoinTarget("ws://192.168.1.20/", "K7QX2M")),
+    ],
+)
+def test_a_join_address_without_a_port_uses_8765(typed: str, target: JoinTarget) -> None:
+    """An address typed without scheme or port means LobbyHost's port 8765; URLs keep theirs."""
+    assert parse_join_target(typed) == target
+
+
+@pytest.mark.parametrize("typed", ["ws://lobby example.org/", "192.168.1.20 :8765", "my pc"])
+def test_a_server_address_with_a_space_is_refused(typed: str) -> None:
+    """A space can never be part of a server address: refused with a sentence saying so."""
+    with pytest.raises(AddressError, match="has a space in it"):
+        normalize_server_url(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "complaint"),
+    [
+        ("192.168.1.300", "'192.168.1.300' is not an IP address."),
+        ("127.0.0.1:8765", "'127.0.0.1:8765' is not an IP address (put the port in the Port"),
+        ("::zz", "'::zz' is not an IP address."),
+        ("my pc", "'my pc' is not an IP address or a host name"),
+        ("under_score", "'under_score' is not an IP address or a host name"),
+    ],
+)
+def test_a_listen_address_that_can_never_work_is_refused(typed: str, complaint: str) -> None:
+    """Malformed IP literals and names are refused without any lookup, with the reason."""
+    with pytest.raises(AddressError) as caught:
+        check_listen_host(typed)
+    assert str(caught.value).startswith(complaint)
+
+
+@pytest.mark.parametrize(
+    ("typed", "host"),
+    [("", "0.0.0.0"), ("0.0.0.0", "0.0.0.0"), ("127.0.0.1", "127.0.0.1"), ("[::1]", "::1")],
+)
+def test_listen_addresses_that_work_are_kept(typed: str, host: str) -> None:
+    """Wildcards and IP literals pass as they are (IPv6 without brackets)."""
+    assert check_listen_host(typed) == host
+
+
+def test_localhost_resolves_as_a_listen_address() -> None:
+    """A name is looked up (here localhost, from /etc/hosts) and kept when it resolves."""
+    assert check_listen_host("localhost") == "localhost"
+
+
+def test_reachable_hosts_are_the_lan_addresses_for_a_wildcard_listener() -> None:
+    """0.0.0.0 is reached at every LAN IPv4 address (the invite link's first), else 127.0.0.1."""
+    lan = ["127.0.0.1", "::1", "fe80::1", "169.254.3.4", "192.168.1.20", "10.0.0.2"]
+    assert reachable_hosts("0.0.0.0", lan) == ["192.168.1.20", "10.0.0.2"]
+    assert reachable_hosts("0.0.0.0", lan)[0] in embedded_invite_link("0.0.0.0", 1, "C", lan)
+    assert reachable_hosts("0.0.0.0", ["127.0.0.1"]) == ["127.0.0.1"]
+    assert reachable_hosts("[::1]", lan) == ["::1"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from signalling_server.config import (
     load_toml,
 )
 from signalling_server.errors import ConfigError
+from tests.timeouts import scaled
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_match_the_protocol() -> None:
@@ -106,3 +111,40 @@ def test_dialect_time_scale_from_toml_and_command_line(tmp_path: Path) -> None:
     assert config_from_args(args).dialect_time_scale == 0.01
     with pytest.raises(ConfigError, match="dialect_time_scale"):
         config_from_mapping({"dialect_time_scale": 0})
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("limitz = 3\n", "limitz"),
+        ("[limits]\nmax_frame_byte = 5\n", "limits.max_frame_byte"),
+        ("[timeouts]\nguest_grase = 5\n", "timeouts.guest_grase"),
+        (
+            '[[ice.turn]]\nurls = "turn:127.0.0.1"\nusername = "u"\ncredential = "c"\npass = "p"\n',
+            "ice.turn.pass",
+        ),
+    ],
+)
+def test_an_unknown_toml_key_is_named_with_its_file(tmp_path: Path, toml: str, key: str) -> None:
+    """A misspelt key of the config file is refused with its dotted name and the file's path."""
+    path = tmp_path / "server.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        config_from_args(build_parser().parse_args(["--config", str(path)]))
+    assert str(caught.value) == f"unknown key {key!r} in {path}"
+
+
+def test_lobbyhost_server_says_which_key_of_which_file_it_does_not_know(tmp_path: Path) -> None:
+    """lobbyhost-server --config with a typo exits 2 with "unknown key 'limitz' in <file>"."""
+    path = tmp_path / "server.toml"
+    path.write_text("port = 0\nlimitz = 3\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "signalling_server", "--config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.endswith(f"lobbyhost-server: error: unknown key 'limitz' in {path}\n")

@@ -349,3 +349,24 @@ def test_kick_without_block_lets_the_guest_ask_again() -> None:
     host.expect("guest_left")
     bob.act("join_lobby", lobby_id=code)
     bob.expect("join_requested")
+
+
+def test_older_clients_reason_field_is_the_hosts_words() -> None:
+    """kick_guest and reject_join_request take an older client's "reason" as the host's message."""
+    h = Harness()
+    host, code, _ = open_lobby(h)
+    bob, _ = accept(h, host, code, "Bob")
+    cy = join(h, host, code, "Cy")
+    host.act("kick_guest", connection_id=bob.id, reason="spamming")
+    assert bob.expect("kicked") == {
+        "lobby_id": code,
+        "reason": "kicked_by_host",
+        "message": "spamming",
+    }
+    host.expect("guest_left")
+    host.act("reject_join_request", connection_id=cy.id, reason="full for tonight")
+    assert cy.expect("request_rejected") == {
+        "lobby_id": code,
+        "reason": "rejected_by_host",
+        "message": "full for tonight",
+    }

@@ -44,6 +44,18 @@ def test_guest_drop_then_resume_within_grace_keeps_its_place() -> None:
     assert [g["connection_id"] for g in host.expect("lobby_info")["guests"]] == [back.id]
 
 
+def test_relaying_to_a_guest_that_dropped_is_unknown_connection() -> None:
+    """While a dropped guest is in its grace period, signalling its old id errors to the sender."""
+    h = Harness(timeouts=GRACE)
+    host, code, _ = open_lobby(h)
+    bob, _ = accept(h, host, code)
+    bob.disconnect()
+    host.expect("guest_left")
+    host.act("send_ice_candidate", ref="c1", connection_id=bob.id, candidate=None)
+    assert host.expect_error("unknown_connection", "send_ice_candidate")["ref"] == "c1"
+    h.assert_all_silent()
+
+
 def test_guest_grace_expiry_frees_the_seat_and_kills_the_token() -> None:
     """After guest_grace the host hears the guest is lost, the token is invalid and the seat is free."""
     h = Harness(timeouts=GRACE)

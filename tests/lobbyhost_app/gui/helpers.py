@@ -13,12 +13,13 @@ from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from lobbyhost_app.app import AppParts, build, shutdown
-from lobbyhost_app.controllers.host_controller import HostController, HostState
+from lobbyhost_app.controllers.host_controller import HostController, HostOverrides, HostState
 from lobbyhost_app.net.guest import GuestEvent, GuestPhase, GuestSession, GuestStatus
 from lobbyhost_app.net.ice import IceSettings
 from lobbyhost_app.net.link import LinkState
 from lobbyhost_app.net.signalling import SignallingClient
 from lobbyhost_app.views.host_view import HostView
+from signalling_server import Timeouts
 from tests.lobbyhost_app.net.recorder import Recorder
 from tests.timeouts import scaled
 
@@ -56,8 +57,9 @@ def phase_is(wanted: GuestPhase) -> Callable[[GuestEvent], bool]:
 class RealGuest:
     """A guest from the net layer (GuestSession + SignallingClient) on loopback ICE."""
 
-    def __init__(self, url: str) -> None:
-        self.signalling = SignallingClient(url, reconnect=False)
+    def __init__(self, url: str, *, reconnect: bool = False) -> None:
+        """With ``reconnect`` its signalling comes back at once after a drop and resumes."""
+        self.signalling = SignallingClient(url, reconnect=reconnect, backoff=(0.05, 0.2))
         self.events: Recorder[GuestEvent] = Recorder()
         self.session: GuestSession | None = None
 
@@ -81,9 +83,14 @@ class RealGuest:
 
 
 @contextlib.asynccontextmanager
-async def running_app(store: QSettings) -> AsyncIterator[AppParts]:
-    """The real main window, shown (offscreen), with its controllers; shut down on exit."""
-    parts = build(store)
+async def running_app(
+    store: QSettings, *, overrides: HostOverrides | None = None
+) -> AsyncIterator[AppParts]:
+    """The real main window, shown (offscreen), with its controllers; shut down on exit.
+
+    ``overrides`` are what ``lobbyhost`` would take from its command line.
+    """
+    parts = build(store, overrides=overrides)
     parts.window.show()
     try:
         yield parts
@@ -123,14 +130,21 @@ class Hosting:
     def click(self, widget: QWidget) -> None:
         self.qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
-    def new_guest(self) -> RealGuest:
-        guest = RealGuest(self.url)
+    def close_lobby(self) -> None:
+        """Click Close lobby, and confirm in the question asked while guests are connected."""
+        self.click(self.view.close_button)
+        question = self.view.close_confirmation
+        if question is not None:
+            self.click(question.confirm_button)
+
+    def new_guest(self, *, reconnect: bool = False) -> RealGuest:
+        guest = RealGuest(self.url, reconnect=reconnect)
         self.guests.append(guest)
         return guest
 
-    async def add_guest(self, name: str) -> RealGuest:
+    async def add_guest(self, name: str, *, reconnect: bool = False) -> RealGuest:
         """A real guest asks to join; returns once its card is on screen."""
-        guest = self.new_guest()
+        guest = self.new_guest(reconnect=reconnect)
         await guest.join(self.code, name)
         cards = self.view.request_list
         await wait_until(
@@ -152,10 +166,17 @@ class Hosting:
 
 
 @contextlib.asynccontextmanager
-async def hosting(qtbot: QtBot, store: QSettings) -> AsyncIterator[Hosting]:
-    """The window after a click on Open lobby (embedded server on 127.0.0.1, port 0)."""
+async def hosting(
+    qtbot: QtBot, store: QSettings, *, timeouts: Timeouts | None = None
+) -> AsyncIterator[Hosting]:
+    """The window after a click on Open lobby (embedded server on 127.0.0.1, port 0).
+
+    ``timeouts`` shortens the embedded server's timers (grace periods, request timeout).
+    """
     async with running_app(store) as parts:
         harness = Hosting(qtbot, parts)
+        if timeouts is not None:
+            parts.host.server_timeouts = timeouts
         try:
             harness.click(harness.view.open_button)
             await wait_until(lambda: parts.host.state is HostState.OPEN, parts.host.state_changed)

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from lobbyhost_app.models.join_requests import JoinRequestsModel, format_waiting
-from lobbyhost_app.models.peers import PeerColumn, PeerTableModel, format_bytes
+from lobbyhost_app.models.peers import PeerColumn, PeerTableModel, format_bytes, lost_state_text
 from lobbyhost_app.net.host import JoinRequested, PeerUpdated
 from lobbyhost_app.net.link import LinkState, LinkStats
 
@@ -92,6 +92,29 @@ def test_a_resumed_guest_keeps_its_row_under_its_new_connection_id(qtbot: QtBot)
     assert model.rowCount() == 1
     model.remove_connection("new")
     assert model.rowCount() == 0
+
+
+def test_a_peer_whose_connection_is_lost_counts_down_without_stale_figures(qtbot: QtBot) -> None:
+    """A lost peer reads "connection lost, waiting up to N s" counting down, RTT and route dashed; back, it is as before."""
+    now = [100.0]
+    model = PeerTableModel(clock=lambda: now[0])
+    model.apply_updates([update(2, "a"), update(3, "b")])
+    changed = Counter()
+    model.dataChanged.connect(changed)
+    model.mark_connection_lost(3, 30)
+    assert len(changed.calls) == 1 and changed.calls[0][0].row() == 1
+    cells = [model.index(1, column).data() for column in (PeerColumn.STATE, PeerColumn.RTT)]
+    assert cells == ["connection lost, waiting up to 30 s", "\N{EN DASH}"]
+    assert model.index(1, PeerColumn.ROUTE).data() == "\N{EN DASH}"
+    assert model.index(0, PeerColumn.STATE).data() == "connected"  # the other peer is untouched
+    now[0] = 112.5
+    assert model.index(1, PeerColumn.STATE).data() == "connection lost, waiting up to 18 s"
+    model.apply_updates([update(3, "b", rtt=50.0)])  # link figures arriving meanwhile stay hidden
+    assert model.index(1, PeerColumn.RTT).data() == "\N{EN DASH}"
+    model.mark_reconnected(3)
+    assert model.index(1, PeerColumn.STATE).data() == "connected"
+    assert model.index(1, PeerColumn.RTT).data() == "50.0"
+    assert lost_state_text(-1) == "connection lost, waiting up to 0 s"
 
 
 def test_peer_cells_show_readable_values(qtbot: QtBot) -> None:

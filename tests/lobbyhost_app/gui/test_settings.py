@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
@@ -10,10 +16,37 @@ from lobbyhost_app.app import build
 from lobbyhost_app.controllers.settings import AppSettings, Settings
 from lobbyhost_app.net.ice import IceServer
 from lobbyhost_app.views.settings_dialog import SettingsDialog
+from tests.timeouts import scaled
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+#: Loads the settings from the INI file named by argv[1] and prints them as JSON.
+_LOAD_AND_PRINT = """
+import dataclasses, json, sys
+from PySide6.QtCore import QSettings
+from lobbyhost_app.controllers.settings import Settings
+store = QSettings(sys.argv[1], QSettings.Format.IniFormat)
+print(json.dumps(dataclasses.asdict(Settings(store).load())))
+"""
+
+
+def load_in_a_new_process(path: str) -> AppSettings:
+    """The settings a fresh program reads from the INI file ``path`` (a restart, as users do it)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_PRINT, path],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPOSITORY,
+        timeout=scaled(60),
+    )
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in loaded.items()}
+    return AppSettings(**values)
 
 
 def test_settings_round_trip_through_an_ini_file(qtbot: QtBot, tmp_path: object) -> None:
-    """Every field comes back with its type from a fresh QSettings on the same file."""
+    """Every field, the display name included, comes back with its type in a new process."""
     path = f"{tmp_path}/round-trip.ini"
     wanted = AppSettings(
         display_name="Ann",
@@ -32,6 +65,17 @@ def test_settings_round_trip_through_an_ini_file(qtbot: QtBot, tmp_path: object)
     )
     Settings(QSettings(path, QSettings.Format.IniFormat)).save(wanted)
     assert Settings(QSettings(path, QSettings.Format.IniFormat)).load() == wanted
+    assert load_in_a_new_process(path) == wanted
+
+
+def test_a_display_name_saved_by_an_older_version_is_kept(tmp_path: Path) -> None:
+    """A name an older version left under Qt's reserved General group is read once and kept."""
+    path = tmp_path / "older.ini"
+    path.write_text("[%General]\ndisplay_name=Ann\n\n[host]\nlisten_port=9000\n")
+    assert load_in_a_new_process(str(path)).display_name == "Ann"
+    assert "[%General]" not in path.read_text()  # moved to its new key
+    again = load_in_a_new_process(str(path))
+    assert (again.display_name, again.listen_port) == ("Ann", 9000)
 
 
 def test_missing_or_broken_values_fall_back_to_defaults(qtbot: QtBot, tmp_path: object) -> None:

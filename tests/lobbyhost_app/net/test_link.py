@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator
 
@@ -91,6 +92,29 @@ async def test_a_registered_channel_opens_with_its_options_and_carries_data_both
             await ready
         assert guest.send(channel, b"datagram")
         assert await host_heard == b"datagram"
+
+
+async def test_rtt_is_the_time_on_the_clock_from_a_ping_to_its_pong_in_ms(
+    links: tuple[PeerLink, PeerLink],
+) -> None:
+    """The host's clock reads 5.0 s when it pings and 5.25 s when the pong comes: RTT 250 ms."""
+    host, guest = links
+    readings = itertools.count(5.0, 0.25)  # each reading a quarter second after the last
+    host_lobby = LobbyChannel(host, clock=lambda: next(readings))
+    LobbyChannel(guest)  # answers pings
+    first: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    def record(ms: float) -> None:
+        if not first.done():
+            first.set_result(ms)
+
+    host_lobby.on_rtt = record
+    guest.accept_channels()
+    host_lobby.open()
+    await handshake(host, guest)  # the lobby channel opens: the host pings at once
+    async with asyncio.timeout(scaled(5)):
+        assert await first == 250.0
+    assert host.rtt_ms == 250.0
 
 
 async def test_opening_a_channel_nobody_handles_is_a_mistake(

@@ -25,6 +25,7 @@ from lobbyhost_app.session_values import (
     JoinRequested,
     LinkState,
     LobbyEnded,
+    PeerConnectionLost,
     PeerGone,
     PeerResumed,
     PeerUpdated,
@@ -43,6 +44,7 @@ from signalling_server.protocol import (
     Resumed,
 )
 
+from ..fake_clock import HeldClock
 from .recorder import Recorder
 
 LOOPBACK = IceSettings(allowed_addresses=("127.0.0.1",))
@@ -234,14 +236,18 @@ async def test_guest_vanishing_mid_handshake_leaves_nothing_behind(lobby: Lobby)
 
 
 async def test_handshake_that_never_completes_is_shown_failed(server: SignallingServer) -> None:
-    """A guest that stays connected but never answers: the peer fails and is removed."""
-    lobby = await open_host(server, handshake_timeout=0.5)
+    """A guest that stays connected but never answers: at the handshake deadline the peer fails, removed."""
+    clock = HeldClock()
+    lobby = await open_host(server, clock=clock)  # handshake deadline: 20 s on the clock
     raw = SignallingClient(server.url, reconnect=False)
     await raw.connect()
     await raw.request(JoinLobby(lobby_id=lobby.lobby_id, name="Mute"))
     request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
     assert isinstance(request, JoinRequested)
     await lobby.host.accept(request.connection_id)
+    await clock.wait_for_sleeper()  # the offer went out and its deadline is set
+    assert not any(isinstance(e, PeerGone) for e in lobby.events.events)
+    clock.advance(20.0)
     gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone))
     assert gone == PeerGone(request.connection_id, "Mute", 2, "failed")
     await raw.close()
@@ -324,3 +330,19 @@ async def test_closing_the_host_closes_its_peer_connections_itself(lobby: Lobby)
     # Its data channel closing is all the frozen guest notices.
     assert (await guest.wait_ended()).phase is GuestPhase.LOBBY_CLOSED
     await guest.signalling.close()
+
+
+async def test_a_dropped_guest_is_reported_lost_then_gone_when_its_grace_runs_out() -> None:
+    """A connected guest's drop is PeerConnectionLost with the grace; the grace over, PeerGone(lost)."""
+    config = ServerConfig(port=0, timeouts=Timeouts(guest_grace=1, host_grace=10, close_timeout=1))
+    async with serve(config) as server:
+        lobby = await open_host(server, guest_grace=1)
+        guest, _, guest_id = await connect_guest(lobby)
+        mark = lobby.events.mark
+        await guest.signalling.close()  # its page went away: no resume will come
+        lost = await lobby.events.wait_for(lambda e: isinstance(e, PeerConnectionLost), after=mark)
+        assert lost == PeerConnectionLost(guest_id, "Bob", 2, 1)
+        gone = await lobby.events.wait_for(lambda e: isinstance(e, PeerGone), after=mark)
+        assert gone == PeerGone(guest_id, "Bob", 2, "lost")
+        await guest.leave()
+        await lobby.host.close()

@@ -20,6 +20,7 @@ from lobbyhost_app.net.signalling_api import (
     SignallingEvent,
 )
 from signalling_server import Limits, ServerConfig, serve
+from signalling_server.clock import ManualClock
 from signalling_server.protocol import (
     ErrorCode,
     JoinLobby,
@@ -33,6 +34,7 @@ from signalling_server.protocol import (
 )
 from tests.timeouts import scaled
 
+from ..fake_clock import SteppingClock
 from .recorder import Recorder
 
 Script = Callable[[ServerConnection], Awaitable[None]]
@@ -57,10 +59,12 @@ def ref_of(frame: str | bytes) -> str | None:
 
 
 async def test_a_burst_beyond_the_server_budget_is_paced_not_refused() -> None:
-    """300 actions at once against a 50/s, burst 200 server: all answered, none rate_limited."""
+    """300 actions at once against a 50/s, burst 200 server: 120 wait 1/45 s each, all answered."""
     config = ServerConfig(port=0, limits=Limits(actions_per_second=50, action_burst=200))
-    async with serve(config) as server:
-        client = SignallingClient(server.url)  # default budget: 45/s, burst 180
+    shared = ManualClock()  # the server's and the client's: pacing waits move it, nobody waits
+    async with serve(config, clock=shared) as server:
+        clock = SteppingClock(shared)
+        client = SignallingClient(server.url, clock=clock)  # default budget: 45/s, burst 180
         events: Recorder[SignallingEvent] = Recorder()
         client.add_listener(events)
         await client.connect()
@@ -74,6 +78,7 @@ async def test_a_burst_beyond_the_server_budget_is_paced_not_refused() -> None:
             list(range(300))
         )
         assert server.counters.errors == {}
+        assert clock.slept == pytest.approx([1 / 45] * 120)  # the burst of 180 went at once
         await client.close()
 
 
@@ -169,7 +174,7 @@ async def test_a_listener_that_raises_is_logged_and_the_client_carries_on(
 
 
 async def test_resuming_to_a_server_that_is_gone_ends_in_connection_closed() -> None:
-    """The socket drops, the server is gone for good: lost, then closed; a request waiting fails."""
+    """The server is gone for good: lost, retries backing off 0.25 s to 5 s for 30 s, closed; a request waiting fails."""
     dropped = asyncio.Event()
 
     async def lobby_server(ws: ServerConnection) -> None:
@@ -181,7 +186,8 @@ async def test_resuming_to_a_server_that_is_gone_ends_in_connection_closed() -> 
 
     events: Recorder[SignallingEvent] = Recorder()
     async with scripted_server(lobby_server) as url:
-        client = SignallingClient(url, backoff=(0.02, 0.05), resume_window=scaled(0.5))
+        clock = SteppingClock()
+        client = SignallingClient(url, clock=clock)  # backoff 0.25 s doubling to 5 s, window 30 s
         client.add_listener(events)
         await client.connect()
         assert isinstance(await client.request(StartLobby()), LobbyStarted)
@@ -189,8 +195,9 @@ async def test_resuming_to_a_server_that_is_gone_ends_in_connection_closed() -> 
         dropped.set()
     await events.wait_for(lambda e: isinstance(e, ConnectionLost))
     waiting = asyncio.create_task(client.request(Ping()))
-    closed = await events.wait_for(lambda e: isinstance(e, ConnectionClosed), within=5)
+    closed = await events.wait_for(lambda e: isinstance(e, ConnectionClosed))
     assert closed == ConnectionClosed("the signalling connection was lost")
+    assert clock.slept == [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0, 5.0]  # 32.75 s >= 30
     with pytest.raises(NetError):
         await waiting
     await client.close()

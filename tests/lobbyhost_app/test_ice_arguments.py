@@ -1,0 +1,50 @@
+"""``--ice-server`` in both CLIs: a URL without a STUN/TURN scheme is refused where it is typed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import pytest
+
+from lobbyhost_app import cli, guest_cli
+from lobbyhost_app.net.ice import IceServer
+
+PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
+    "lobbyhost": cli.build_parser,
+    "lobbyhost-guest": guest_cli.build_parser,
+}
+#: What each CLI needs besides the option under test.
+REQUIRED: dict[str, list[str]] = {"lobbyhost": [], "lobbyhost-guest": ["ws://127.0.0.1:1/", "C"]}
+
+
+@pytest.mark.parametrize("program", PARSERS)
+@pytest.mark.parametrize("url", ["stun.example.org:3478", "127.0.0.1:3478", "http://x:1", "turn:"])
+def test_an_ice_server_without_a_scheme_is_an_argparse_error(
+    program: str, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both CLIs exit 2 with usage and a sentence naming the URL and the schemes it needs."""
+    with pytest.raises(SystemExit) as exited:
+        PARSERS[program]().parse_args([*REQUIRED[program], "--ice-server", url])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ")
+    assert f"{program}: error: argument --ice-server: {url!r} " in err
+
+
+@pytest.mark.parametrize("program", PARSERS)
+def test_stun_and_turn_urls_are_taken(program: str) -> None:
+    """stun: and turn: URLs (credentials in the userinfo) still become ICE servers."""
+    args = PARSERS[program]().parse_args(
+        [
+            *REQUIRED[program],
+            "--ice-server",
+            "stun:127.0.0.1:3478",
+            "--ice-server",
+            "turn:u:p@127.0.0.1:3478",
+        ]
+    )
+    assert guest_cli.ice_from_arguments(args).servers == (
+        IceServer(urls=("stun:127.0.0.1:3478",)),
+        IceServer(urls=("turn:127.0.0.1:3478",), username="u", credential="p"),
+    )
