@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .errors import LobbyHostError
 from .net.clock import SYSTEM_CLOCK, Clock, within
+from .net.errors import connect_problem
 from .net.guest import GuestSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings, address_allow_list
@@ -52,8 +53,11 @@ async def run_self_test(
     try:
         with address_allow_list(ice.allowed_addresses):
             steps = await _steps(ice, step_timeout, clock)
-    except (LobbyHostError, OSError) as exc:
+    except LobbyHostError as exc:
         return SelfTestResult(False, f"self-test FAILED: {exc}")
+    except OSError as exc:  # in words, never the system's errno text
+        problem = connect_problem(exc)
+        return SelfTestResult(False, f"self-test FAILED: the network refused: {problem}")
     total_ms = (time.perf_counter() - started) * 1000
     done = ", ".join(f"{name} {ms:.0f} ms" for name, ms in steps)
     return SelfTestResult(True, f"self-test passed in {total_ms:.0f} ms: {done}")
