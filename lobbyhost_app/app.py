@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,19 @@ class AppParts:
 
     def __post_init__(self) -> None:
         self.window.close_requested.connect(self.quit_requested.set)
+
+
+def new_event_loop(app: QApplication) -> qasync.QEventLoop:
+    """The qasync loop Qt and asyncio share, its blocking helpers on plain Python threads.
+
+    asyncio needs an executor only to look names up (a listen or server address
+    that is not an IP literal). qasync's own default starts ten QThreads per
+    loop; QThreads that outlive their loop can take the process down, and two
+    plain threads do the job.
+    """
+    loop = qasync.QEventLoop(app)
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=2, thread_name_prefix="lookup"))
+    return loop
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -165,6 +179,6 @@ def run_gui(
     app = create_application(argv)
     parts = build(overrides=overrides)
     follow_address_allow_list(parts.settings)
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner:
         runner.run(run_window(parts, quit_when_shown=quit_when_shown))
     return 0

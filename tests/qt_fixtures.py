@@ -10,14 +10,14 @@ import pytest
 import qasync
 from PySide6.QtCore import QSettings
 
-from lobbyhost_app.app import create_application
+from lobbyhost_app.app import create_application, new_event_loop
 from lobbyhost_app.controllers.settings import Settings
 
 LoopFactory = Callable[[], Any]
 
 
 def _qasync_loop() -> qasync.QEventLoop:
-    return qasync.QEventLoop(create_application(["pytest"]))
+    return new_event_loop(create_application(["pytest"]))
 
 
 def pytest_asyncio_loop_factories(
