@@ -39,6 +39,20 @@ EVENT_TIMEOUT = scaled(3.0)
 _ping_values = itertools.count(1)
 
 
+async def expect_closed(ws: ClientConnection, code: int) -> None:
+    """The server closes ``ws`` with ``code`` and sends nothing before (any protocol)."""
+    try:
+        async with asyncio.timeout(EVENT_TIMEOUT):
+            frame = await ws.recv()
+    except TimeoutError:
+        raise AssertionError(f"not closed within {EVENT_TIMEOUT} s") from None
+    except ConnectionClosed:
+        pass
+    else:
+        raise AssertionError(f"expected the connection to close, got {frame!r}")
+    assert ws.close_code == code, (ws.close_code, ws.close_reason)
+
+
 class WsClient:
     """One websocket connection speaking protocol v1, with checks for what it receives."""
 
@@ -111,16 +125,7 @@ class WsClient:
 
     async def expect_closed(self, code: int) -> None:
         """The server closes the socket with ``code`` before sending anything else."""
-        try:
-            async with asyncio.timeout(EVENT_TIMEOUT):
-                frame = await self.ws.recv()
-        except TimeoutError:
-            raise AssertionError(f"not closed within {EVENT_TIMEOUT} s") from None
-        except ConnectionClosed:
-            pass
-        else:
-            raise AssertionError(f"expected the connection to close, got {frame!r}")
-        assert self.ws.close_code == code, (self.ws.close_code, self.ws.close_reason)
+        await expect_closed(self.ws, code)
 
     async def close(self) -> None:
         await self.ws.close()

@@ -23,7 +23,7 @@ from signalling_server import Limits, ServerConfig, SignallingServer, Timeouts, 
 from signalling_server.backend import MemoryBackend
 from signalling_server.ids import LobbyId
 from signalling_server.lobby import Lobby
-from tests.signalling_server.wsclient import WsClient
+from tests.signalling_server.wsclient import WsClient, expect_closed
 from tests.timeouts import scaled
 
 CODE = re.compile(r"^[0-9a-z]{5}$")
@@ -76,16 +76,7 @@ class Pearl:
 
     async def expect_closed(self, code: int) -> None:
         """The server closes the socket with ``code`` and sends nothing before."""
-        try:
-            async with asyncio.timeout(EVENT_TIMEOUT):
-                frame = await self.ws.recv()
-        except TimeoutError:
-            raise AssertionError(f"not closed within {EVENT_TIMEOUT} s") from None
-        except ConnectionClosed:
-            pass
-        else:
-            raise AssertionError(f"expected the connection to close, got {frame!r}")
-        assert self.ws.close_code == code, (self.ws.close_code, self.ws.close_reason)
+        await expect_closed(self.ws, code)
 
     async def expect_fatal(self, error_type: str, message: str) -> None:
         """groovejet's error frame, exactly, then the server's close (1000)."""
