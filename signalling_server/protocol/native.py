@@ -104,17 +104,9 @@ class NativeCodec:
 
     def decode(self, frame: str | bytes) -> Decoded:
         """One client frame (``bytes`` stands for a binary frame) as a typed action."""
-        if isinstance(frame, bytes):
-            raise FrameError(
-                ErrorCode.INVALID_MESSAGE, "binary frames are not supported", None, None
-            )
-        limit = self.max_frame_bytes
-        if len(frame) * 4 > limit and len(frame.encode()) > limit:
-            raise FrameError(
-                ErrorCode.MESSAGE_TOO_LARGE, f"frames are limited to {limit} bytes", None, None
-            )
+        text = text_frame(frame, self.max_frame_bytes)
         try:
-            return _decode_action(frame)
+            return _decode_action(text)
         except RecursionError as exc:
             raise FrameError(
                 ErrorCode.INVALID_JSON, "frame is nested too deeply", None, None
@@ -137,6 +129,23 @@ def _relay_head(name: str, field: str) -> tuple[bytes, bytes]:
 _CANDIDATE_HEAD: Final = _relay_head("received_ice_candidate", "candidate")
 _DESCRIPTION_HEAD: Final = _relay_head("received_session_description", "description")
 _MESSAGE_HEAD: Final = _relay_head("received_message", "data")
+
+
+def text_frame(frame: str | bytes, max_frame_bytes: int) -> str:
+    """``frame`` if it is a text frame within the limit; else a :class:`FrameError`.
+
+    The checks every JSON-over-text codec makes first (the dialects' too).
+    """
+    if isinstance(frame, bytes):
+        raise FrameError(ErrorCode.INVALID_MESSAGE, "binary frames are not supported", None, None)
+    if len(frame) * 4 > max_frame_bytes and len(frame.encode()) > max_frame_bytes:
+        raise FrameError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"frames are limited to {max_frame_bytes} bytes",
+            None,
+            None,
+        )
+    return frame
 
 
 def encode_event(event: Event, ref: str | None = None) -> bytes:

@@ -25,7 +25,7 @@ from ...protocol.actions import NULL, Action
 from ...protocol.codes import ErrorCode, RejectReason
 from ...protocol.errors import FrameError
 from ...protocol.events import Error, Event, RequestAccepted, RequestRejected
-from ...protocol.native import DEFAULT_MAX_FRAME_BYTES, Decoded
+from ...protocol.native import DEFAULT_MAX_FRAME_BYTES, Decoded, text_frame
 from . import reasons
 from .lobby_ids import DIALECT, bellhop_id
 from .messages import (
@@ -69,15 +69,7 @@ class BellhopCodec:
 
     def decode(self, frame: str | bytes) -> Decoded:
         """One client frame as a Bellhop action; raises :class:`FrameError` when unusable."""
-        if isinstance(frame, bytes):
-            raise FrameError(
-                ErrorCode.INVALID_MESSAGE, "binary frames are not supported", None, None
-            )
-        limit = self.max_frame_bytes
-        if len(frame) * 4 > limit and len(frame.encode()) > limit:
-            raise FrameError(
-                ErrorCode.MESSAGE_TOO_LARGE, f"frames are limited to {limit} bytes", None, None
-            )
+        frame = text_frame(frame, self.max_frame_bytes)
         try:
             envelope = _envelope_decoder.decode(frame)
         except msgspec.ValidationError as exc:

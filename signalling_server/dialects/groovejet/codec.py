@@ -18,7 +18,7 @@ from ...protocol.actions import MAX_ID_LENGTH, NULL
 from ...protocol.codes import ErrorCode
 from ...protocol.errors import FrameError
 from ...protocol.events import Event
-from ...protocol.native import DEFAULT_MAX_FRAME_BYTES, Decoded
+from ...protocol.native import DEFAULT_MAX_FRAME_BYTES, Decoded, text_frame
 from .messages import (
     AnswerFromHost,
     CreatedRoom,
@@ -69,15 +69,9 @@ class GroovejetCodec:
 
     def decode(self, frame: str | bytes) -> Decoded:
         """A frame as one of groovejet's actions; :class:`FrameError` for a frame to ignore."""
-        if isinstance(frame, bytes):
-            raise FrameError(ErrorCode.INVALID_MESSAGE, "binary frames are ignored", None, None)
-        limit = self.max_frame_bytes
-        if len(frame) * 4 > limit and len(frame.encode()) > limit:
-            raise FrameError(
-                ErrorCode.MESSAGE_TOO_LARGE, f"frames are limited to {limit} bytes", None, None
-            )
+        text = text_frame(frame, self.max_frame_bytes)  # groovejet ignores what fails here
         try:
-            return _decode(frame)
+            return _decode(text)
         except msgspec.ValidationError as exc:
             raise FrameError(ErrorCode.INVALID_MESSAGE, str(exc), None, None) from exc
         except msgspec.DecodeError as exc:
