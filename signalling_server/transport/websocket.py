@@ -24,6 +24,7 @@ from websockets.server import ServerProtocol
 
 from ..codecs import Codec
 from ..config import ServerConfig
+from ..effects import CLOSE_TOO_SLOW
 from ..ids import ConnectionId
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Close code for a client too slow to read what it is sent.
-CLOSE_TOO_SLOW = 1013
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 _OPEN = State.OPEN
