@@ -25,14 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
-import select
-import signal
 import statistics
-import subprocess
 import sys
-import time
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,80 +35,17 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from .relay.process_resources import cpu_seconds
+from .relay.servers import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 LINE = (
     "candidate:842163049 1 udp 1677729535 127.0.0.1 54321 typ srflx raddr 0.0.0.0 rport 0"
     " generation 0 ufrag abcd network-cost 999"
 )
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: Seconds any one step may take before the benchmark gives up.
 STEP_TIMEOUT = 60.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-
-
-class Server:
-    """The signalling server in a subprocess of its own, limits raised for the benchmark."""
-
-    def __init__(self) -> None:
-        big = "1000000"
-        command = [
-            sys.executable,
-            "-m",
-            "signalling_server",
-            "--log-level",
-            "warning",
-            "--host",
-            HOST,
-            "--port",
-            "0",
-            "--actions-per-second",
-            big,
-            "--action-burst",
-            big,
-            "--lobbies-per-address",
-            big,
-            "--joins-per-address-per-minute",
-            big,
-        ]
-        self.proc = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
-        )
-        self.port = self._await_port(20.0)
-
-    def _await_port(self, seconds: float) -> int:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline().decode()
-                match = re.search(r"listening on ws://[^:]+:(\d+)/", line)
-                if match:
-                    return int(match.group(1))
-                if not line:
-                    break
-        self.stop()
-        raise RuntimeError("the server did not start")
-
-    def cpu(self) -> float:
-        return cpu_seconds(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 @dataclass
@@ -197,7 +129,12 @@ async def measure(
     pairs: int, messages: int, repetitions: int, report: Callable[[str], None]
 ) -> dict[str, list[float]]:
     """Server CPU microseconds per relayed candidate, per repetition, for each dialect."""
-    server = Server()
+    # Limits raised so they never refuse the benchmark; the limiter still runs on every frame.
+    big = "1000000"
+    limits = ["--actions-per-second", big, "--action-burst", big]
+    limits += ["--lobbies-per-address", big, "--joins-per-address-per-minute", big]
+    logs = tempfile.TemporaryDirectory(prefix="dialect-relay-")
+    server = ServerProcess("ours", limits, Path(logs.name))
     opened: list[Pair] = []
     try:
         groups = {
@@ -211,9 +148,9 @@ async def measure(
         for repetition in range(repetitions):
             order = ("native", "bellhop") if repetition % 2 == 0 else ("bellhop", "native")
             for name in order:
-                before = server.cpu()
+                before = cpu_seconds(server.pid)
                 await relay_round(groups[name], messages)
-                used = server.cpu() - before
+                used = cpu_seconds(server.pid) - before
                 per_message = 1e6 * used / (pairs * messages)
                 results[name].append(per_message)
                 report(f"  repetition {repetition + 1} {name:8} {per_message:6.2f} us/msg")
@@ -223,6 +160,7 @@ async def measure(
             await pair.host.close()
             await pair.guest.close()
         server.stop()
+        logs.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
