@@ -30,6 +30,7 @@ from .http_routes import (
     JOIN_PREFIX,
     HttpReply,
     HttpRequest,
+    error_reply,
     health_reply,
     join_page_redirect,
     not_found_reply,
@@ -38,8 +39,9 @@ from .http_routes import (
 from .ids import ConnectionId
 from .metrics import CONTENT_TYPE, ServerMetrics
 from .node import NodeCounters, SignallingNode
+from .origins import OriginPolicy
 from .protocol import NativeCodec
-from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketRoutes
+from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketOpener, WebsocketRoutes
 from .web_assets import WebAssets, load_web_assets
 
 logger = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ class SignallingServer:
         #: Websocket paths and their openers; any other path is not a websocket.
         self.websocket_routes = WebsocketRoutes()
         native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
-        self.websocket_routes.add("/", lambda _request: native)
+        self.websocket_routes.add("/", native_opener(native, OriginPolicy(config.allowed_origins)))
         self._listener = Listener(
             config,
             sink=node,
@@ -180,6 +182,23 @@ class SignallingServer:
     def _observe_join(self, seconds: float) -> None:
         if self._metrics is not None:
             self._metrics.observe_join(seconds)
+
+
+def native_opener(codec: NativeCodec, origins: OriginPolicy) -> WebsocketOpener:
+    """Opens protocol v1 at ``/`` for requests whose ``Origin`` the policy allows; else 403."""
+
+    def open_native(request: HttpRequest) -> NativeCodec | HttpReply:
+        origin = request.header("origin")
+        if origins.allows(origin, request.header("host")):
+            return codec
+        logger.info("refused a websocket from %s: origin %r is not allowed", request.client, origin)
+        return error_reply(
+            HTTPStatus.FORBIDDEN,
+            f"Pages from {origin} may not open this server's websocket: it accepts its own"
+            " pages and the origins its operator allows (--allowed-origin).",
+        )
+
+    return open_native
 
 
 def _add_standard_routes(

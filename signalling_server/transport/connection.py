@@ -49,6 +49,7 @@ class Connection(asyncio.Protocol):
         "_config",
         "_http",
         "_listener",
+        "_peer",
         "_phase",
         "_reply_task",
         "_request",
@@ -61,7 +62,8 @@ class Connection(asyncio.Protocol):
         self._listener = listener
         self._config: ServerConfig = listener.config
         self._transport: asyncio.Transport | None = None
-        self._address = ""
+        #: The TCP peer's address, and the client's (which a trusted proxy may name).
+        self._peer = self._address = ""
         #: The HTTP parser, dropped once the connection is a websocket.
         self._http: h11.Connection | None = h11.Connection(h11.SERVER)
         self._phase = _Phase.READING
@@ -77,11 +79,14 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        self._address = str(peer[0]) if peer else ""
+        self._peer = self._address = str(peer[0]) if peer else ""
         self._timer = asyncio.get_running_loop().call_later(
             self._config.timeouts.request_timeout, self._timed_out
         )
-        self._listener.connection_made(self)
+        refusal = self._listener.connection_made(self, self._peer)
+        if refusal is not None:
+            # Answered before the request comes: the client reads it as the answer to it.
+            self._refuse_with(refusal)
 
     def data_received(self, data: bytes) -> None:
         session = self.session
@@ -172,6 +177,12 @@ class Connection(asyncio.Protocol):
         method = request.method.decode("ascii")
         path, _, query = request.target.decode("latin-1").partition("?")
         listener = self._listener
+        if listener.client_addresses.is_trusted(self._peer):
+            self._address = listener.client_addresses.resolve(self._peer, request.headers)
+            refusal = listener.admit(self, self._address)
+            if refusal is not None:
+                self._answer(refusal)
+                return
         http_request = HttpRequest(
             method=method,
             path=path,
@@ -232,6 +243,10 @@ class Connection(asyncio.Protocol):
         self._close()
 
     def _refuse(self, status: HTTPStatus, text: str) -> None:
+        """Answer ``status`` before the request was read whole (see :meth:`_refuse_with`)."""
+        self._refuse_with(error_reply(status, text))
+
+    def _refuse_with(self, reply: HttpReply) -> None:
         """Answer before the request was read whole, then read and drop the rest.
 
         Closing at once would reset the connection while the client is still
@@ -241,8 +256,8 @@ class Connection(asyncio.Protocol):
         """
         self._cancel_timer()
         self._phase = _Phase.DRAINING
-        logger.debug("refusing a request from %s: %s", self._address, status.value)
-        self._write_reply(error_reply(status, text))
+        logger.debug("refusing a request from %s: %s", self._address, reply.status.value)
+        self._write_reply(reply)
         transport = self._transport
         assert transport is not None
         if transport.can_write_eof():
@@ -302,8 +317,16 @@ class Connection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._phase = _Phase.DONE
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is not None:
+            transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the answer to be sent: a client that does not
+                # read it must not hold the socket (and a shutdown) for ever.
+                self._cancel_timer()
+                self._timer = asyncio.get_running_loop().call_later(
+                    self._config.timeouts.close_timeout, transport.abort
+                )
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
