@@ -61,5 +61,5 @@ def test_ipv4_mapped_peers_match_ipv4_ranges() -> None:
 
 def test_a_bad_range_is_named() -> None:
     """A trusted proxy that is not an address or CIDR range is a ValueError naming it."""
-    with pytest.raises(ValueError, match="'10.0.0.0/33'"):
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.0/33'"):
         parse_networks(["10.0.0.0/33"])
