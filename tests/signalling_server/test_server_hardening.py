@@ -14,16 +14,18 @@ import dataclasses
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from signalling_server import Limits, SignallingServer, serve
+from signalling_server import Limits, SignallingServer, Timeouts, serve
 from tests.ci import cannot_run
 from tests.signalling_server.test_http_and_cli import fetch
 from tests.signalling_server.wsclient import EVENT_TIMEOUT, WsClient, loopback_config
+from tests.timeouts import scaled
 
 PROXY = "127.0.0.1"
 
@@ -278,6 +280,31 @@ async def test_behind_a_trusted_proxy_the_cap_is_per_forwarded_client(clients: C
         status, body = await refused(server.url, PROXY, forwarded_for="203.0.113.1")
         assert status == 429
         assert "at most 1" in body
+
+
+async def test_an_http_client_that_does_not_read_its_answer_is_dropped_after_close_timeout(
+    tmp_path: Path,
+) -> None:
+    """A large answer nobody reads holds its socket only close_timeout, then the slot is free."""
+    (tmp_path / "big.js").write_bytes(b"x" * 32 * 1024 * 1024)  # more than loopback buffers hold
+    async with hardened_server(
+        camus_web_root=tmp_path,
+        limits={"connections_per_address": 1},
+        timeouts=Timeouts(close_timeout=scaled(0.5)),
+    ) as server:
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, local_addr=("127.0.0.8", 0)
+        )
+        try:
+            writer.write(b"GET /camus/static/big.js HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()  # and never read the answer
+            status, _ = await refused(server.url, "127.0.0.8")
+            assert status == 429  # the unread answer still holds the address's one slot
+            client = await open_when_admitted(server.url, "127.0.0.8")
+            await client.assert_silent()
+            await client.close()
+        finally:
+            writer.transport.abort()
 
 
 # Floods --------------------------------------------------------------------------------
