@@ -191,7 +191,9 @@ def native_opener(codec: NativeCodec, origins: OriginPolicy) -> WebsocketOpener:
         origin = request.header("origin")
         if origins.allows(origin, request.header("host")):
             return codec
-        logger.debug("refused a websocket from %s: origin %r is not allowed", request.client, origin)
+        logger.debug(
+            "refused a websocket from %s: origin %r is not allowed", request.client, origin
+        )
         return error_reply(
             HTTPStatus.FORBIDDEN,
             f"Pages from {origin} may not open this server's websocket: it accepts its own"
