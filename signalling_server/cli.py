@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)",
     )
     parser.add_argument(
+        "--proxy-protocol",
+        action="store_const",
+        const=True,
+        help="connections from trusted proxies start with a PROXY protocol v1/v2 header",
+    )
+    parser.add_argument(
         "--allowed-origin",
         action="append",
         default=[],
@@ -141,6 +147,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data["camus_web_root"] = str(args.camus_web_root)
     if args.trusted_proxy:
         data["trusted_proxies"] = args.trusted_proxy
+    if args.proxy_protocol:
+        data["proxy_protocol"] = True
     if args.allowed_origin:
         data["allowed_origins"] = args.allowed_origin
     for key, value in vars(args).items():

@@ -98,6 +98,8 @@ class ServerConfig:
     camus_web_root: Path | None = None
     #: Reverse proxies (CIDR ranges) whose ``X-Forwarded-For`` names the client.
     trusted_proxies: tuple[str, ...] = ()
+    #: Connections from trusted proxies start with a PROXY protocol (v1 or v2) header.
+    proxy_protocol: bool = False
     #: Origins allowed on the native websocket, besides none and the server's own
     #: pages (``https://games.example.org``; ``"*"`` allows any).
     allowed_origins: tuple[str, ...] = ()
@@ -114,6 +116,8 @@ class ServerConfig:
                 raise ConfigError(
                     f"trusted_proxies: not an address or CIDR range: {proxy!r}"
                 ) from exc
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise ConfigError("proxy_protocol needs trusted_proxies: whose headers to read")
         for origin in self.allowed_origins:
             if origin != ANY_ORIGIN:
                 try:

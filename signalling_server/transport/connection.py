@@ -24,6 +24,7 @@ from ..config import ServerConfig
 from ..http_routes import HttpReply, HttpRequest, error_reply, method_not_allowed_reply
 from .handshake import accept_websocket
 from .http_wire import InvalidReply, encode_reply
+from .proxy_protocol import ProxyHeaderError, parse_proxy_header
 from .websocket import WebsocketSession
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Phase(enum.Enum):
+    PROXY_HEADER = "proxy_header"  # a trusted proxy's PROXY protocol header is coming in
     READING = "reading"  # the request is still coming in
     ANSWERING = "answering"  # a handler is working on the reply
     DRAINING = "draining"  # answered early (411, 413 ...): the rest is read and dropped
@@ -51,6 +53,7 @@ class Connection(asyncio.Protocol):
         "_listener",
         "_peer",
         "_phase",
+        "_proxy_header",
         "_reply_task",
         "_request",
         "_timer",
@@ -69,6 +72,8 @@ class Connection(asyncio.Protocol):
         self._phase = _Phase.READING
         self._request: h11.Request | None = None
         self._body = bytearray()
+        #: The PROXY protocol header read so far, while in that phase.
+        self._proxy_header = bytearray()
         self._timer: asyncio.TimerHandle | None = None
         self._reply_task: asyncio.Task[None] | None = None
         #: The websocket this connection became, if it did.
@@ -83,10 +88,13 @@ class Connection(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(
             self._config.timeouts.request_timeout, self._timed_out
         )
-        refusal = self._listener.connection_made(self, self._peer)
+        listener = self._listener
+        refusal = listener.connection_made(self, self._peer)
         if refusal is not None:
             # Answered before the request comes: the client reads it as the answer to it.
             self._refuse_with(refusal)
+        elif self._config.proxy_protocol and listener.client_addresses.is_trusted(self._peer):
+            self._phase = _Phase.PROXY_HEADER
 
     def data_received(self, data: bytes) -> None:
         session = self.session
@@ -95,6 +103,8 @@ class Connection(asyncio.Protocol):
         elif self._phase is _Phase.READING and self._http is not None:
             self._http.receive_data(data)
             self._read_request()
+        elif self._phase is _Phase.PROXY_HEADER:
+            self._read_proxy_header(data)
         # else: answering or closing; whatever else the client sends is dropped
 
     def eof_received(self) -> bool | None:
@@ -148,6 +158,31 @@ class Connection(asyncio.Protocol):
                 self._dispatch()
             else:  # ConnectionClosed before a whole request: nothing to answer
                 self._close()
+
+    def _read_proxy_header(self, data: bytes) -> None:
+        """Take the client's address from a trusted proxy's PROXY header, then read HTTP."""
+        buffer = self._proxy_header
+        buffer += data
+        try:
+            header = parse_proxy_header(bytes(buffer))
+        except ProxyHeaderError as exc:
+            self._refuse(HTTPStatus.BAD_REQUEST, str(exc))
+            return
+        if header is None:
+            return
+        rest = bytes(buffer[header.length :])
+        self._proxy_header = bytearray()
+        self._phase = _Phase.READING
+        if header.source is not None:  # else the proxy's own connection (LOCAL, UNKNOWN)
+            self._peer = self._address = header.source
+        listener = self._listener
+        if not listener.client_addresses.is_trusted(self._peer):
+            refusal = listener.admit(self, self._peer)
+            if refusal is not None:
+                self._refuse_with(refusal)
+                return
+        if rest:
+            self.data_received(rest)
 
     def _start(self, request: h11.Request) -> None:
         """Refuse a body that is chunked or too large before any of it is read; else invite it."""

@@ -59,6 +59,7 @@ def test_toml_lists_and_repeatable_flags(tmp_path: Path) -> None:
         ({"trusted_proxies": ["10.0.0.0/33"]}, "trusted_proxies: not an address or CIDR range"),
         ({"trusted_proxies": "10.0.0.0/8"}, "trusted_proxies is a list of strings"),
         ({"allowed_origins": ["games.example.org"]}, "allowed_origins: not an origin"),
+        ({"proxy_protocol": True}, "proxy_protocol needs trusted_proxies"),
         ({"limits": {"connections_per_address": 0}}, "connections_per_address must be positive"),
     ],
 )
@@ -66,3 +67,14 @@ def test_bad_values_are_config_errors_naming_the_key(data: dict[str, object], me
     """A bad range, origin or cap is a ConfigError that says which key and why."""
     with pytest.raises(ConfigError, match=message):
         config_from_mapping(data)
+
+
+def test_proxy_protocol_from_toml_or_flag(tmp_path: Path) -> None:
+    """proxy_protocol is off by default, on with the TOML key or --proxy-protocol."""
+    assert ServerConfig().proxy_protocol is False
+    path = tmp_path / "server.toml"
+    path.write_text('trusted_proxies = ["10.0.0.0/8"]\nproxy_protocol = true\n')
+    parser = build_parser()
+    assert config_from_args(parser.parse_args(["--config", str(path)])).proxy_protocol
+    args = parser.parse_args(["--trusted-proxy", "10.0.0.1", "--proxy-protocol"])
+    assert config_from_args(args).proxy_protocol

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -190,6 +191,62 @@ async def test_real_ipv6_clients_of_one_64_share_a_budget(clients: Clients) -> N
             assert (await start_lobby(await clients.open(server.url, c)))[
                 "event"
             ] == "lobby_started"
+
+
+async def open_after_header(url: str, port: int, address: str, header: bytes) -> WsClient:
+    """A client from ``address`` that writes ``header`` (as a TCP proxy would) before its handshake."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((address, 0))
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        await asyncio.get_running_loop().sock_sendall(sock, header)
+        ws = await connect(
+            url, sock=sock, proxy=None, open_timeout=EVENT_TIMEOUT, close_timeout=EVENT_TIMEOUT
+        )
+    except BaseException:
+        sock.close()
+        raise
+    return WsClient(ws, address)
+
+
+def proxy_v1(source: str) -> bytes:
+    family = "TCP6" if ":" in source else "TCP4"
+    destination = "2001:db8::1" if ":" in source else "198.51.100.1"
+    return f"PROXY {family} {source} {destination} 5555 443\r\n".encode()
+
+
+async def test_proxy_protocol_headers_from_a_trusted_proxy_name_the_client(
+    clients: Clients,
+) -> None:
+    """With proxy_protocol, a trusted proxy's PROXY header decides whose budget a client spends."""
+    async with hardened_server(
+        trusted_proxies=(PROXY,), proxy_protocol=True, limits={"lobbies_per_address": 1}
+    ) as server:
+        url, port = server.url, server.port
+        first = await open_after_header(url, port, PROXY, proxy_v1("2001:db8:1:2::a"))
+        clients.opened.append(first)
+        assert (await start_lobby(first))["event"] == "lobby_started"
+        same_64 = await open_after_header(url, port, PROXY, proxy_v1("2001:db8:1:2::b"))
+        clients.opened.append(same_64)
+        assert was_refused(await start_lobby(same_64))
+        other = await open_after_header(url, port, PROXY, proxy_v1("203.0.113.7"))
+        clients.opened.append(other)
+        assert (await start_lobby(other))["event"] == "lobby_started"
+        # Clients that reach the server directly need no header.
+        direct = await clients.open(url, "127.0.0.2")
+        assert (await start_lobby(direct))["event"] == "lobby_started"
+
+
+async def test_proxy_protocol_is_required_from_trusted_proxies_and_ignored_from_others() -> None:
+    """A trusted proxy without a header, or anyone else sending one, gets 400."""
+    async with hardened_server(trusted_proxies=(PROXY,), proxy_protocol=True) as server:
+        status, body = await refused(server.url, PROXY)
+        assert status == 400
+        assert "PROXY protocol" in body
+        with pytest.raises(InvalidStatus) as caught:
+            await open_after_header(server.url, server.port, "127.0.0.2", proxy_v1("203.0.113.7"))
+        assert caught.value.response.status_code == 400
 
 
 # Origin --------------------------------------------------------------------------------
