@@ -221,7 +221,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         if strikes.take(now):
             return False
         conn.closing = True
-        self.stats.errors[E.RATE_LIMITED.value] += 1
+        self.stats.flood_closes += 1
         self.close_connection(
             conn.connection_id, CLOSE_OVER_RATE_LIMIT, "far over the action rate limit"
         )

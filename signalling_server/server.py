@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
@@ -37,7 +38,7 @@ from .http_routes import (
     web_reply,
 )
 from .ids import ConnectionId
-from .metrics import CONTENT_TYPE, ServerMetrics
+from .metrics import CONTENT_TYPE, RefusalCollector, ServerMetrics
 from .node import NodeCounters, SignallingNode
 from .origins import OriginPolicy
 from .protocol import NativeCodec
@@ -79,8 +80,6 @@ class SignallingServer:
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
         #: Websocket paths and their openers; any other path is not a websocket.
         self.websocket_routes = WebsocketRoutes()
-        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
-        self.websocket_routes.add("/", native_opener(native, OriginPolicy(config.allowed_origins)))
         self._listener = Listener(
             config,
             sink=node,
@@ -88,6 +87,11 @@ class SignallingServer:
             websocket_routes=self.websocket_routes,
             server_header=f"lobbyhost/{__version__}",
         )
+        refused = self._listener.admission.refused
+        self._metrics.registry.register(RefusalCollector(refused, node.registry.stats))
+        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
+        origins = OriginPolicy(config.allowed_origins)
+        self.websocket_routes.add("/", native_opener(native, origins, refused))
         install_dialects(self)
         self._started = False
 
@@ -184,13 +188,16 @@ class SignallingServer:
             self._metrics.observe_join(seconds)
 
 
-def native_opener(codec: NativeCodec, origins: OriginPolicy) -> WebsocketOpener:
+def native_opener(
+    codec: NativeCodec, origins: OriginPolicy, refused: Counter[str]
+) -> WebsocketOpener:
     """Opens protocol v1 at ``/`` for requests whose ``Origin`` the policy allows; else 403."""
 
     def open_native(request: HttpRequest) -> NativeCodec | HttpReply:
         origin = request.header("origin")
         if origins.allows(origin, request.header("host")):
             return codec
+        refused["origin"] += 1
         logger.debug(
             "refused a websocket from %s: origin %r is not allowed", request.client, origin
         )

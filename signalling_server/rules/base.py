@@ -51,6 +51,8 @@ class RegistryStats:
     errors: Counter[str] = field(default_factory=Counter)
     lobbies_started: int = 0
     joins_accepted: int = 0
+    #: Connections closed for flooding far past their action rate limit.
+    flood_closes: int = 0
 
 
 class TimerKind(enum.Enum):

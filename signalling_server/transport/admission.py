@@ -12,6 +12,7 @@ waiting in the kernel's backlog for an ``accept()`` that cannot succeed.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from http import HTTPStatus
 from typing import Final
 
@@ -41,18 +42,21 @@ def connection_ceiling() -> int | None:
 class ConnectionAdmission:
     """Counts open connections per budget key and says which are over the caps."""
 
-    __slots__ = ("_open", "ceiling", "per_address")
+    __slots__ = ("_open", "ceiling", "per_address", "refused")
 
     def __init__(self, *, per_address: int, ceiling: int | None) -> None:
         self.per_address = per_address
         #: Connections the process serves at most (``None``: no limit).
         self.ceiling = ceiling
         self._open: dict[str, int] = {}
+        #: Connections refused, by reason (``per_address``, ``server_full``); /metrics reads it.
+        self.refused: Counter[str] = Counter()
 
     def server_full(self, open_connections: int) -> HttpReply | None:
         """The ``503`` for a connection past the process's ceiling, or ``None``."""
         if self.ceiling is None or open_connections <= self.ceiling:
             return None
+        self.refused["server_full"] += 1
         return error_reply(
             HTTPStatus.SERVICE_UNAVAILABLE,
             "The server is at its connection limit; try again in a few seconds.",
@@ -64,6 +68,7 @@ class ConnectionAdmission:
         key = budget_key(address)
         count = self._open.get(key, 0)
         if count >= self.per_address:
+            self.refused["per_address"] += 1
             return None, error_reply(
                 HTTPStatus.TOO_MANY_REQUESTS,
                 f"Too many open connections from your address (at most {self.per_address});"

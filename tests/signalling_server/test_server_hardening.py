@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from signalling_server import Limits, SignallingServer, Timeouts, serve
 from tests.ci import cannot_run
-from tests.signalling_server.test_http_and_cli import fetch
+from tests.signalling_server.test_http_and_cli import fetch, metrics
 from tests.signalling_server.wsclient import EVENT_TIMEOUT, WsClient, loopback_config
 from tests.timeouts import scaled
 
@@ -256,6 +256,8 @@ async def test_foreign_origins_get_403_with_a_sentence() -> None:
     """A page of another site cannot open the native websocket: 403 saying why."""
     async with hardened_server() as server:
         status, body = await refused(server.url, "127.0.0.3", origin="https://evil.example.net")
+        samples = await metrics(server.port)
+    assert samples['lobbyhost_connections_refused_total{reason="origin"}'] == 1
     assert status == 403
     assert "https://evil.example.net" in body and "--allowed-origin" in body
 
@@ -314,6 +316,8 @@ async def test_open_connections_per_address_are_capped_with_429(clients: Clients
         again = await open_when_admitted(server.url, "127.0.0.5")
         clients.opened.append(again)
         await again.assert_silent()
+        samples = await metrics(server.port)
+        assert samples['lobbyhost_connections_refused_total{reason="per_address"}'] >= 1
 
 
 async def test_http_requests_count_against_the_connection_cap() -> None:
@@ -389,6 +393,8 @@ async def test_a_connection_flooding_past_its_rate_limit_is_closed_with_1008() -
             received = await read_until_closed(client.ws)
         finally:
             await client.close()
+        samples = await metrics(server.port)
+    assert samples["lobbyhost_flood_closes_total"] == 1
     assert client.ws.close_code == 1008
     assert client.ws.close_reason == "far over the action rate limit"
     assert received <= 5 + 20  # pongs in budget, then one error per forgiven frame, then silence
