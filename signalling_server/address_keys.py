@@ -6,7 +6,8 @@ an IPv4 address is its own key, but an IPv6 client usually holds a whole /64
 (SLAAC, privacy addresses) and could take a fresh address for every attempt,
 so every address of one /64 shares one key. IPv4-mapped IPv6 addresses
 (``::ffff:192.0.2.7``, what a dual-stack socket reports for an IPv4 client)
-count as the IPv4 address they carry.
+count as the IPv4 address they carry. Link-local and loopback IPv6 addresses,
+which cannot come from beyond this link, count one by one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def budget_key(address: str) -> str:
         return str(ip)
     if ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
+    if ip.is_link_local or ip.is_loopback:
+        # Only reachable from this link or this machine: every guest of a LAN
+        # party shares fe80::/64, and none of them is rotating addresses at us.
+        return str(ip)
     return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
 
 

@@ -14,14 +14,15 @@ from signalling_server.address_keys import budget_key
         ("2001:db8:1:2::a", "2001:db8:1:2::/64"),
         ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
         ("::ffff:192.0.2.7", "192.0.2.7"),
-        ("fe80::1%eth0", "fe80::/64"),
-        ("::1", "::/64"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("fe80::2", "fe80::2"),
+        ("::1", "::1"),
         ("", ""),
         ("/run/lobbyhost.sock", "/run/lobbyhost.sock"),
     ],
 )
 def test_budget_key(address: str, key: str) -> None:
-    """IPv4 counts per address, IPv6 per /64, mapped IPv4 as IPv4; anything else as itself."""
+    """IPv4 per address, IPv6 per /64 (link-local and loopback per address), mapped IPv4 as IPv4."""
     assert budget_key(address) == key
 
 
