@@ -116,6 +116,8 @@ class ServerConfig:
                 raise ConfigError(
                     f"trusted_proxies: not an address or CIDR range: {proxy!r}"
                 ) from exc
+        if not isinstance(self.proxy_protocol, bool):
+            raise ConfigError("proxy_protocol is true or false")
         if self.proxy_protocol and not self.trusted_proxies:
             raise ConfigError("proxy_protocol needs trusted_proxies: whose headers to read")
         for origin in self.allowed_origins:

@@ -60,6 +60,7 @@ def test_toml_lists_and_repeatable_flags(tmp_path: Path) -> None:
         ({"trusted_proxies": "10.0.0.0/8"}, "trusted_proxies is a list of strings"),
         ({"allowed_origins": ["games.example.org"]}, "allowed_origins: not an origin"),
         ({"proxy_protocol": True}, "proxy_protocol needs trusted_proxies"),
+        ({"proxy_protocol": "yes", "trusted_proxies": ["::1"]}, "proxy_protocol is true or false"),
         ({"limits": {"connections_per_address": 0}}, "connections_per_address must be positive"),
     ],
 )
