@@ -32,6 +32,11 @@ _HELP = {
     "max_body_bytes": "largest HTTP request body; larger ones get 413",
     "password_hash_iterations": "PBKDF2 iterations for lobby passwords",
     "http_requests_per_address_per_minute": "requests to dialect HTTP routes per source address",
+    "connections_per_address": "open connections per source address; more get 429",
+    "rate_limited_frames_before_close": (
+        "frames refused for rate (forgiven at actions-per-second) before the connection"
+        " is closed with 1008"
+    ),
     "guest_grace": "seconds a dropped guest may resume",
     "host_grace": "seconds a dropped host may resume before its lobby closes",
     "pending_request_timeout": "seconds a join request may wait for an answer",
@@ -67,6 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="serve the Camus web client's static files from DIR (default: API clients only)",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default none)",
+    )
+    parser.add_argument(
+        "--proxy-protocol",
+        action="store_const",
+        const=True,
+        help="connections from trusted proxies start with a PROXY protocol v1/v2 header",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help=(
+            "a web origin (https://games.example.org) allowed on the native websocket besides"
+            " no Origin and the server's own pages; '*' allows any (repeatable)"
+        ),
     )
     parser.add_argument(
         "--log-level",
@@ -117,6 +145,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             data[key] = getattr(args, key)
     if args.camus_web_root is not None:
         data["camus_web_root"] = str(args.camus_web_root)
+    if args.trusted_proxy:
+        data["trusted_proxies"] = args.trusted_proxy
+    if args.proxy_protocol:
+        data["proxy_protocol"] = True
+    if args.allowed_origin:
+        data["allowed_origins"] = args.allowed_origin
     for key, value in vars(args).items():
         section, dot, name = key.partition(".")
         if dot and value is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .ice import IceConfig, TurnSecretServer, TurnServer
+from .origins import ANY_ORIGIN, InvalidOrigin, normalise_origin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +37,11 @@ class Limits:
     password_hash_iterations: int = 2_000
     #: Requests to the dialects' HTTP routes (Lambda, Camus pages) per source address.
     http_requests_per_address_per_minute: int = 600
+    #: Open TCP connections (HTTP and websocket) per source address; more get 429.
+    connections_per_address: int = 64
+    #: Frames refused for rate a connection may send, forgiven at ``actions_per_second``,
+    #: before it is closed with 1008 rather than answered frame by frame.
+    rate_limited_frames_before_close: int = 500
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -89,12 +96,36 @@ class ServerConfig:
     #: A folder holding the Camus web client's static files (``dist/index.js``,
     #: ``css/``, ``fonts/``), served under ``/camus/static/``; never shipped (AGPL).
     camus_web_root: Path | None = None
+    #: Reverse proxies (CIDR ranges) whose ``X-Forwarded-For`` names the client.
+    trusted_proxies: tuple[str, ...] = ()
+    #: Connections from trusted proxies start with a PROXY protocol (v1 or v2) header.
+    proxy_protocol: bool = False
+    #: Origins allowed on the native websocket, besides none and the server's own
+    #: pages (``https://games.example.org``; ``"*"`` allows any).
+    allowed_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
         if not self.dialect_time_scale > 0:
             raise ConfigError("dialect_time_scale must be positive")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"trusted_proxies: not an address or CIDR range: {proxy!r}"
+                ) from exc
+        if not isinstance(self.proxy_protocol, bool):
+            raise ConfigError("proxy_protocol is true or false")
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise ConfigError("proxy_protocol needs trusted_proxies: whose headers to read")
+        for origin in self.allowed_origins:
+            if origin != ANY_ORIGIN:
+                try:
+                    normalise_origin(origin)
+                except InvalidOrigin as exc:
+                    raise ConfigError(f"allowed_origins: {exc}") from exc
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -125,6 +156,11 @@ def config_from_mapping(data: dict[str, Any], *, source: str | None = None) -> S
             data["web_root"] = Path(data["web_root"])
         if isinstance(data.get("camus_web_root"), str):
             data["camus_web_root"] = Path(data["camus_web_root"])
+        for key in ("trusted_proxies", "allowed_origins"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(str(item) for item in data[key])
+            elif isinstance(data.get(key), str):
+                raise ConfigError(f"{key} is a list of strings, e.g. [{data[key]!r}]")
         return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc

@@ -22,6 +22,8 @@ CLOSE_RESUMED_ELSEWHERE: Final = 4000
 CLOSE_GOING_AWAY: Final = 1001
 #: Close code for a client too slow to read what it is sent.
 CLOSE_TOO_SLOW: Final = 1013
+#: Close code for a client that keeps sending far past its action rate limit.
+CLOSE_OVER_RATE_LIMIT: Final = 1008
 
 
 @dataclass(slots=True)

@@ -44,6 +44,10 @@ class Connection:
     policy: str
     #: The lobby this connection was last placed in; its record says whether it still is.
     lobby_id: LobbyId | None = None
+    #: Frames it may still send over its rate limit before it is closed (made at the first).
+    strikes: TokenBucket | None = None
+    #: Closed for sending far over its rate limit: what it still sends is ignored.
+    closing: bool = False
 
 
 class Member(msgspec.Struct):
@@ -119,7 +123,7 @@ class Lobby(msgspec.Struct):
     next_peer_id: int = 2
     #: Notices for the host that arrived while it was away, replayed on resume.
     host_backlog: list[HostNotice] = msgspec.field(default_factory=list)
-    #: Source addresses the host kicked and blocked: their joins are refused.
+    #: Budget keys (an IPv4 address, an IPv6 /64) the host kicked and blocked: joins refused.
     blocked_addresses: list[str] = msgspec.field(default_factory=list)
 
     @property

@@ -7,6 +7,7 @@ relaying costs no metrics-library call.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -46,6 +47,29 @@ class _LiveCollector(Collector):
         for code, count in sorted(self._stats.errors.items()):
             errors.add_metric([code], count)
         yield errors
+
+
+class RefusalCollector(Collector):
+    """Connections turned away (by reason) and closed for flooding."""
+
+    def __init__(self, refused: Counter[str], stats: RegistryStats) -> None:
+        self._refused = refused
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        refused = CounterMetricFamily(
+            "lobbyhost_connections_refused",
+            "Connections refused: per_address (429), server_full (503), origin (403).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        yield CounterMetricFamily(
+            "lobbyhost_flood_closes",
+            "Connections closed (1008) for sending far past their action rate limit.",
+            value=self._stats.flood_closes,
+        )
 
 
 class ServerMetrics:

@@ -23,6 +23,7 @@ from .codecs import Codec
 from .dialect import ActionHandler, DialectRules
 from .effects import (
     CLOSE_GOING_AWAY,
+    CLOSE_OVER_RATE_LIMIT,
     CLOSE_RESUMED_ELSEWHERE,
     CloseConnection,
     Effect,
@@ -168,7 +169,12 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
         conn = self._connections[connection_id]
         out = self._begin()
-        within_budget = conn.bucket.take(self.clock.monotonic())
+        if conn.closing:
+            return out  # closed for flooding: its frames cost nothing more
+        now = self.clock.monotonic()
+        within_budget = conn.bucket.take(now)
+        if not within_budget and self._struck_out(conn, now):
+            return out
         try:
             decoded = conn.codec.decode(frame)
         except FrameError as exc:
@@ -199,6 +205,28 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
         self._tx.commit()
         return out
 
+    def _struck_out(self, conn: Connection, now: float) -> bool:
+        """Count one frame over the rate limit; past the threshold, close the connection.
+
+        A client that is refused now and then recovers (the strikes are forgiven
+        at ``actions_per_second``); one that keeps flooding is closed with 1008
+        rather than answered ``rate_limited`` frame after frame.
+        """
+        strikes = conn.strikes
+        if strikes is None:
+            limits = self.limits
+            strikes = conn.strikes = TokenBucket(
+                limits.actions_per_second, limits.rate_limited_frames_before_close, now
+            )
+        if strikes.take(now):
+            return False
+        conn.closing = True
+        self.stats.flood_closes += 1
+        self.close_connection(
+            conn.connection_id, CLOSE_OVER_RATE_LIMIT, "far over the action rate limit"
+        )
+        return True
+
     def disconnect(self, connection_id: ConnectionId) -> list[Effect]:
         """The connection's socket is gone; tell whoever must know."""
         out = self._begin()
@@ -218,9 +246,9 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
             elif role is Role.HOST:
                 self._host_went_away(lobby)
         self._tx.commit()
-        address = self._addresses[conn.address]
+        address = self._address(conn.address)
         address.connections -= 1
-        self._maybe_forget_address(conn.address, address)
+        self._maybe_forget_address(address)
         return out
 
     def next_deadline(self) -> float | None:
@@ -241,7 +269,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
             if kind is TimerKind.ADDRESS_FORGET:
                 address = self._addresses.get(key)
                 if address is not None:
-                    self._maybe_forget_address(key, address)
+                    self._maybe_forget_address(address)
                 continue
             lobby = self._tx.lobby(LobbyId(key))
             if lobby is None:

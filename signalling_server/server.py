@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
@@ -30,16 +31,18 @@ from .http_routes import (
     JOIN_PREFIX,
     HttpReply,
     HttpRequest,
+    error_reply,
     health_reply,
     join_page_redirect,
     not_found_reply,
     web_reply,
 )
 from .ids import ConnectionId
-from .metrics import CONTENT_TYPE, ServerMetrics
+from .metrics import CONTENT_TYPE, RefusalCollector, ServerMetrics
 from .node import NodeCounters, SignallingNode
+from .origins import OriginPolicy
 from .protocol import NativeCodec
-from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketRoutes
+from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketOpener, WebsocketRoutes
 from .web_assets import WebAssets, load_web_assets
 
 logger = logging.getLogger(__name__)
@@ -77,8 +80,6 @@ class SignallingServer:
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
         #: Websocket paths and their openers; any other path is not a websocket.
         self.websocket_routes = WebsocketRoutes()
-        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
-        self.websocket_routes.add("/", lambda _request: native)
         self._listener = Listener(
             config,
             sink=node,
@@ -86,6 +87,11 @@ class SignallingServer:
             websocket_routes=self.websocket_routes,
             server_header=f"lobbyhost/{__version__}",
         )
+        refused = self._listener.admission.refused
+        self._metrics.registry.register(RefusalCollector(refused, node.registry.stats))
+        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
+        origins = OriginPolicy(config.allowed_origins)
+        self.websocket_routes.add("/", native_opener(native, origins, refused))
         install_dialects(self)
         self._started = False
 
@@ -180,6 +186,28 @@ class SignallingServer:
     def _observe_join(self, seconds: float) -> None:
         if self._metrics is not None:
             self._metrics.observe_join(seconds)
+
+
+def native_opener(
+    codec: NativeCodec, origins: OriginPolicy, refused: Counter[str]
+) -> WebsocketOpener:
+    """Opens protocol v1 at ``/`` for requests whose ``Origin`` the policy allows; else 403."""
+
+    def open_native(request: HttpRequest) -> NativeCodec | HttpReply:
+        origin = request.header("origin")
+        if origins.allows(origin, request.header("host")):
+            return codec
+        refused["origin"] += 1
+        logger.debug(
+            "refused a websocket from %s: origin %r is not allowed", request.client, origin
+        )
+        return error_reply(
+            HTTPStatus.FORBIDDEN,
+            f"Pages from {origin} may not open this server's websocket: it accepts its own"
+            " pages and the origins its operator allows (--allowed-origin).",
+        )
+
+    return open_native
 
 
 def _add_standard_routes(

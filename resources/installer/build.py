@@ -70,6 +70,9 @@ After=network.target
 ExecStart=/usr/bin/lobbyhost-server --host 127.0.0.1 --port 8765
 # SIGTERM (systemctl stop) closes every connection gracefully.
 Restart=on-failure
+# Every connection is a descriptor: systemd's default of 1024 would cap the
+# server near 960 connections (it answers 503 past its limit less 64).
+LimitNOFILE=65536
 # An unprivileged user made for the service while it runs; it owns no files.
 DynamicUser=yes
 ProtectHome=yes

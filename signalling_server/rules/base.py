@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..address_keys import budget_key
 from ..backend import MemoryBackend, StateBackend
 from ..clock import Clock, SystemClock
 from ..config import Limits, Timeouts
@@ -50,6 +51,8 @@ class RegistryStats:
     errors: Counter[str] = field(default_factory=Counter)
     lobbies_started: int = 0
     joins_accepted: int = 0
+    #: Connections closed for flooding far past their action rate limit.
+    flood_closes: int = 0
 
 
 class TimerKind(enum.Enum):
@@ -61,8 +64,9 @@ class TimerKind(enum.Enum):
 
 @dataclass(slots=True, eq=False)
 class AddressUsage:
-    """What one source address has used: open lobbies, join attempts, connections."""
+    """What one source address (its :func:`budget_key`) has used: lobbies, joins, connections."""
 
+    key: str
     joins: SlidingWindow
     http_requests: SlidingWindow
     connections: int = 0
@@ -164,32 +168,34 @@ class RegistryBase:
         """Spend one of ``address``'s requests to dialect HTTP routes; ``False``: over budget."""
         usage = self._address(address)
         allowed = usage.http_requests.take(self.clock.monotonic())
-        self._maybe_forget_address(address, usage)
+        self._maybe_forget_address(usage)
         return allowed
 
     # Reading state -----------------------------------------------------------------------
 
     def _address(self, address: str) -> AddressUsage:
-        state = self._addresses.get(address)
+        """The usage of ``address``'s budget key (every address of an IPv6 /64 shares one)."""
+        key = budget_key(address)
+        state = self._addresses.get(key)
         if state is None:
             joins = SlidingWindow(self.limits.joins_per_address_per_minute, JOIN_WINDOW_S)
             requests = SlidingWindow(
                 self.limits.http_requests_per_address_per_minute, JOIN_WINDOW_S
             )
-            state = self._addresses[address] = AddressUsage(joins, requests)
+            state = self._addresses[key] = AddressUsage(key, joins, requests)
         return state
 
-    def _maybe_forget_address(self, key: str, address: AddressUsage) -> None:
+    def _maybe_forget_address(self, address: AddressUsage) -> None:
         # Join attempts are remembered past a disconnect: reconnecting must not
         # reset the budget that stops code guessing.
         if address.connections or address.open_lobbies:
             return
         now = self.clock.monotonic()
         if address.joins.idle(now) and address.http_requests.idle(now):
-            del self._addresses[key]
+            del self._addresses[address.key]
         else:
             forget_at = self.clock.monotonic() + JOIN_WINDOW_S
-            self._schedule(forget_at, TimerKind.ADDRESS_FORGET, key, "")
+            self._schedule(forget_at, TimerKind.ADDRESS_FORGET, address.key, "")
 
     def _policy(self, lobby: Lobby) -> LobbyPolicy:
         return self.policies.get(lobby.policy, NATIVE)
@@ -338,10 +344,10 @@ class RegistryBase:
             self._tx.drop_token(member.token_id)
         self._tx.remove(lobby.lobby_id)
         self._hosted.discard(lobby.lobby_id)
-        address = self._addresses.get(lobby.host_address)
+        address = self._addresses.get(budget_key(lobby.host_address))
         if address is not None and address.open_lobbies > 0:
             address.open_lobbies -= 1
-            self._maybe_forget_address(lobby.host_address, address)
+            self._maybe_forget_address(address)
 
 
 def _fold_resume(backlog: list[ev.HostNotice], notice: ev.GuestResumed) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..address_keys import budget_key
 from ..backend import TokenGrant
 from ..ids import ConnectionId, new_token, normalise_lobby_code
 from ..lobby import Connection, JoinRequest, Lobby, Member, Role
@@ -22,7 +23,7 @@ class JoinRules(RegistryBase):
 
     def _join_lobby(self, conn: Connection, action: a.JoinLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._addresses[conn.address].joins.take(self.clock.monotonic()):
+        if not self._address(conn.address).joins.take(self.clock.monotonic()):
             raise ProtocolError(
                 E.RATE_LIMITED,
                 f"at most {self.limits.joins_per_address_per_minute} join attempts a minute",
@@ -36,7 +37,7 @@ class JoinRules(RegistryBase):
             raise ProtocolError(E.HOST_UNAVAILABLE, "the host is reconnecting; try again soon")
         if not lobby.open:
             raise ProtocolError(E.LOBBY_LOCKED, "the host has locked this lobby")
-        if conn.address in lobby.blocked_addresses:
+        if budget_key(conn.address) in lobby.blocked_addresses:
             raise ProtocolError(E.BLOCKED, "the host has blocked you from this lobby")
         if lobby.password is not None and not lobby.password.matches(action.password or ""):
             raise ProtocolError(E.WRONG_PASSWORD, "wrong or missing password")
@@ -171,8 +172,9 @@ class JoinRules(RegistryBase):
         else:
             raise ProtocolError(E.UNKNOWN_CONNECTION, "no such guest in this lobby")
         self._tx.drop_token(member.token_id)
-        if action.block and member.address and member.address not in lobby.blocked_addresses:
-            lobby.blocked_addresses.append(member.address)
+        blocked = budget_key(member.address)  # a whole IPv6 /64: a fresh address gets no way back
+        if action.block and member.address and blocked not in lobby.blocked_addresses:
+            lobby.blocked_addresses.append(blocked)
             del lobby.blocked_addresses[:-MAX_BLOCKED_ADDRESSES]
         self._send(conn.connection_id, ev.GuestLeft(target, LeaveReason.KICKED), ref)
 

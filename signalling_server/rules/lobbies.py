@@ -19,7 +19,7 @@ class LobbyRules(RegistryBase):
 
     def _start_lobby(self, conn: Connection, action: a.StartLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        address = self._addresses[conn.address]
+        address = self._address(conn.address)
         if address.open_lobbies >= self.limits.lobbies_per_address:
             raise ProtocolError(
                 E.RATE_LIMITED,

@@ -8,7 +8,11 @@ The only package of the server that touches sockets, h11 or websockets:
 * :mod:`.handshake` -- the websocket opening handshake on h11's request;
 * :mod:`.websocket` -- one open websocket, driven by websockets' sans-I/O
   protocol from ``data_received``; it is the node's outlet for that client;
-* :mod:`.router` -- HTTP routes by method and path (pure).
+* :mod:`.router` -- HTTP routes by method and path (pure);
+* :mod:`.client_address` -- the client's address behind trusted proxies
+  (``X-Forwarded-For``), and :mod:`.proxy_protocol` -- their PROXY headers;
+* :mod:`.admission` -- open connections per address, and a ceiling below the
+  open-file limit.
 
 The node on the other side (:class:`~signalling_server.node.SignallingNode`)
 sees only ``attach`` / ``receive`` / ``detach`` calls and outlets.

@@ -24,6 +24,7 @@ from ..config import ServerConfig
 from ..http_routes import HttpReply, HttpRequest, error_reply, method_not_allowed_reply
 from .handshake import accept_websocket
 from .http_wire import InvalidReply, encode_reply
+from .proxy_protocol import ProxyHeaderError, parse_proxy_header
 from .websocket import WebsocketSession
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Phase(enum.Enum):
+    PROXY_HEADER = "proxy_header"  # a trusted proxy's PROXY protocol header is coming in
     READING = "reading"  # the request is still coming in
     ANSWERING = "answering"  # a handler is working on the reply
     DRAINING = "draining"  # answered early (411, 413 ...): the rest is read and dropped
@@ -49,7 +51,9 @@ class Connection(asyncio.Protocol):
         "_config",
         "_http",
         "_listener",
+        "_peer",
         "_phase",
+        "_proxy_header",
         "_reply_task",
         "_request",
         "_timer",
@@ -61,12 +65,15 @@ class Connection(asyncio.Protocol):
         self._listener = listener
         self._config: ServerConfig = listener.config
         self._transport: asyncio.Transport | None = None
-        self._address = ""
+        #: The TCP peer's address, and the client's (which a trusted proxy may name).
+        self._peer = self._address = ""
         #: The HTTP parser, dropped once the connection is a websocket.
         self._http: h11.Connection | None = h11.Connection(h11.SERVER)
         self._phase = _Phase.READING
         self._request: h11.Request | None = None
         self._body = bytearray()
+        #: The PROXY protocol header read so far, while in that phase.
+        self._proxy_header = bytearray()
         self._timer: asyncio.TimerHandle | None = None
         self._reply_task: asyncio.Task[None] | None = None
         #: The websocket this connection became, if it did.
@@ -77,11 +84,17 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
-        self._address = str(peer[0]) if peer else ""
+        self._peer = self._address = str(peer[0]) if peer else ""
         self._timer = asyncio.get_running_loop().call_later(
             self._config.timeouts.request_timeout, self._timed_out
         )
-        self._listener.connection_made(self)
+        listener = self._listener
+        refusal = listener.connection_made(self, self._peer)
+        if refusal is not None:
+            # Answered before the request comes: the client reads it as the answer to it.
+            self._refuse_with(refusal)
+        elif self._config.proxy_protocol and listener.client_addresses.is_trusted(self._peer):
+            self._phase = _Phase.PROXY_HEADER
 
     def data_received(self, data: bytes) -> None:
         session = self.session
@@ -90,6 +103,8 @@ class Connection(asyncio.Protocol):
         elif self._phase is _Phase.READING and self._http is not None:
             self._http.receive_data(data)
             self._read_request()
+        elif self._phase is _Phase.PROXY_HEADER:
+            self._read_proxy_header(data)
         # else: answering or closing; whatever else the client sends is dropped
 
     def eof_received(self) -> bool | None:
@@ -144,6 +159,31 @@ class Connection(asyncio.Protocol):
             else:  # ConnectionClosed before a whole request: nothing to answer
                 self._close()
 
+    def _read_proxy_header(self, data: bytes) -> None:
+        """Take the client's address from a trusted proxy's PROXY header, then read HTTP."""
+        buffer = self._proxy_header
+        buffer += data
+        try:
+            header = parse_proxy_header(bytes(buffer))
+        except ProxyHeaderError as exc:
+            self._refuse(HTTPStatus.BAD_REQUEST, str(exc))
+            return
+        if header is None:
+            return
+        rest = bytes(buffer[header.length :])
+        self._proxy_header = bytearray()
+        self._phase = _Phase.READING
+        if header.source is not None:  # else the proxy's own connection (LOCAL, UNKNOWN)
+            self._peer = self._address = header.source
+        listener = self._listener
+        if not listener.client_addresses.is_trusted(self._peer):
+            refusal = listener.admit(self, self._peer)
+            if refusal is not None:
+                self._refuse_with(refusal)
+                return
+        if rest:
+            self.data_received(rest)
+
     def _start(self, request: h11.Request) -> None:
         """Refuse a body that is chunked or too large before any of it is read; else invite it."""
         self._request = request
@@ -172,6 +212,12 @@ class Connection(asyncio.Protocol):
         method = request.method.decode("ascii")
         path, _, query = request.target.decode("latin-1").partition("?")
         listener = self._listener
+        if listener.client_addresses.is_trusted(self._peer):
+            self._address = listener.client_addresses.resolve(self._peer, request.headers)
+            refusal = listener.admit(self, self._address)
+            if refusal is not None:
+                self._answer(refusal)
+                return
         http_request = HttpRequest(
             method=method,
             path=path,
@@ -232,6 +278,10 @@ class Connection(asyncio.Protocol):
         self._close()
 
     def _refuse(self, status: HTTPStatus, text: str) -> None:
+        """Answer ``status`` before the request was read whole (see :meth:`_refuse_with`)."""
+        self._refuse_with(error_reply(status, text))
+
+    def _refuse_with(self, reply: HttpReply) -> None:
         """Answer before the request was read whole, then read and drop the rest.
 
         Closing at once would reset the connection while the client is still
@@ -241,8 +291,8 @@ class Connection(asyncio.Protocol):
         """
         self._cancel_timer()
         self._phase = _Phase.DRAINING
-        logger.debug("refusing a request from %s: %s", self._address, status.value)
-        self._write_reply(error_reply(status, text))
+        logger.debug("refusing a request from %s: %s", self._address, reply.status.value)
+        self._write_reply(reply)
         transport = self._transport
         assert transport is not None
         if transport.can_write_eof():
@@ -302,8 +352,16 @@ class Connection(asyncio.Protocol):
 
     def _close(self) -> None:
         self._phase = _Phase.DONE
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is not None:
+            transport.close()
+            if transport.get_write_buffer_size():
+                # close() waits for the answer to be sent: a client that does not
+                # read it must not hold the socket (and a shutdown) for ever.
+                self._cancel_timer()
+                self._timer = asyncio.get_running_loop().call_later(
+                    self._config.timeouts.close_timeout, transport.abort
+                )
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
