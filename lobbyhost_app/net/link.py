@@ -69,6 +69,8 @@ class PeerLink:
         #: The reason the other side gave when it said bye, if it said one.
         self.bye_reason: str | None = None
         self._handlers: dict[str, ChannelHandler] = {}
+        self._families: dict[str, ChannelHandler] = {}
+        self._accepting = False
         self._state_listeners: list[StateListener] = []
         self._opened = asyncio.get_running_loop().create_future()
         #: Candidates received before the remote description; ``None`` once it is set.
@@ -85,6 +87,14 @@ class PeerLink:
         """Hand each channel labelled ``label`` (opened here or by the peer) to ``handler``."""
         self._handlers[label] = handler
 
+    def on_channel_family(self, prefix: str, handler: ChannelHandler) -> None:
+        """Hand each channel the peer opens with a label starting ``prefix`` to ``handler``.
+
+        For users that open many channels, one per connection (the game bridge's
+        ``fwd/...``); an exact label (:meth:`on_channel`) wins over a family.
+        """
+        self._families[prefix] = handler
+
     def open_channel(
         self, label: str, *, ordered: bool = True, max_retransmits: int | None = None
     ) -> RTCDataChannel:
@@ -92,13 +102,23 @@ class PeerLink:
         handler = self._handlers.get(label)
         if handler is None:
             raise ValueError(f"no handler for data channel {label!r}")
+        channel = self.create_channel(label, ordered=ordered, max_retransmits=max_retransmits)
+        handler(channel)
+        return channel
+
+    def create_channel(
+        self, label: str, *, ordered: bool = True, max_retransmits: int | None = None
+    ) -> RTCDataChannel:
+        """Create a channel (any time, either side) whose traffic the link counts; no handler."""
         channel = self.pc.createDataChannel(label, ordered=ordered, maxRetransmits=max_retransmits)
-        self._attach(channel, handler)
+        channel.on("message", self._count_in)
         return channel
 
     def accept_channels(self) -> None:
-        """Answerer side: take the channels the other side opens, by their handlers."""
-        self.pc.on("datachannel", self._on_datachannel)
+        """Take the channels the other side opens, by their handlers (once; either side)."""
+        if not self._accepting:
+            self._accepting = True
+            self.pc.on("datachannel", self._on_datachannel)
 
     def send(self, channel: RTCDataChannel, data: str | bytes) -> bool:
         """Send on ``channel`` if it is open (counted); ``False`` if it is not, or cannot take it.
@@ -117,7 +137,9 @@ class PeerLink:
         return True
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
-        handler = self._handlers.get(channel.label)
+        handler = self._handlers.get(channel.label) or next(
+            (h for prefix, h in self._families.items() if channel.label.startswith(prefix)), None
+        )
         if handler is None:
             logger.info("ignoring unknown data channel %r", channel.label)
             return
