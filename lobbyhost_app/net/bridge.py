@@ -43,7 +43,7 @@ from .forwards import (
     ports_message,
     unique_ports,
 )
-from .link import PeerLink
+from .link import PeerLink, close_channel
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +182,14 @@ class PortBridge:
         shared = {p.key for p in self._shared}
         if self._closed or named is None or named not in shared:
             logger.warning("refusing a bridge channel to a port not shared: %r", channel.label)
-            channel.close()
+            close_channel(channel)
             return
         transport, port = named
         traffic = self.served.setdefault(named, PortTraffic())
         if transport is Transport.UDP:
             if port in self._udp_served:
                 logger.warning("refusing a second UDP bridge channel for port %d", port)
-                channel.close()
+                close_channel(channel)
                 return
             self._udp_served[port] = UdpServing(
                 self.link,
@@ -201,7 +201,7 @@ class PortBridge:
             return
         if len(self._pipes) >= self.limits.max_tcp_connections:
             logger.warning("refusing a TCP bridge connection: the peer has too many open")
-            channel.close()
+            close_channel(channel)
             return
         pipe = self._new_pipe(channel, named, traffic)
         self._spawn(self._connect(pipe, port))
@@ -298,7 +298,7 @@ class PortBridge:
                 lambda: udp, local_addr=(self.listen_host, local_port)
             )
         except OSError:
-            channel.close()
+            close_channel(channel)
             raise
         bound = transport.get_extra_info("sockname")[1]
         return _Listening(Forward(shared, self.listen_host, bound), udp=udp, traffic=traffic)
@@ -345,7 +345,8 @@ class PortBridge:
             self._announce()
             self._spawn(self._expire_forever())
         elif link.state in (LinkState.CLOSED, LinkState.FAILED):
-            self.close()
+            # Not from inside aiortc's teardown: closing channels while it walks them breaks it.
+            asyncio.get_running_loop().call_soon(self.close)
 
     def close(self) -> None:
         """Close every listener, connection and socket of this bridge, at once."""

@@ -31,7 +31,7 @@ from typing import Final
 
 from aiortc import RTCDataChannel
 
-from .link import PeerLink
+from .link import PeerLink, close_channel
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +192,9 @@ class TcpPipe(asyncio.Protocol):
 
     def _on_channel_close(self) -> None:
         # Closed by the other side (or its link) with our socket still going: that is a reset.
-        self._finish(reset_socket=not (self._got_eof and self._sent_eof))
+        # Later, not from inside aiortc's teardown: closing channels while it walks them breaks it.
+        reset = not (self._got_eof and self._sent_eof)
+        asyncio.get_running_loop().call_soon(lambda: self._finish(reset_socket=reset))
 
     def _update_reading(self) -> None:
         transport = self._transport
@@ -233,7 +235,7 @@ class TcpPipe(asyncio.Protocol):
                 self._abort_socket()
             else:
                 self._transport.close()  # writes what is buffered, then FIN
-        self.channel.close()
+        close_channel(self.channel)
         self._on_closed(self)
 
     def _abort_socket(self) -> None:

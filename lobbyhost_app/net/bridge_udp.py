@@ -17,11 +17,11 @@ import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 from aiortc import RTCDataChannel
 
-from .link import PeerLink
+from .link import PeerLink, close_channel
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,7 @@ class UdpListener(asyncio.DatagramProtocol):
         channel.on("open", self._flush)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         source = (str(addr[0]), int(str(addr[1])))
@@ -125,7 +124,7 @@ class UdpListener(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
-        self.channel.close()
+        close_channel(self.channel)
 
 
 @dataclass(eq=False)
@@ -138,10 +137,9 @@ class _Flow(asyncio.DatagramProtocol):
     waiting: list[bytes] = field(default_factory=list)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
         for payload in self.waiting:
-            transport.sendto(payload)
+            self.transport.sendto(payload)
         self.waiting.clear()
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
@@ -242,7 +240,7 @@ class UdpServing:
         self._flows.clear()
         for task in self._opening:
             task.cancel()
-        self.channel.close()
+        close_channel(self.channel)
 
 
 __all__ = ["HEADER", "IDLE_TIMEOUT", "MAX_FLOWS", "UdpListener", "UdpServing"]

@@ -22,6 +22,7 @@ ignored, and at most :data:`MAX_REMOTE_CANDIDATES` remote candidates are used
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -319,6 +320,18 @@ def _sctp_port(media: MediaDescription) -> int | None:
     return port if isinstance(port, int) and 0 < port <= 0xFFFF else None
 
 
+def close_channel(channel: RTCDataChannel) -> None:
+    """Close ``channel`` unless it is closing or closed, whatever state its connection is in.
+
+    aiortc's close raises ``KeyError`` for a channel whose connection closed
+    under it before the channel heard of it (seen while a link closes).
+    """
+    if channel.readyState in ("closing", "closed"):
+        return
+    with contextlib.suppress(KeyError):
+        channel.close()
+
+
 def selected_route(pc: RTCPeerConnection) -> str | None:
     """``host``, ``srflx`` or ``relay``: the kind of path ICE chose, or ``None``.
 
@@ -340,4 +353,11 @@ def selected_route(pc: RTCPeerConnection) -> str | None:
     return "host"
 
 
-__all__ = ["ChannelHandler", "LinkState", "LinkStats", "PeerLink", "selected_route"]
+__all__ = [
+    "ChannelHandler",
+    "LinkState",
+    "LinkStats",
+    "PeerLink",
+    "close_channel",
+    "selected_route",
+]
