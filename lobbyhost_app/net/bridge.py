@@ -35,6 +35,8 @@ from .bridge_udp import IDLE_TIMEOUT, UdpListener, UdpServing
 from .channels import LobbyChannel
 from .forwards import (
     CHANNEL_PREFIX,
+    Forward,
+    PortTraffic,
     SharedPort,
     Transport,
     channel_label,
@@ -56,33 +58,6 @@ class BridgeLimits:
 
     #: Open TCP connections from the other side at once; more are refused.
     max_tcp_connections: int = 64
-
-
-@dataclass(slots=True)
-class PortTraffic:
-    """Bytes through one forwarded port: ``bytes_in`` from the other side, ``bytes_out`` to it."""
-
-    bytes_in: int = 0
-    bytes_out: int = 0
-    #: TCP connections open now (UDP: always 0).
-    connections: int = 0
-
-    def count(self, bytes_in: int, bytes_out: int) -> None:
-        self.bytes_in += bytes_in
-        self.bytes_out += bytes_out
-
-
-@dataclass(frozen=True, slots=True)
-class Forward:
-    """A local listener for a port the other side shares: give the game ``address``."""
-
-    shared: SharedPort
-    local_host: str
-    local_port: int
-
-    @property
-    def address(self) -> str:
-        return f"{self.local_host}:{self.local_port}"
 
 
 ForwardListener = Callable[[Forward], None]

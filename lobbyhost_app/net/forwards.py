@@ -59,6 +59,33 @@ class SharedPort:
         return f"{spec}={self.label}" if self.label else spec
 
 
+@dataclass(slots=True)
+class PortTraffic:
+    """Bytes through one forwarded port: ``bytes_in`` from the other side, ``bytes_out`` to it."""
+
+    bytes_in: int = 0
+    bytes_out: int = 0
+    #: TCP connections open now (UDP: always 0).
+    connections: int = 0
+
+    def count(self, bytes_in: int, bytes_out: int) -> None:
+        self.bytes_in += bytes_in
+        self.bytes_out += bytes_out
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A local listener for a port the other side shares: give the game ``address``."""
+
+    shared: SharedPort
+    local_host: str
+    local_port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_host}:{self.local_port}"
+
+
 def parse_shared_port(text: str) -> SharedPort:
     """``25565/tcp=Minecraft`` (label optional) as a :class:`SharedPort`.
 
@@ -154,7 +181,9 @@ def parse_channel_label(label: str) -> tuple[Transport, int] | None:
 __all__ = [
     "CHANNEL_PREFIX",
     "MAX_SHARED_PORTS",
+    "Forward",
     "ForwardSpecError",
+    "PortTraffic",
     "SharedPort",
     "Transport",
     "channel_label",
