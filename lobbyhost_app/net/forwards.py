@@ -112,8 +112,8 @@ def parse_local_port(text: str) -> tuple[int, int]:
 
 def clean_label(label: str) -> str:
     """A label as shown: printable, one line, at most :data:`MAX_LABEL_LENGTH` characters."""
-    printable = "".join(ch for ch in label if ch.isprintable())
-    return " ".join(printable.split())[:MAX_LABEL_LENGTH]
+    words = " ".join(label.split())  # line breaks and tabs become spaces
+    return "".join(ch for ch in words if ch.isprintable())[:MAX_LABEL_LENGTH]
 
 
 def _port(text: str, whole: str) -> int:
