@@ -9,6 +9,7 @@ hosting service, the headless host, the guest CLI or a controller.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 from ..session_values import LinkState
@@ -35,8 +36,11 @@ class HostGamePorts:
         *,
         target_host: str = LOOPBACK,
         limits: BridgeLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` (seconds) times idle UDP flows."""
         self.session = session
+        self._clock = clock
         self.target_host = target_host
         self.limits = limits or BridgeLimits()
         self._shared = unique_ports(shared)
@@ -75,6 +79,7 @@ class HostGamePorts:
             target_host=self.target_host,
             limits=self.limits,
             served=self.served,
+            clock=self._clock,
         )
         bridge.on_forward = lambda forward: self._forward_opened(connection_id, forward)
         self._bridges[connection_id] = bridge
