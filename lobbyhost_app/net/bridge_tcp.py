@@ -145,6 +145,8 @@ class TcpPipe(asyncio.Protocol):
     # Channel side ------------------------------------------------------------------------
 
     def _on_channel_message(self, data: str | bytes) -> None:
+        if self._finished:
+            return  # what was in flight when this side reset it
         if isinstance(data, bytes):
             self._received_unacked += len(data)
             if self._received_unacked > WINDOW + CHUNK:
