@@ -72,6 +72,8 @@ class PeerLink:
         self._handlers: dict[str, ChannelHandler] = {}
         self._families: dict[str, ChannelHandler] = {}
         self._accepting = False
+        #: Labels this side opened with :meth:`open_channel`: the peer may not open them too.
+        self._opened_here: set[str] = set()
         self._state_listeners: list[StateListener] = []
         self._opened = asyncio.get_running_loop().create_future()
         #: Candidates received before the remote description; ``None`` once it is set.
@@ -104,6 +106,7 @@ class PeerLink:
         if handler is None:
             raise ValueError(f"no handler for data channel {label!r}")
         channel = self.create_channel(label, ordered=ordered, max_retransmits=max_retransmits)
+        self._opened_here.add(label)
         handler(channel)
         return channel
 
@@ -138,6 +141,11 @@ class PeerLink:
         return True
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        if channel.label in self._opened_here:
+            # A second "lobby" from the other side would take the place of this side's own.
+            logger.warning("refusing a data channel %r the other side may not open", channel.label)
+            close_channel(channel)
+            return
         handler = self._handlers.get(channel.label) or next(
             (h for prefix, h in self._families.items() if channel.label.startswith(prefix)), None
         )

@@ -12,7 +12,7 @@ from lobbyhost_app.net.bridge_udp import HEADER, IDLE_TIMEOUT, MAX_FLOWS
 from lobbyhost_app.net.forwards import Forward, SharedPort, Transport, channel_label
 from lobbyhost_app.net.game_ports import GuestGamePorts, HostGamePorts
 from lobbyhost_app.net.link import PeerLink
-from lobbyhost_app.session_values import GuestPhase, JoinRequested, LinkState
+from lobbyhost_app.session_values import ChatReceived, GuestPhase, JoinRequested, LinkState
 from signalling_server import SignallingServer
 from signalling_server.clock import ManualClock
 
@@ -240,3 +240,23 @@ async def test_a_guest_shares_a_port_and_the_host_reaches_it(
         server.close()
         await guest.leave()
         await lobby.host.close()
+
+
+async def test_a_guest_opening_its_own_lobby_channel_is_refused(
+    bridge_server: SignallingServer,
+) -> None:
+    """Now that the host takes channels a guest opens, a guest's own ``lobby`` or ``game`` is closed, and chat still works."""
+    peers = await bridged(bridge_server, [])
+    try:
+        assert peers.guest.link is not None
+        for label in ("lobby", "game"):
+            closed = asyncio.Event()
+            channel = peers.guest.link.create_channel(label)
+            channel.on("close", closed.set)
+            async with asyncio.timeout(WAIT):
+                await closed.wait()
+        peers.guest.send_chat("still here")
+        chat = await peers.lobby.events.wait_for(lambda e: isinstance(e, ChatReceived))
+        assert isinstance(chat, ChatReceived) and chat.text == "still here"
+    finally:
+        await close_peers(peers)
