@@ -162,17 +162,21 @@ class PortBridge:
         transport, port = named
         traffic = self.served.setdefault(named, PortTraffic())
         if transport is Transport.UDP:
-            if port in self._udp_served:
-                logger.warning("refusing a second UDP bridge channel for port %d", port)
-                close_channel(channel)
-                return
-            self._udp_served[port] = UdpServing(
+            previous = self._udp_served.pop(port, None)
+            if previous is not None:
+                # The peer's listener was opened again (a new label): its new channel can
+                # come before the old one's close. One channel per port: the newest.
+                logger.info("a new UDP bridge channel for port %d replaces the old one", port)
+                previous.close()
+            serving = UdpServing(
                 self.link,
                 channel,
                 (self.target_host, port),
                 on_traffic=traffic.count,
                 clock=self._clock,
             )
+            self._udp_served[port] = serving
+            channel.on("close", lambda: self._udp_channel_closed(port, serving))
             return
         if len(self._pipes) >= self.limits.max_tcp_connections:
             logger.warning("refusing a TCP bridge connection: the peer has too many open")
@@ -180,6 +184,13 @@ class PortBridge:
             return
         pipe = self._new_pipe(channel, named, traffic)
         self._spawn(self._connect(pipe, port))
+
+    def _udp_channel_closed(self, port: int, serving: UdpServing) -> None:
+        """The peer closed its UDP channel (it may open a new one): its sockets close."""
+        if self._udp_served.get(port) is serving:
+            del self._udp_served[port]
+        # Later, not from inside aiortc's teardown (see _on_link_state).
+        asyncio.get_running_loop().call_soon(serving.close)
 
     async def _connect(self, pipe: TcpPipe, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -346,20 +357,9 @@ class PortBridge:
         task.add_done_callback(self._tasks.discard)
 
 
-def total_traffic(traffic: Iterable[PortTraffic]) -> PortTraffic:
-    """The sum of several ports' or peers' traffic."""
-    total = PortTraffic()
-    for one in traffic:
-        total.bytes_in += one.bytes_in
-        total.bytes_out += one.bytes_out
-        total.connections += one.connections
-    return total
-
-
 __all__ = [
     "BridgeLimits",
     "Forward",
     "PortBridge",
     "PortTraffic",
-    "total_traffic",
 ]

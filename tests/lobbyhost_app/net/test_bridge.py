@@ -312,3 +312,32 @@ async def test_the_shared_list_updates_live(
             assert await closed == forward
     finally:
         await close_peers(peers)
+
+
+async def test_a_udp_port_relabelled_by_the_host_keeps_working(
+    bridge_server: SignallingServer,
+) -> None:
+    """A new label for a shared UDP port gives the guest a new listener, and datagrams flow through it."""
+    loop = asyncio.get_running_loop()
+
+    class Echo(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            self.transport.sendto(data, addr)  # type: ignore[attr-defined]
+
+    echo_transport, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+    port = echo_transport.get_extra_info("sockname")[1]
+    peers = await bridged(bridge_server, [SharedPort(port, Transport.UDP, "Old")])
+    try:
+        await peers.forwards.wait_for(lambda f: f.shared.label == "Old")
+        peers.host_ports.set_shared([SharedPort(port, Transport.UDP, "New")])
+        forward = await peers.forwards.wait_for(lambda f: f.shared.label == "New")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.setblocking(False)
+            client.connect(local(forward.address))
+            assert await udp_round_trip(client, b"still there") == b"still there"
+    finally:
+        echo_transport.close()
+        await close_peers(peers)

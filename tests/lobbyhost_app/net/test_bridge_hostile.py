@@ -137,9 +137,11 @@ async def test_udp_garbage_and_a_flood_of_flows_are_dropped(
 
     transport, _ = await loop.create_datagram_endpoint(Count, local_addr=("127.0.0.1", 0))
     port = transport.get_extra_info("sockname")[1]
-    peers = await bridged(bridge_server, [SharedPort(port, Transport.UDP)])
+    shared = SharedPort(port, Transport.UDP)
+    peers = await bridged(bridge_server, [shared])
     try:
         assert peers.guest.link is not None
+        await peers.forward(shared)  # the guest's own channel first: the newest one is served
         channel, _closed = await open_raw(peers.guest.link, channel_label(Transport.UDP, port))
         for junk in ("text", b"", b"ab"):
             channel.send(junk)
