@@ -37,14 +37,15 @@ logger = logging.getLogger(__name__)
 
 #: Bytes per channel message (every WebRTC stack takes 64 KiB messages).
 CHUNK: Final = 65536
-#: Unacknowledged bytes a sender may have in flight on one connection.
-WINDOW: Final = 2 * 1024 * 1024
+#: Unacknowledged bytes a sender may have in flight on one connection: also what a
+#: receiver may have to hold for a socket that does not read (64 connections per peer).
+WINDOW: Final = 1024 * 1024
 #: Above this ``bufferedAmount`` a sender stops reading its socket ...
-HIGH_WATER: Final = 1024 * 1024
+HIGH_WATER: Final = 512 * 1024
 #: ... and starts again below this one.
-LOW_WATER: Final = 256 * 1024
+LOW_WATER: Final = 128 * 1024
 #: A receiver acknowledges once this much was written to its socket.
-ACK_EVERY: Final = WINDOW // 4
+ACK_EVERY: Final = WINDOW // 8
 EOF: Final = "eof"
 RESET: Final = "rst"
 _ACK_PREFIX: Final = "ack "
