@@ -5,8 +5,8 @@ controller, the headless host and the self-test. It starts the embedded
 signalling server (unless a remote server's URL is given), connects a
 :class:`~lobbyhost_app.net.signalling.SignallingClient` to it and makes the
 :class:`~lobbyhost_app.net.host.HostSession` with its game bridge
-(:class:`~lobbyhost_app.net.game_ports.HostGamePorts`, the shared game ports); :meth:`HostingService.stop`
-takes all of it down again, in order, whatever was reached.
+(:class:`~lobbyhost_app.net.game_ports.HostGamePorts`, the shared game ports);
+:meth:`HostingService.stop` takes all of it down again, in order, whatever was reached.
 
 The ICE address allow-list is not installed here: that is process-wide, the
 job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
