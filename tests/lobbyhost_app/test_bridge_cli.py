@@ -94,3 +94,36 @@ async def test_the_guest_prints_a_forward_line_at_the_local_port_asked_for() -> 
                 writer.close()
     finally:
         server.close()
+
+
+async def test_a_guest_sharing_a_port_gives_the_headless_host_a_forward_line() -> None:
+    """lobbyhost-guest --share PORT/tcp: the headless host prints a forward line, and its local address reaches the guest's server."""
+
+    async def hello(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"hello from Bob's server")
+        writer.close()
+
+    server = await asyncio.start_server(hello, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with headless_host("--auto-accept") as host:
+            started = host.started
+            command = (
+                started["url"],
+                started["lobby_id"],
+                "--name",
+                "Bob",
+                *LOOPBACK_ICE,
+                "--share",
+                f"{port}/tcp=Listen server",
+            )
+            async with running("guest Bob", "lobbyhost_app.guest_cli", *command):
+                line = await host.expect("forward", within=START_TIMEOUT, port=port)
+                assert line["proto"] == "tcp" and line["connection_id"]
+                local_host, _, local_port = str(line["local"]).rpartition(":")
+                reader, writer = await asyncio.open_connection(local_host, int(local_port))
+                async with asyncio.timeout(START_TIMEOUT):
+                    assert await reader.read() == b"hello from Bob's server"
+                writer.close()
+    finally:
+        server.close()
