@@ -17,6 +17,7 @@ from ..net.bridge import Forward, PortTraffic
 from ..net.forwards import MAX_SHARED_PORTS, SharedPort, Transport, clean_label
 from ..net.game_ports import GuestGamePorts, HostGamePorts
 from ..net.guest import GuestSession
+from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,11 @@ class HostGamePortsController(QObject):
     traffic_changed = Signal()
     error_occurred = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, settings: Settings, parent: QObject | None = None) -> None:
+        """The list starts as it was saved last time in ``settings``, and is saved as it changes."""
         super().__init__(parent)
-        self._shared: tuple[SharedPort, ...] = ()
+        self._settings = settings
+        self._shared: tuple[SharedPort, ...] = settings.shared_ports()
         self._service: HostGamePorts | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(TRAFFIC_POLL_MS)
@@ -84,6 +87,7 @@ class HostGamePortsController(QObject):
 
     def _set(self, ports: tuple[SharedPort, ...]) -> None:
         self._shared = ports
+        self._settings.save_shared_ports(ports)
         if self._service is not None:
             self._service.set_shared(ports)
         self.ports_changed.emit(ports)

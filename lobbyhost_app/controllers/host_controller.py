@@ -145,7 +145,7 @@ class HostController(ControllerBase):
         self.requests = JoinRequestsModel(self)
         self.peers = PeerTableModel(self)
         #: The game ports shared with every guest (the game bridge).
-        self.game_ports = HostGamePortsController(self)
+        self.game_ports = HostGamePortsController(settings, self)
         self.state = HostState.IDLE
         self.code: str | None = None
         self.invite_link: str | None = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication
@@ -21,6 +23,8 @@ from tests.lobbyhost_app.net.recorder import Recorder
 
 from .helpers import LOOPBACK, hosting, phase_is, running_app, wait_until
 from .test_join_window import fill_and_join, real_host, show_join_tab, wait_phase
+
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 @contextlib.asynccontextmanager
@@ -147,3 +151,35 @@ async def test_join_tab_shows_the_address_to_give_the_game_copies_it_and_counts_
             lambda: "4.9 KB" in str(panel.model.index(0, ForwardColumn.TRAFFIC).data()),
             controller.traffic_changed,
         )
+
+
+#: Prints the shared ports a fresh program reads from the INI file named by argv[1].
+_LOAD_PORTS = """
+import sys
+from PySide6.QtCore import QSettings
+from lobbyhost_app.controllers.settings import Settings
+store = QSettings(sys.argv[1], QSettings.Format.IniFormat)
+print("|".join(str(port) for port in Settings(store).shared_ports()))
+"""
+
+
+async def test_shared_ports_are_remembered_for_the_next_run(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """Ports shared in the panel (labels with spaces too) are there again in a new process and a new window."""
+    async with running_app(settings_store) as parts:
+        panel = parts.window.host_view.game_ports_panel
+        share(qtbot, panel, 25565, "Minecraft Java", udp=False)
+        share(qtbot, panel, 27960, "", udp=True)
+    path = settings_store.fileName()
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _LOAD_PORTS, path, stdout=asyncio.subprocess.PIPE, cwd=REPOSITORY
+    )
+    out, _ = await done.communicate()
+    assert out.decode().strip() == "25565/tcp=Minecraft Java|27960/udp"
+    async with running_app(QSettings(path, QSettings.Format.IniFormat)) as parts:
+        model = parts.window.host_view.game_ports_panel.model
+        assert [model.port_at(row) for row in range(model.rowCount())] == [
+            SharedPort(25565, Transport.TCP, "Minecraft Java"),
+            SharedPort(27960, Transport.UDP),
+        ]
