@@ -156,7 +156,7 @@ class PortBridge:
         named = parse_channel_label(channel.label)
         shared = {p.key for p in self._shared}
         if self._closed or named is None or named not in shared:
-            logger.warning("refusing a bridge channel to a port not shared: %r", channel.label)
+            logger.info("refusing a bridge channel to a port not shared: %r", channel.label[:40])
             close_channel(channel)
             return
         transport, port = named
@@ -179,7 +179,7 @@ class PortBridge:
             channel.on("close", lambda: self._udp_channel_closed(port, serving))
             return
         if len(self._pipes) >= self.limits.max_tcp_connections:
-            logger.warning("refusing a TCP bridge connection: the peer has too many open")
+            logger.info("refusing a TCP bridge connection: the peer has too many open")
             close_channel(channel)
             return
         pipe = self._new_pipe(channel, named, traffic)
