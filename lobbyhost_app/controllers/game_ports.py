@@ -30,11 +30,13 @@ class HostGamePortsController(QObject):
 
     Signals:
         ports_changed(tuple[SharedPort, ...]): the list changed (guests are told at once)
+        guest_forwards_changed(): a listener here for a port a guest shares opened or closed
         traffic_changed(): the counters may have moved (once a second while a lobby is open)
         error_occurred(str): a port could not be added, in words
     """
 
     ports_changed = Signal(object)
+    guest_forwards_changed = Signal()
     traffic_changed = Signal()
     error_occurred = Signal(str)
 
@@ -44,6 +46,8 @@ class HostGamePortsController(QObject):
         self._settings = settings
         self._shared: tuple[SharedPort, ...] = settings.shared_ports()
         self._service: HostGamePorts | None = None
+        #: Listeners here for ports guests share (their listen servers), by guest.
+        self._guest_forwards: dict[tuple[str, Forward], None] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(TRAFFIC_POLL_MS)
         self._timer.timeout.connect(self.traffic_changed)
@@ -51,6 +55,11 @@ class HostGamePortsController(QObject):
     @property
     def shared(self) -> tuple[SharedPort, ...]:
         return self._shared
+
+    @property
+    def guest_forwards(self) -> tuple[Forward, ...]:
+        """Where this computer's games reach the servers guests share, in the order they came."""
+        return tuple(forward for _guest, forward in self._guest_forwards)
 
     def add_port(self, port: int, transport: Transport, label: str = "") -> bool:
         """Share ``port``; ``False`` (and ``error_occurred``) if it cannot be."""
@@ -78,12 +87,24 @@ class HostGamePortsController(QObject):
     def attach(self, service: HostGamePorts | None) -> None:
         """The running lobby's bridge (``None`` once it closed): it takes this list."""
         self._service = service
+        self._guest_forwards.clear()
         if service is None:
             self._timer.stop()
         else:
             service.set_shared(self._shared)
+            service.add_forward_listener(self._on_guest_forward, self._on_guest_forward_closed)
             self._timer.start()
+        self.guest_forwards_changed.emit()
         self.traffic_changed.emit()
+
+    def _on_guest_forward(self, connection_id: str, forward: Forward) -> None:
+        self._guest_forwards[(connection_id, forward)] = None
+        self.guest_forwards_changed.emit()
+
+    def _on_guest_forward_closed(self, connection_id: str, forward: Forward) -> None:
+        if (connection_id, forward) in self._guest_forwards:
+            del self._guest_forwards[(connection_id, forward)]
+            self.guest_forwards_changed.emit()
 
     def _set(self, ports: tuple[SharedPort, ...]) -> None:
         self._shared = ports

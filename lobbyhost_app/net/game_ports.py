@@ -48,6 +48,7 @@ class HostGamePorts:
         self.served: dict[tuple[Transport, int], PortTraffic] = {}
         self._bridges: dict[str, PortBridge] = {}
         self._forward_listeners: list[HostForwardListener] = []
+        self._forward_closed_listeners: list[HostForwardListener] = []
         session.add_link_listener(self._on_link)
 
     @property
@@ -67,9 +68,13 @@ class HostGamePorts:
     def bridge(self, connection_id: str) -> PortBridge | None:
         return self._bridges.get(connection_id)
 
-    def add_forward_listener(self, listener: HostForwardListener) -> None:
-        """Hear of each listener opened on the host for a port a guest shares."""
-        self._forward_listeners.append(listener)
+    def add_forward_listener(
+        self, opened: HostForwardListener, closed: HostForwardListener | None = None
+    ) -> None:
+        """Hear of each listener opened on the host for a port a guest shares (and closed)."""
+        self._forward_listeners.append(opened)
+        if closed is not None:
+            self._forward_closed_listeners.append(closed)
 
     def _on_link(self, connection_id: str, link: PeerLink, lobby: LobbyChannel) -> None:
         bridge = PortBridge(
@@ -82,6 +87,7 @@ class HostGamePorts:
             clock=self._clock,
         )
         bridge.on_forward = lambda forward: self._forward_opened(connection_id, forward)
+        bridge.on_forward_closed = lambda forward: self._forward_closed(connection_id, forward)
         self._bridges[connection_id] = bridge
 
         def ended(changed: PeerLink) -> None:
@@ -93,6 +99,10 @@ class HostGamePorts:
 
     def _forward_opened(self, connection_id: str, forward: Forward) -> None:
         for listener in list(self._forward_listeners):
+            listener(connection_id, forward)
+
+    def _forward_closed(self, connection_id: str, forward: Forward) -> None:
+        for listener in list(self._forward_closed_listeners):
             listener(connection_id, forward)
 
 

@@ -73,6 +73,14 @@ class HostGamePortsPanel(QGroupBox):
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet("color: #a11;")
         self.error_label.hide()
+        #: Where this computer's games reach the servers guests share.
+        self.guest_servers_label = QLabel(self)
+        self.guest_servers_label.setTextFormat(Qt.TextFormat.PlainText)  # guests' labels
+        self.guest_servers_label.setWordWrap(True)
+        self.guest_servers_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.guest_servers_label.hide()
 
         form = QHBoxLayout()
         form.addWidget(QLabel("Port", self))
@@ -86,9 +94,11 @@ class HostGamePortsPanel(QGroupBox):
         layout.addWidget(self.error_label)
         layout.addWidget(self.table)
         layout.addWidget(hint)
+        layout.addWidget(self.guest_servers_label)
         self._connect_signals()
 
     def _connect_signals(self) -> None:
+        self.controller.guest_forwards_changed.connect(self._on_controller_guest_forwards_changed)
         self.add_button.clicked.connect(self._on_add_button_clicked)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
         self.label_edit.returnPressed.connect(self._on_add_button_clicked)
@@ -101,6 +111,16 @@ class HostGamePortsPanel(QGroupBox):
         if self.controller.add_port(self.port_spin.value(), transport, self.label_edit.text()):
             self.label_edit.clear()
             self.error_label.hide()
+
+    def _on_controller_guest_forwards_changed(self) -> None:
+        forwards = self.controller.guest_forwards
+        lines = [
+            f"{forward.shared.label or 'A server'} shared by a guest "
+            f"({forward.shared.port}/{forward.shared.transport.value}): {forward.address}"
+            for forward in forwards
+        ]
+        self.guest_servers_label.setText("\n".join(lines))
+        self.guest_servers_label.setVisible(bool(lines))
 
     def _on_controller_error_occurred(self, message: str) -> None:
         self.error_label.setText(message)

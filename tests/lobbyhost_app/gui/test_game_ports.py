@@ -183,3 +183,35 @@ async def test_shared_ports_are_remembered_for_the_next_run(
             SharedPort(25565, Transport.TCP, "Minecraft Java"),
             SharedPort(27960, Transport.UDP),
         ]
+
+
+async def test_the_host_panel_shows_where_a_guests_server_is_reached(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """A guest sharing its listen server: the host's panel shows the local address that reaches it, until the guest leaves."""
+    async with echo_server() as guest_port, hosting(qtbot, settings_store) as harness:
+        panel = harness.view.game_ports_panel
+        assert not panel.guest_servers_label.isVisibleTo(panel)
+        signalling = SignallingClient(harness.url)
+        await signalling.connect()
+        session = GuestSession(signalling, LOOPBACK, ping_interval=0.5)
+        events: Recorder[object] = Recorder()
+        session.add_listener(events)
+        GuestGamePorts(session, shared=[SharedPort(guest_port, Transport.TCP, "Listen server")])
+        await session.join(harness.code, "Bob")
+        await wait_until(
+            lambda: bool(harness.view.request_list.cards),
+            harness.controller.requests.rowsInserted,
+        )
+        harness.click(harness.view.request_list.cards[0].accept_button)
+        controller = harness.controller.game_ports
+        await wait_until(lambda: bool(controller.guest_forwards), controller.guest_forwards_changed)
+        forward = controller.guest_forwards[0]
+        assert panel.guest_servers_label.isVisibleTo(panel)
+        assert panel.guest_servers_label.text() == (
+            f"Listen server shared by a guest ({guest_port}/tcp): {forward.address}"
+        )
+        assert await echo_through(forward.address, b"hello guest") == b"hello guest"
+        await session.leave()
+        await wait_until(lambda: not controller.guest_forwards, controller.guest_forwards_changed)
+        assert not panel.guest_servers_label.isVisibleTo(panel)
