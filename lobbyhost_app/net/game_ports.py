@@ -27,7 +27,13 @@ HostForwardListener = Callable[[str, Forward], None]
 
 
 class HostGamePorts:
-    """The ports the host shares, served to every guest; a bridge per guest link."""
+    """The ports the host shares, served to every guest; a bridge per guest link.
+
+    A port a guest shares (its listen server) gets a listener on the host; with
+    ``relay_guest_ports`` the host shares that listener with the other guests
+    in turn (under the listener's port number), so they reach the guest's
+    server through the host: the lobby is a star.
+    """
 
     def __init__(
         self,
@@ -36,10 +42,12 @@ class HostGamePorts:
         *,
         target_host: str = LOOPBACK,
         limits: BridgeLimits | None = None,
+        relay_guest_ports: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` (seconds) times idle UDP flows."""
         self.session = session
+        self.relay_guest_ports = relay_guest_ports
         self._clock = clock
         self.target_host = target_host
         self.limits = limits or BridgeLimits()
@@ -47,6 +55,8 @@ class HostGamePorts:
         #: Traffic by shared port, summed over every guest, past and present.
         self.served: dict[tuple[Transport, int], PortTraffic] = {}
         self._bridges: dict[str, PortBridge] = {}
+        #: Host listeners for guests' servers, shared with the other guests, by whose server.
+        self._relayed: dict[str, tuple[SharedPort, ...]] = {}
         self._forward_listeners: list[HostForwardListener] = []
         self._forward_closed_listeners: list[HostForwardListener] = []
         session.add_link_listener(self._on_link)
@@ -58,8 +68,7 @@ class HostGamePorts:
     def set_shared(self, ports: Iterable[SharedPort]) -> None:
         """Share these ports from now on; every guest hears the new list at once."""
         self._shared = unique_ports(ports)
-        for bridge in self._bridges.values():
-            bridge.set_shared(self._shared)
+        self._update_shares()
 
     def traffic(self, port: SharedPort) -> PortTraffic:
         """What went through ``port`` so far, all guests together."""
@@ -80,7 +89,7 @@ class HostGamePorts:
         bridge = PortBridge(
             link,
             lobby,
-            shared=self._shared,
+            shared=self._shares_for(connection_id),
             target_host=self.target_host,
             limits=self.limits,
             served=self.served,
@@ -94,14 +103,41 @@ class HostGamePorts:
             ended = changed.state in (LinkState.CLOSED, LinkState.FAILED)
             if ended and self._bridges.get(connection_id) is bridge:
                 del self._bridges[connection_id]
+                if self._relayed.pop(connection_id, None):
+                    self._update_shares()
 
         link.add_state_listener(ended)
 
+    def _shares_for(self, connection_id: str) -> tuple[SharedPort, ...]:
+        """What one guest is offered: the host's ports, then the other guests' servers."""
+        others = [
+            port
+            for owner, ports in self._relayed.items()
+            if owner != connection_id
+            for port in ports
+        ]
+        return unique_ports((*self._shared, *others))
+
+    def _update_shares(self) -> None:
+        for connection_id, bridge in list(self._bridges.items()):
+            bridge.set_shared(self._shares_for(connection_id))
+
     def _forward_opened(self, connection_id: str, forward: Forward) -> None:
+        # The bridge connects only to its target address: a listener elsewhere is not relayed.
+        if self.relay_guest_ports and forward.local_host == self.target_host:
+            relayed = SharedPort(forward.local_port, forward.shared.transport, forward.shared.label)
+            self._relayed[connection_id] = (*self._relayed.get(connection_id, ()), relayed)
+            self._update_shares()
         for listener in list(self._forward_listeners):
             listener(connection_id, forward)
 
     def _forward_closed(self, connection_id: str, forward: Forward) -> None:
+        relayed = self._relayed.get(connection_id, ())
+        listener_key = (forward.shared.transport, forward.local_port)
+        kept = tuple(p for p in relayed if p.key != listener_key)
+        if kept != relayed:
+            self._relayed[connection_id] = kept
+            self._update_shares()
         for listener in list(self._forward_closed_listeners):
             listener(connection_id, forward)
 

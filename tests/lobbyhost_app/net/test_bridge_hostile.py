@@ -1,4 +1,4 @@
-"""A guest that speaks the bridge's channels badly gets nothing and breaks nothing; guests share too."""
+"""A guest that speaks the bridge's channels badly gets nothing and breaks nothing."""
 
 from __future__ import annotations
 
@@ -9,16 +9,13 @@ import struct
 from aiortc import RTCDataChannel
 
 from lobbyhost_app.net.bridge_udp import HEADER, IDLE_TIMEOUT, MAX_FLOWS
-from lobbyhost_app.net.forwards import Forward, SharedPort, Transport, channel_label
-from lobbyhost_app.net.game_ports import GuestGamePorts, HostGamePorts
+from lobbyhost_app.net.forwards import SharedPort, Transport, channel_label
 from lobbyhost_app.net.link import PeerLink
-from lobbyhost_app.session_values import ChatReceived, GuestPhase, JoinRequested, LinkState
+from lobbyhost_app.session_values import ChatReceived, LinkState
 from signalling_server import SignallingServer
 from signalling_server.clock import ManualClock
 
 from .bridge_peers import WAIT, bridge_server, bridged, close_peers, wait_closed
-from .recorder import Recorder
-from .test_sessions import open_guest, open_host, phase
 
 __all__ = ["bridge_server"]
 
@@ -208,40 +205,6 @@ async def resend_until_arrival(
                 return await asyncio.wait_for(arrivals.get(), 1.0)
             except TimeoutError:
                 continue
-
-
-async def test_a_guest_shares_a_port_and_the_host_reaches_it(
-    bridge_server: SignallingServer,
-) -> None:
-    """A guest's listen server: the host gets a local listener for the port the guest shares, and it reaches the guest's server."""
-
-    async def hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"hello from the guest's server")
-        writer.close()
-
-    server = await asyncio.start_server(hello, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    lobby = await open_host(bridge_server)
-    host_ports = HostGamePorts(lobby.host)
-    opened: Recorder[Forward] = Recorder()
-    host_ports.add_forward_listener(lambda _connection_id, forward: opened(forward))
-    guest, events = await open_guest(bridge_server)
-    GuestGamePorts(guest, shared=[SharedPort(port, Transport.TCP, "Listen server")])
-    try:
-        await guest.join(lobby.lobby_id, "Bob")
-        request = await lobby.events.wait_for(lambda e: isinstance(e, JoinRequested))
-        assert isinstance(request, JoinRequested)
-        await lobby.host.accept(request.connection_id)
-        await events.wait_for(phase(GuestPhase.CONNECTED))
-        forward = await opened.wait_for(lambda f: f.shared.port == port)
-        assert forward.shared.label == "Listen server"
-        reader, writer = await asyncio.open_connection(forward.local_host, forward.local_port)
-        assert await wait_closed(reader) == b"hello from the guest's server"
-        writer.close()
-    finally:
-        server.close()
-        await guest.leave()
-        await lobby.host.close()
 
 
 async def test_a_guest_opening_its_own_lobby_channel_is_refused(
