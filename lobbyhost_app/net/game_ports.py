@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from ..session_values import LinkState
 from .bridge import LOOPBACK, BridgeLimits, Forward, PortBridge, PortTraffic
 from .channels import LobbyChannel
-from .forwards import SharedPort, Transport, unique_ports
+from .forwards import MAX_SHARED_PORTS, SharedPort, Transport, unique_ports
 from .guest import GuestSession
 from .host import HostSession
 from .link import PeerLink
@@ -116,7 +116,8 @@ class HostGamePorts:
             if owner != connection_id
             for port in ports
         ]
-        return unique_ports((*self._shared, *others))
+        # A guest reads at most MAX_SHARED_PORTS: the host's own come first.
+        return unique_ports((*self._shared, *others))[:MAX_SHARED_PORTS]
 
     def _update_shares(self) -> None:
         for connection_id, bridge in list(self._bridges.items()):
