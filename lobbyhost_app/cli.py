@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .controllers.host_controller import HostOverrides
+    from .net.forwards import SharedPort
 
 #: Where the headless host listens unless told otherwise (the GUI uses its settings).
 DEFAULT_LISTEN = ("0.0.0.0", 8765)
@@ -83,7 +84,37 @@ def build_parser() -> argparse.ArgumentParser:
         "the window its settings)",
     )
     add_ice_arguments(parser)
+    add_forward_arguments(parser)
     return parser
+
+
+def forward_spec(value: str) -> SharedPort:
+    """``--forward`` as a :class:`SharedPort`; an argparse error saying what is wrong."""
+    from .net.forwards import ForwardSpecError, parse_shared_port
+
+    try:
+        return parse_shared_port(value)
+    except ForwardSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_forward_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--forward`` and ``--forward-target``: the game ports shared with every guest."""
+    parser.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        type=forward_spec,
+        metavar="PORT/PROTO[=LABEL]",
+        help="share a game port with every guest over the game bridge, e.g. 25565/tcp=Minecraft "
+        "or 27960/udp (repeatable; --headless)",
+    )
+    parser.add_argument(
+        "--forward-target",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address the shared ports are reached at (default 127.0.0.1; nothing else is)",
+    )
 
 
 def display_missing(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
@@ -168,5 +199,7 @@ def _main(argv: Sequence[str] | None) -> int:
         auto_accept=args.auto_accept,
         name=args.name or DEFAULT_NAME,
         ice=ice,
+        forwards=tuple(args.forward),
+        forward_target=args.forward_target,
     )
     return asyncio.run(run_headless(options))

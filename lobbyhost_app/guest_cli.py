@@ -6,7 +6,10 @@ alone) works too: the code comes from the link.
 Prints events as JSON lines: ``status`` with ``phase``, ``detail`` (the host's
 own words, a lobby name or an error sentence) and, when the server said why the
 session ended, ``reason``; ``rtt``; ``chat`` (with ``from`` and ``peer_id`` when
-another guest said it); ``members``. Sends each stdin line as chat; a stdin with
+another guest said it); ``members``; ``forward`` for each local listener opened
+for a game port the host shares (``proto``, ``port``: the host's, ``local``:
+``127.0.0.1:N``, the address to give the game) and ``forward_closed`` when the
+host stops sharing it. Sends each stdin line as chat; a stdin with
 nothing behind it (closed, ``/dev/null``) just means no chat to send.
 Exits when the session ends: 0 after leaving or the host closing the lobby,
 1 when rejected, kicked or failed; 2 for arguments it cannot use. SIGINT and
@@ -21,11 +24,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .errors import LobbyHostError
 from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
+from .net.bridge import Forward
+from .net.forwards import ForwardSpecError, SharedPort, parse_local_port, parse_shared_port
+from .net.game_ports import GuestGamePorts
 from .net.guest import GuestSession
 from .net.ice import IceServer, IceSettings, install_address_allow_list
 from .net.signalling import SignallingClient
@@ -68,7 +74,30 @@ def join_target(url: str, code: str | None) -> tuple[str, str]:
     return target.server_url, code
 
 
-async def run_guest(url: str, code: str, name: str, password: str | None, ice: IceSettings) -> int:
+def _forward_opened(forward: Forward) -> None:
+    emit(
+        "forward",
+        proto=forward.shared.transport.value,
+        port=forward.shared.port,
+        local=forward.address,
+        label=forward.shared.label,
+    )
+
+
+def _forward_closed(forward: Forward) -> None:
+    emit("forward_closed", proto=forward.shared.transport.value, port=forward.shared.port)
+
+
+async def run_guest(
+    url: str,
+    code: str,
+    name: str,
+    password: str | None,
+    ice: IceSettings,
+    *,
+    local_ports: Mapping[int, int] | None = None,
+    shared: Sequence[SharedPort] = (),
+) -> int:
     # Signals are taken from the start: a service stopped while joining still leaves cleanly.
     loop = asyncio.get_running_loop()
     leave = asyncio.Event()
@@ -79,6 +108,8 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
         await signalling.connect()
         session = GuestSession(signalling, ice)
         session.add_listener(_print_event)
+        ports = GuestGamePorts(session, local_ports=local_ports, shared=shared)
+        ports.add_forward_listener(_forward_opened, _forward_closed)
         await session.join(code, name, password)
     except LobbyHostError as exc:
         emit("error", message=str(exc))
@@ -117,7 +148,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", default="Guest", help="your name in the lobby")
     parser.add_argument("--password", help="the lobby's password, if it has one")
     add_ice_arguments(parser)
+    parser.add_argument(
+        "--forward-port",
+        action="append",
+        default=[],
+        type=local_port_spec,
+        metavar="HOSTPORT=LOCALPORT",
+        help="listen on LOCALPORT for the host's shared port HOSTPORT (default: the same "
+        "port, or another free one if it is taken; repeatable)",
+    )
+    parser.add_argument(
+        "--share",
+        action="append",
+        default=[],
+        type=shared_port_spec,
+        metavar="PORT/PROTO[=LABEL]",
+        help="share a game port of this machine with the host (a listen server; repeatable)",
+    )
     return parser
+
+
+def local_port_spec(value: str) -> tuple[int, int]:
+    try:
+        return parse_local_port(value)
+    except ForwardSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def shared_port_spec(value: str) -> SharedPort:
+    try:
+        return parse_shared_port(value)
+    except ForwardSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 #: What an ``--ice-server`` URL may start with (RFC 7064 and 7065).
@@ -184,4 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         emit("error", message=str(exc))
         return 2
     install_address_allow_list(ice.allowed_addresses)
-    return asyncio.run(run_guest(server_url, code, args.name, args.password, ice))
+    guest = run_guest(
+        server_url,
+        code,
+        args.name,
+        args.password,
+        ice,
+        local_ports=dict(args.forward_port),
+        shared=tuple(args.share),
+    )
+    return asyncio.run(guest)

@@ -1,8 +1,10 @@
 """``lobbyhost --headless``: the embedded server and the host peers, no display.
 
-Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``,
-``request_to_join``, ``request_removed``, ``peer_connected``, ``peer_rtt``,
-``chat``, ``peer_left``, ``lobby_closed``, ``error``, and ``output_dropped``
+Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``
+(with ``forwards``, the game ports shared with ``--forward``), ``request_to_join``,
+``request_removed``, ``peer_connected``, ``peer_rtt``, ``chat``, ``peer_left``,
+``lobby_closed``, ``error``, ``forward`` (a listener here for a port a guest
+shares: ``proto``, ``port``, ``local``), and ``output_dropped``
 (``count``) after lines a stalled reader missed: printing never blocks the
 event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
@@ -22,6 +24,8 @@ from typing import Any
 from .errors import LobbyHostError
 from .invite import host_port, local_connect_host
 from .jsonlines import emit, stdin_lines
+from .net.bridge import Forward
+from .net.forwards import SharedPort
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings
@@ -47,6 +51,9 @@ class HeadlessOptions:
     auto_accept: bool = False
     name: str = "Host"
     ice: IceSettings = field(default_factory=IceSettings)
+    #: Game ports shared with every guest (``--forward``), reached at ``forward_target``.
+    forwards: tuple[SharedPort, ...] = ()
+    forward_target: str = "127.0.0.1"
 
 
 class HeadlessHost:
@@ -120,6 +127,17 @@ class HeadlessHost:
             emit("error", message=f"unknown command: {sorted(command)}")
 
 
+def _guest_forward_opened(connection_id: str, forward: Forward) -> None:
+    """A port a guest shares got a listener here: where this machine's game connects."""
+    emit(
+        "forward",
+        proto=forward.shared.transport.value,
+        port=forward.shared.port,
+        local=forward.address,
+        connection_id=connection_id,
+    )
+
+
 def _message(command: dict[str, Any]) -> str | None:
     """The host's words for the guest (``"reason"`` on stdin, for the commands' sake)."""
     reason = command.get("reason")
@@ -134,6 +152,8 @@ async def run_headless(options: HeadlessOptions) -> int:
             listen_port=options.listen_port,
             ice=options.ice,
             auto_accept=options.auto_accept,
+            forwards=options.forwards,
+            forward_target=options.forward_target,
         )
     )
     stop = asyncio.Event()
@@ -153,7 +173,9 @@ async def run_headless(options: HeadlessOptions) -> int:
             url=server.url,
             port=server.port,
             healthz=f"http://{here}/healthz",
+            forwards=[str(port) for port in options.forwards],
         )
+        hosting.game_ports.add_forward_listener(_guest_forward_opened)
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),

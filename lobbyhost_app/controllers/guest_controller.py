@@ -23,6 +23,7 @@ from ..session_values import (
     MembersChanged,
 )
 from .base import ControllerBase
+from .game_ports import GuestPortsController
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class GuestController(ControllerBase):
         self._signalling: SignallingClient | None = None
         self._active = False
         self._leave_task: asyncio.Task[None] | None = None
+        #: The local listeners for the host's game ports (the game bridge).
+        self.game_ports = GuestPortsController(self)
 
     @property
     def active(self) -> bool:
@@ -117,6 +120,7 @@ class GuestController(ControllerBase):
             await signalling.connect()
             session = GuestSession(signalling, ice)
             session.add_listener(self._on_session_event)
+            self.game_ports.attach(session)
             self._session = session
             await session.join(code, name, password or None)
         except BaseException:
@@ -139,6 +143,7 @@ class GuestController(ControllerBase):
         """Close the signalling connection and forget the session."""
         signalling, self._signalling = self._signalling, None
         self._session = None
+        self.game_ports.attach(None)
         if signalling is not None:
             await signalling.close()
         self._set_members(())

@@ -48,6 +48,7 @@ from ..session_values import (
     SignallingStatus,
 )
 from .base import ControllerBase, listen_error_message
+from .game_ports import HostGamePortsController
 from .settings import AppSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class HostController(ControllerBase):
         self.overrides = overrides or HostOverrides()
         self.requests = JoinRequestsModel(self)
         self.peers = PeerTableModel(self)
+        #: The game ports shared with every guest (the game bridge).
+        self.game_ports = HostGamePortsController(settings, self)
         self.state = HostState.IDLE
         self.code: str | None = None
         self.invite_link: str | None = None
@@ -267,6 +270,7 @@ class HostController(ControllerBase):
                 timeouts=self.server_timeouts,
                 ice=settings.ice_settings(),
                 auto_accept=settings.auto_accept,
+                forwards=self.game_ports.shared,
             )
             self._hosting = hosting = HostingService(options)
             hosting.add_listener(self._on_session_event)
@@ -274,6 +278,7 @@ class HostController(ControllerBase):
                 self.message_logged.emit(f"Connecting to {options.remote_url}")
             await self._start(hosting)
             self._session = hosting.session
+            self.game_ports.attach(hosting.game_ports)
             await hosting.open_lobby(
                 name=settings.lobby_name(),
                 lobby_id=self.overrides.code,
@@ -320,6 +325,7 @@ class HostController(ControllerBase):
         """Stop hosting: the session, its signalling connection, the embedded server."""
         hosting, self._hosting = self._hosting, None
         self._session = None
+        self.game_ports.attach(None)
         self._flush_timer.stop()
         self._pending.clear()
         try:

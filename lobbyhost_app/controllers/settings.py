@@ -13,12 +13,15 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
+from ..net.forwards import ForwardSpecError, SharedPort, parse_shared_port, unique_ports
 from ..net.ice import IceServer, IceSettings
 
 ORGANIZATION = "LobbyHost"
 APPLICATION = "LobbyHost"
 #: Where window geometry and splitter positions are kept, apart from the settings.
 _WINDOW_GROUP = "window"
+#: The game ports the host shares, as their specs (``25565/tcp=Minecraft``), one per line.
+_SHARED_PORTS_KEY = "host/game_ports"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +146,23 @@ class Settings(QObject):
         """Remember window layouts by name (not part of :class:`AppSettings`: no ``changed``)."""
         for name, state in states.items():
             self._store.setValue(f"{_WINDOW_GROUP}/{name}", state)
+        self._store.sync()
+
+    def shared_ports(self) -> tuple[SharedPort, ...]:
+        """The game ports the host shared last time (lines that are not ports are left out)."""
+        raw = self._store.value(_SHARED_PORTS_KEY, "")
+        lines = raw if isinstance(raw, list) else str(raw or "").splitlines()
+        ports = []
+        for line in lines:
+            try:
+                ports.append(parse_shared_port(str(line)))
+            except ForwardSpecError:
+                continue
+        return unique_ports(ports)
+
+    def save_shared_ports(self, ports: tuple[SharedPort, ...]) -> None:
+        """Remember the host's shared game ports (not in :class:`AppSettings`: no ``changed``)."""
+        self._store.setValue(_SHARED_PORTS_KEY, "\n".join(str(port) for port in ports))
         self._store.sync()
 
     def update(self, **changes: Any) -> AppSettings:

@@ -12,6 +12,9 @@ it directly; the desktop app's controllers wrap it.
     channels.py        LobbyChannel, GameChannel: the data-channel contract
     hosting.py         HostingService: embedded server + client + host session, once
     ice.py             IceSettings, and the process-wide address allow-list
+    forwards.py        SharedPort (25565/tcp=Minecraft), the ports message, bridge labels
+    bridge.py          PortBridge: the game bridge over one link (bridge_tcp, bridge_udp)
+    game_ports.py      HostGamePorts, GuestGamePorts: a bridge per link of a session
 
 The values these report (states, stats, session events) live in
 :mod:`lobbyhost_app.session_values`, which loads none of this.

@@ -15,6 +15,8 @@ The contract (browser and game clients rely on it; see README):
   host's own lines and those it relays from other guests, and
   ``{"type":"members","members":[{"name","peer_id","host"}, ...]}`` lists who is
   in the lobby. A host reads neither field from a guest: it names senders itself.
+  Either side: ``{"type":"ports","ports":[{"port","proto","label"}, ...]}`` lists
+  the game ports it shares, whole each time (the game bridge, :mod:`.bridge`).
 * ``game``: reliable, ordered; the game's own data, passed through untouched.
 
 The host (the offerer) opens both; the guest takes them as they come.
@@ -58,7 +60,9 @@ logger = logging.getLogger(__name__)
 class LobbyChannel:
     """The ``lobby`` channel: chat, pings for RTT, and bye; it opens the link.
 
-    Callbacks (optional, called on the event loop): ``on_chat(text)``, ``on_rtt(ms)``;
+    Callbacks (optional, called on the event loop): ``on_chat(text)``, ``on_rtt(ms)``,
+    ``on_ports(listed)`` (the other side's shared ports, unchecked: see
+    :func:`.forwards.parse_ports`);
     guest side, ``on_member_chat(name, peer_id, text)`` for lines the host relays from
     other guests (unset, they reach ``on_chat``) and ``on_members(members)``.
     """
@@ -78,6 +82,7 @@ class LobbyChannel:
         self.on_rtt: Callable[[float], None] | None = None
         self.on_member_chat: Callable[[str, int, str], None] | None = None
         self.on_members: Callable[[tuple[Member, ...]], None] | None = None
+        self.on_ports: Callable[[object], None] | None = None
         self._ping_interval = ping_interval
         self._channel: RTCDataChannel | None = None
         self._pinger: asyncio.Task[None] | None = None
@@ -111,6 +116,10 @@ class LobbyChannel:
         """Host side: who is in the lobby; sent only while the channel is open."""
         listed = [{"name": m.name, "peer_id": m.peer_id, "host": m.host} for m in members]
         self._send({"type": "members", "members": listed})
+
+    def send_message(self, message: dict[str, Any]) -> None:
+        """Send a message of another user of this channel (``ports``); only while it is open."""
+        self._send(message)
 
     def _now_ms(self) -> float:
         return self._clock() * 1000.0
@@ -201,6 +210,9 @@ class LobbyChannel:
         elif kind == "members":
             if self.on_members is not None:
                 self.on_members(parse_members(message.get("members")))
+        elif kind == "ports":
+            if self.on_ports is not None:
+                self.on_ports(message.get("ports"))
         elif kind == "bye":
             reason = message.get("reason")
             peer_may_say = isinstance(reason, str) and reason in self._peer_byes

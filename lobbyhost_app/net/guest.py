@@ -69,6 +69,7 @@ from .signalling_api import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+GuestLinkListener = Callable[[PeerLink, LobbyChannel], None]
 
 #: What a ``bye`` from the host means when the server has not said (yet).
 _BYE_ENDINGS: dict[str, tuple[GuestPhase, EndReason]] = {
@@ -107,10 +108,16 @@ class GuestSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._early_chat: list[str] = []
         self._ended: asyncio.Future[GuestStatus] = asyncio.get_running_loop().create_future()
+        self._link_listeners: list[GuestLinkListener] = []
         signalling.add_listener(self._on_signal)
 
     def add_listener(self, listener: Callable[[GuestEvent], None]) -> None:
         self._listeners.append(listener)
+
+    def add_link_listener(self, listener: GuestLinkListener) -> None:
+        """Called with the link to the host and its ``lobby`` channel when they are made:
+        how users of other channels, like the game bridge, join in."""
+        self._link_listeners.append(listener)
 
     async def join(self, lobby_id: str, name: str, password: str | None = None) -> None:
         """Ask to join; raises :class:`ServerError` (lobby not found, locked, full ...)."""
@@ -195,6 +202,8 @@ class GuestSession:
         lobby.on_member_chat = lambda name, peer, text: self._emit(MemberChat(name, peer, text))
         lobby.on_members = self._members_listed
         lobby.on_rtt = lambda ms: self._emit(GuestRtt(ms))
+        for link_listener in list(self._link_listeners):
+            link_listener(link, lobby)
         link.accept_channels()
         for text in self._early_chat:
             lobby.send_chat(text)

@@ -91,6 +91,7 @@ _CLOSE_WAIT_S = 5.0
 #: Reasons a host tells a guest before closing its link on purpose.
 _BYE_REASONS = frozenset({"kicked", "closed"})
 T = TypeVar("T")
+HostLinkListener = Callable[[str, PeerLink, LobbyChannel], None]
 
 
 @dataclass(slots=True, eq=False)
@@ -138,12 +139,18 @@ class HostSession:
         #: The host's name as the server keeps it (``start_lobby``'s ``display_name``).
         self._host_name = "Host"
         self._members_sent: tuple[Member, ...] = ()
+        self._link_listeners: list[HostLinkListener] = []
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------
 
     def add_listener(self, listener: Callable[[HostEvent], None]) -> None:
         self._listeners.append(listener)
+
+    def add_link_listener(self, listener: HostLinkListener) -> None:
+        """Called with each guest's connection id, link and ``lobby`` channel as they are made
+        (before the offer): how users of other channels, like the game bridge, join in."""
+        self._link_listeners.append(listener)
 
     @property
     def requests(self) -> list[JoinRequested]:
@@ -307,6 +314,8 @@ class HostSession:
         link.add_state_listener(lambda _link: self._announce_members())
         lobby.on_rtt = lambda _ms: self._link_changed(guest)
         lobby.on_chat = lambda text: self._guest_chat(guest, text)
+        for link_listener in list(self._link_listeners):
+            link_listener(connection_id, link, lobby)
         guest.handshake = self._spawn(self._offer(guest))
         self._link_changed(guest)
 

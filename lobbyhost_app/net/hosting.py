@@ -4,8 +4,9 @@
 controller, the headless host and the self-test. It starts the embedded
 signalling server (unless a remote server's URL is given), connects a
 :class:`~lobbyhost_app.net.signalling.SignallingClient` to it and makes the
-:class:`~lobbyhost_app.net.host.HostSession`; :meth:`HostingService.stop`
-takes all of it down again, in order, whatever was reached.
+:class:`~lobbyhost_app.net.host.HostSession` with its game bridge
+(:class:`~lobbyhost_app.net.game_ports.HostGamePorts`, the shared game ports);
+:meth:`HostingService.stop` takes all of it down again, in order, whatever was reached.
 
 The ICE address allow-list is not installed here: that is process-wide, the
 job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
@@ -30,6 +31,8 @@ from signalling_server import (
 from ..invite import host_port, local_connect_host
 from ..session_values import HostEvent, LobbyOpened
 from .errors import ListenError, NetError
+from .forwards import SharedPort
+from .game_ports import HostGamePorts
 from .host import HostSession
 from .ice import IceSettings
 from .signalling import SignallingClient
@@ -56,6 +59,10 @@ class HostingOptions:
     #: Reconnect and resume when the signalling socket drops.
     reconnect: bool = True
     ping_interval: float = 2.0
+    #: Game ports shared with every guest over the game bridge (:mod:`.game_ports`).
+    forwards: tuple[SharedPort, ...] = ()
+    #: The only address the bridge connects shared ports to.
+    forward_target: str = "127.0.0.1"
 
 
 class HostingService:
@@ -68,6 +75,7 @@ class HostingService:
         #: Where the signalling client connects, once started.
         self.client_url: str | None = None
         self._session: HostSession | None = None
+        self._game_ports: HostGamePorts | None = None
         self._client: SignallingClient | None = None
         self._listeners: list[Callable[[HostEvent], None]] = []
         self._server_stack = contextlib.AsyncExitStack()
@@ -78,6 +86,13 @@ class HostingService:
         if self._session is None:
             raise NetError("hosting has not started")
         return self._session
+
+    @property
+    def game_ports(self) -> HostGamePorts:
+        """The game bridge's shared ports; :class:`NetError` before :meth:`start`."""
+        if self._game_ports is None:
+            raise NetError("hosting has not started")
+        return self._game_ports
 
     @property
     def listen(self) -> tuple[str, int] | None:
@@ -113,6 +128,9 @@ class HostingService:
             )
             for listener in self._listeners:
                 session.add_listener(listener)
+            self._game_ports = HostGamePorts(
+                session, self.options.forwards, target_host=self.options.forward_target
+            )
             self._session = session
         except BaseException:
             await self.stop(close_lobby=False)
@@ -139,6 +157,7 @@ class HostingService:
     async def stop(self, *, close_lobby: bool = True) -> None:
         """Close the lobby (guests are told) and the connection, then stop the server."""
         session, self._session = self._session, None
+        self._game_ports = None
         client, self._client = self._client, None
         try:
             if session is not None:

@@ -22,6 +22,7 @@ ignored, and at most :data:`MAX_REMOTE_CANDIDATES` remote candidates are used
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -69,6 +70,10 @@ class PeerLink:
         #: The reason the other side gave when it said bye, if it said one.
         self.bye_reason: str | None = None
         self._handlers: dict[str, ChannelHandler] = {}
+        self._families: dict[str, ChannelHandler] = {}
+        self._accepting = False
+        #: Labels this side opened with :meth:`open_channel`: the peer may not open them too.
+        self._opened_here: set[str] = set()
         self._state_listeners: list[StateListener] = []
         self._opened = asyncio.get_running_loop().create_future()
         #: Candidates received before the remote description; ``None`` once it is set.
@@ -85,6 +90,14 @@ class PeerLink:
         """Hand each channel labelled ``label`` (opened here or by the peer) to ``handler``."""
         self._handlers[label] = handler
 
+    def on_channel_family(self, prefix: str, handler: ChannelHandler) -> None:
+        """Hand each channel the peer opens with a label starting ``prefix`` to ``handler``.
+
+        For users that open many channels, one per connection (the game bridge's
+        ``fwd/...``); an exact label (:meth:`on_channel`) wins over a family.
+        """
+        self._families[prefix] = handler
+
     def open_channel(
         self, label: str, *, ordered: bool = True, max_retransmits: int | None = None
     ) -> RTCDataChannel:
@@ -92,13 +105,24 @@ class PeerLink:
         handler = self._handlers.get(label)
         if handler is None:
             raise ValueError(f"no handler for data channel {label!r}")
+        channel = self.create_channel(label, ordered=ordered, max_retransmits=max_retransmits)
+        self._opened_here.add(label)
+        handler(channel)
+        return channel
+
+    def create_channel(
+        self, label: str, *, ordered: bool = True, max_retransmits: int | None = None
+    ) -> RTCDataChannel:
+        """Create a channel (any time, either side) whose traffic the link counts; no handler."""
         channel = self.pc.createDataChannel(label, ordered=ordered, maxRetransmits=max_retransmits)
-        self._attach(channel, handler)
+        channel.on("message", self._count_in)
         return channel
 
     def accept_channels(self) -> None:
-        """Answerer side: take the channels the other side opens, by their handlers."""
-        self.pc.on("datachannel", self._on_datachannel)
+        """Take the channels the other side opens, by their handlers (once; either side)."""
+        if not self._accepting:
+            self._accepting = True
+            self.pc.on("datachannel", self._on_datachannel)
 
     def send(self, channel: RTCDataChannel, data: str | bytes) -> bool:
         """Send on ``channel`` if it is open (counted); ``False`` if it is not, or cannot take it.
@@ -117,7 +141,14 @@ class PeerLink:
         return True
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
-        handler = self._handlers.get(channel.label)
+        if channel.label in self._opened_here:
+            # A second "lobby" from the other side would take the place of this side's own.
+            logger.warning("refusing a data channel %r the other side may not open", channel.label)
+            close_channel(channel)
+            return
+        handler = self._handlers.get(channel.label) or next(
+            (h for prefix, h in self._families.items() if channel.label.startswith(prefix)), None
+        )
         if handler is None:
             logger.info("ignoring unknown data channel %r", channel.label)
             return
@@ -297,6 +328,18 @@ def _sctp_port(media: MediaDescription) -> int | None:
     return port if isinstance(port, int) and 0 < port <= 0xFFFF else None
 
 
+def close_channel(channel: RTCDataChannel) -> None:
+    """Close ``channel`` unless it is closing or closed, whatever state its connection is in.
+
+    aiortc's close raises ``KeyError`` for a channel whose connection closed
+    under it before the channel heard of it (seen while a link closes).
+    """
+    if channel.readyState in ("closing", "closed"):
+        return
+    with contextlib.suppress(KeyError):
+        channel.close()
+
+
 def selected_route(pc: RTCPeerConnection) -> str | None:
     """``host``, ``srflx`` or ``relay``: the kind of path ICE chose, or ``None``.
 
@@ -318,4 +361,11 @@ def selected_route(pc: RTCPeerConnection) -> str | None:
     return "host"
 
 
-__all__ = ["ChannelHandler", "LinkState", "LinkStats", "PeerLink", "selected_route"]
+__all__ = [
+    "ChannelHandler",
+    "LinkState",
+    "LinkStats",
+    "PeerLink",
+    "close_channel",
+    "selected_route",
+]

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..controllers.settings import AppSettings
 from ..session_values import HostState
+from .game_ports_panel import HostGamePortsPanel
 from .kick_dialog import KickDialog
 from .peers_table import PeersTable
 from .qr_dialog import InviteQrDialog
@@ -128,6 +129,7 @@ class HostView(QWidget):
         self.peers_table = PeersTable(controller.peers, self)
         self.peers_box = QGroupBox("Peers", self)
         QVBoxLayout(self.peers_box).addWidget(self.peers_table)
+        self.game_ports_panel = HostGamePortsPanel(controller.game_ports, self)
         self.log_panel = LogPanel(self)
         log_box = QGroupBox("Log and chat", self)
         QVBoxLayout(log_box).addWidget(self.log_panel)
@@ -140,6 +142,7 @@ class HostView(QWidget):
         middle.setSizes([300, 700])
         vertical = QSplitter(Qt.Orientation.Vertical, self)
         vertical.addWidget(middle)
+        vertical.addWidget(self.game_ports_panel)
         vertical.addWidget(log_box)
         vertical.setStretchFactor(0, 3)
         vertical.setStretchFactor(1, 2)

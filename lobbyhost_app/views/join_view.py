@@ -23,6 +23,7 @@ from ..controllers.settings import AppSettings
 from ..errors import LobbyHostError
 from ..invite import parse_join_target
 from ..session_values import ENDED, GuestPhase, GuestStatus, Member
+from .game_ports_panel import JoinGamePortsPanel
 from .widgets import ErrorBanner, LogPanel, heading_font
 
 if TYPE_CHECKING:
@@ -150,6 +151,8 @@ class JoinView(QWidget):
         layout.addWidget(self.error_banner)
         layout.addWidget(form_box)
         layout.addWidget(status_box)
+        self.game_ports_panel = JoinGamePortsPanel(controller.game_ports, self)
+        layout.addWidget(self.game_ports_panel)
         layout.addLayout(lobby_row, 1)
         self._connect_signals()
         self._show_status(controller.status)
