@@ -32,6 +32,8 @@ _HELP = {
     "max_body_bytes": "largest HTTP request body; larger ones get 413",
     "password_hash_iterations": "PBKDF2 iterations for lobby passwords",
     "http_requests_per_address_per_minute": "requests to dialect HTTP routes per source address",
+    "max_snapshot_bytes": "largest game-state snapshot a host may store",
+    "snapshots_kept": "snapshots kept per lobby (the oldest is forgotten)",
     "guest_grace": "seconds a dropped guest may resume",
     "host_grace": "seconds a dropped host may resume before its lobby closes",
     "pending_request_timeout": "seconds a join request may wait for an answer",
@@ -39,6 +41,7 @@ _HELP = {
     "ping_timeout": "seconds without a pong before a connection is closed",
     "close_timeout": "seconds to wait for a closing handshake",
     "request_timeout": "seconds a new connection may take to send its HTTP request",
+    "migration_retention": "seconds a migratable lobby whose members all dropped is kept",
 }
 
 

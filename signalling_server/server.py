@@ -77,7 +77,10 @@ class SignallingServer:
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
         #: Websocket paths and their openers; any other path is not a websocket.
         self.websocket_routes = WebsocketRoutes()
-        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
+        native = NativeCodec(
+            max_frame_bytes=config.limits.max_frame_bytes,
+            max_snapshot_frame_bytes=config.limits.hard_frame_bytes,
+        )
         self.websocket_routes.add("/", lambda _request: native)
         self._listener = Listener(
             config,

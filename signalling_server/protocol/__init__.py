@@ -90,9 +90,9 @@ for _module, _names in {
         "ACTION_TYPES AcceptRequest Action CancelJoin CloseLobby GetIceServers GetLobbyInfo "
         "IceCandidate JoinLobby KickGuest LeaveLobby Ping RejectJoinRequest RelayAction Resume "
         "SendIceCandidate SendMessage SessionDescription SetLobbyOpen SetSessionDescription "
-        "StartLobby"
+        "StartLobby HandOver LoadSnapshot SaveSnapshot"
     ),
-    "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason",
+    "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason MigrationReason",
     "errors": "FrameError ProtocolError SignallingError",
     "events": (
         "EVENT_TYPES Error Event GuestAccepted GuestLeft GuestResumed HostDisconnected "
@@ -100,7 +100,8 @@ for _module, _names in {
         "LeftLobby LobbyClosed LobbyInfo LobbyStarted MemberInfo Pong ReceivedIceCandidate "
         "ReceivedMessage ReceivedSessionDescription RequestAccepted RequestCancelled "
         "RequestRejected RequestRemoved RequestToJoin Resumed ServerEvent decode_candidate "
-        "decode_description event_name"
+        "decode_description event_name HostMigrated PendingInfo Promoted Snapshot SnapshotInfo "
+        "SnapshotSaved"
     ),
     "native": ("Decoded NativeCodec Received UnknownEvent decode_event encode_action encode_event"),
 }.items():
@@ -125,7 +126,9 @@ __all__ = [
     "GuestAccepted",
     "GuestLeft",
     "GuestResumed",
+    "HandOver",
     "HostDisconnected",
+    "HostMigrated",
     "HostNotice",
     "HostResumed",
     "IceCandidate",
@@ -140,14 +143,18 @@ __all__ = [
     "LeaveLobby",
     "LeaveReason",
     "LeftLobby",
+    "LoadSnapshot",
     "LobbyClosed",
     "LobbyInfo",
     "LobbyStarted",
     "MemberInfo",
     "MemberRole",
+    "MigrationReason",
     "NativeCodec",
+    "PendingInfo",
     "Ping",
     "Pong",
+    "Promoted",
     "ProtocolError",
     "Received",
     "ReceivedIceCandidate",
@@ -163,6 +170,7 @@ __all__ = [
     "RequestToJoin",
     "Resume",
     "Resumed",
+    "SaveSnapshot",
     "SendIceCandidate",
     "SendMessage",
     "ServerEvent",
@@ -170,6 +178,9 @@ __all__ = [
     "SetLobbyOpen",
     "SetSessionDescription",
     "SignallingError",
+    "Snapshot",
+    "SnapshotInfo",
+    "SnapshotSaved",
     "StartLobby",
     "UnknownEvent",
     "decode_candidate",

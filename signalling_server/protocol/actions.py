@@ -45,6 +45,8 @@ class StartLobby(Action, frozen=True):
     max_guests: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
     password: Password | None = None
     display_name: RawName | None = None
+    #: Let a guest take over when the host leaves (``hand_over``, or its grace runs out).
+    migratable: bool = False
 
 
 class CloseLobby(Action, frozen=True):
@@ -150,6 +152,32 @@ class Ping(Action, frozen=True):
     t: msgspec.Raw = NULL
 
 
+class HandOver(Action, frozen=True):
+    """The host gives the lobby to a guest (``None``: the earliest-accepted one) and leaves."""
+
+    NAME: ClassVar[str] = "hand_over"
+    connection_id: Id | None = None
+
+
+#: Snapshot sequence numbers stay exact in every JSON reader (JavaScript's too).
+MAX_SNAPSHOT_SEQ: Final = 2**53 - 1
+
+
+class SaveSnapshot(Action, frozen=True):
+    """The host stores the game's state; ``seq`` must be above every earlier one."""
+
+    NAME: ClassVar[str] = "save_snapshot"
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SNAPSHOT_SEQ)]
+    data: msgspec.Raw  # any JSON value, kept as sent
+
+
+class LoadSnapshot(Action, frozen=True):
+    """The host reads a kept snapshot back (``None``: the latest)."""
+
+    NAME: ClassVar[str] = "load_snapshot"
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SNAPSHOT_SEQ)] | None = None
+
+
 RelayAction = SetSessionDescription | SendIceCandidate | SendMessage
 
 ACTION_TYPES: Final[Mapping[str, type[Action]]] = {
@@ -171,6 +199,9 @@ ACTION_TYPES: Final[Mapping[str, type[Action]]] = {
         GetLobbyInfo,
         GetIceServers,
         Ping,
+        HandOver,
+        SaveSnapshot,
+        LoadSnapshot,
     )
 }
 

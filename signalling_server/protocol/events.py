@@ -18,7 +18,15 @@ from typing import Final
 import msgspec
 
 from .actions import IceCandidate, SessionDescription
-from .codes import CloseReason, ErrorCode, KickReason, LeaveReason, MemberRole, RejectReason
+from .codes import (
+    CloseReason,
+    ErrorCode,
+    KickReason,
+    LeaveReason,
+    MemberRole,
+    MigrationReason,
+    RejectReason,
+)
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="event", omit_defaults=True):
@@ -64,6 +72,8 @@ class LobbyInfo(Event, frozen=True, tag="lobby_info"):
     guests: list[MemberInfo]
     #: Who makes the WebRTC offer in this lobby: ``host`` or ``guest``.
     offerer: str = "host"
+    #: Whether a guest takes over when the host leaves.
+    migratable: bool = False
 
 
 class RequestToJoin(Event, frozen=True, tag="request_to_join"):
@@ -171,6 +181,64 @@ class IceServers(Event, frozen=True, tag="ice_servers"):
     ice_servers: list[IceServerInfo]
 
 
+class PendingInfo(msgspec.Struct, frozen=True):
+    """A join request waiting for the host, as a promoted host is handed it."""
+
+    connection_id: str
+    name: str
+
+
+class SnapshotInfo(msgspec.Struct, frozen=True):
+    """A kept snapshot: its sequence number, when it was saved (Unix time), its size and data."""
+
+    seq: int
+    saved_at: float
+    size: int
+    data: msgspec.Raw
+
+
+class Promoted(Event, frozen=True, tag="promoted"):
+    """To the member that is now the host: its host token, the roster and the latest snapshot."""
+
+    lobby_id: str
+    name: str
+    connection_id: str
+    host_token: str
+    peer_id: int
+    open: bool
+    max_guests: int
+    #: Connected guests.
+    guests: list[MemberInfo]
+    #: Guests in their grace period (by the connection id they had); they may resume.
+    away: list[MemberInfo]
+    pending: list[PendingInfo]
+    ice_servers: list[IceServerInfo]
+    reason: MigrationReason
+    snapshot: SnapshotInfo | None = None
+
+
+class HostMigrated(Event, frozen=True, tag="host_migrated"):
+    """To every member: who the lobby's host is now."""
+
+    lobby_id: str
+    host_connection_id: str
+    peer_id: int
+    name: str
+    reason: MigrationReason
+
+
+class SnapshotSaved(Event, frozen=True, tag="snapshot_saved"):
+    seq: int
+    saved_at: float
+    size: int
+
+
+class Snapshot(Event, frozen=True, tag="snapshot"):
+    """The answer to ``load_snapshot``: ``None`` when the lobby has none yet."""
+
+    snapshot: SnapshotInfo | None = None
+
+
 class Pong(Event, frozen=True, tag="pong"):
     #: The ``t`` of the ping, as sent (``null`` when it had none).
     t: msgspec.Raw
@@ -209,6 +277,10 @@ ServerEvent = (
     | IceServers
     | Pong
     | Error
+    | Promoted
+    | HostMigrated
+    | SnapshotSaved
+    | Snapshot
 )
 
 #: What the host is told about its lobby; kept while the host is away and replayed on resume.

@@ -49,6 +49,7 @@ class LobbyRules(RegistryBase):
                 max_guests=action.max_guests or self.limits.default_max_guests,
                 password=password,
                 policy=conn.policy,
+                migratable=action.migratable,
             )
 
         if requested is not None:

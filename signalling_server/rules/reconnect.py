@@ -66,7 +66,8 @@ class ReconnectRules(RegistryBase):
                 ev.Resumed(MemberRole.GUEST, lobby.lobby_id, conn.connection_id, member.peer_id),
                 ref,
             )
-            if lobby.host.connection_id is None and self._policy(lobby).host_away_notices:
+            host_away = lobby.host.connection_id is None and not lobby.orphaned
+            if host_away and self._policy(lobby).host_away_notices:
                 self._send(conn.connection_id, self._host_away_notice(lobby))
             self._to_host(lobby, ev.GuestResumed(old, conn.connection_id))
 
