@@ -102,6 +102,8 @@ class RequestAccepted(Event, frozen=True, tag="request_accepted"):
     guest_token: str
     ice_servers: list[IceServerInfo]
     offerer: str = "host"
+    #: The lobby outlives its host: the guest follows ``host_migrated`` instead of leaving.
+    migratable: bool = False
 
 
 class GuestAccepted(Event, frozen=True, tag="guest_accepted"):
@@ -160,6 +162,8 @@ class Resumed(Event, frozen=True, tag="resumed"):
     lobby_id: str
     connection_id: str
     peer_id: int
+    #: In a migratable lobby, a guest's host now: a host that changed while it was away.
+    host_connection_id: str | None = None
 
 
 class GuestResumed(Event, frozen=True, tag="guest_resumed"):

@@ -225,7 +225,8 @@ def test_an_away_guest_resumes_to_the_new_host(backend: StateBackend) -> None:
     h.advance(29)
     back = h.client("127.0.0.9")
     back.act("resume", token=ann_token)
-    assert back.expect("resumed")["role"] == "guest"
+    resumed = back.expect("resumed")
+    assert (resumed["role"], resumed["host_connection_id"]) == ("guest", bob.id)
     assert bob.expect("guest_resumed") == {"old_connection_id": ann.id, "connection_id": back.id}
     back.act("send_message", connection_id=bob.id, data="back")
     assert bob.expect("received_message")["connection_id"] == back.id
@@ -322,7 +323,13 @@ def test_everyone_dropped_the_first_to_resume_hosts_with_the_snapshot(
     bob_back.act("resume", token=bob_token, ref="r")
     assert bob_back.next() == {
         "event": "resumed",
-        "content": {"role": "guest", "lobby_id": code, "connection_id": bob_back.id, "peer_id": 3},
+        "content": {
+            "role": "guest",
+            "lobby_id": code,
+            "connection_id": bob_back.id,
+            "peer_id": 3,
+            "host_connection_id": host.id,
+        },
         "ref": "r",
     }
     promoted = bob_back.expect("promoted")
