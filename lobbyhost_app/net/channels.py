@@ -46,7 +46,7 @@ HOST_PEER_ID: Final = 1
 MAX_MEMBERS: Final = 256
 MAX_MEMBER_NAME_LENGTH: Final = 64
 #: Every reason a ``bye`` may give ...
-BYE_REASONS: Final = frozenset({"closed", "kicked", "left"})
+BYE_REASONS: Final = frozenset({"closed", "kicked", "left", "handed_over"})
 #: ... and the one a guest may give: guests neither kick nor close lobbies.
 GUEST_BYES: Final = frozenset({"left"})
 #: Pings whose pong may still come; older stamps are forgotten.

@@ -22,6 +22,7 @@ from signalling_server.protocol import (
     CancelJoin,
     CloseReason,
     HostDisconnected,
+    HostMigrated,
     HostResumed,
     IceCandidate,
     IceServerInfo,
@@ -31,11 +32,13 @@ from signalling_server.protocol import (
     KickReason,
     LeaveLobby,
     LobbyClosed,
+    Promoted,
     ReceivedIceCandidate,
     ReceivedSessionDescription,
     RejectReason,
     RequestAccepted,
     RequestRejected,
+    Resumed,
     SendIceCandidate,
     SetSessionDescription,
     decode_candidate,
@@ -50,6 +53,7 @@ from ..session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     LinkState,
     Member,
     MemberChat,
@@ -93,12 +97,21 @@ class GuestSession:
         self.status = GuestStatus(GuestPhase.IDLE)
         self.lobby_id: str | None = None
         self.lobby_name: str | None = None
+        #: The name this guest joined with (its name as host, should it be promoted).
+        self.name: str | None = None
         self.peer_id: int | None = None
         self.link: PeerLink | None = None
         self.lobby: LobbyChannel | None = None
         self.game: GameChannel | None = None
         #: Who is in the lobby, as the host last listed it (empty until it does).
         self.members: tuple[Member, ...] = ()
+        #: Whether the lobby outlives its host (a guest then follows ``host_migrated``).
+        self.migratable = False
+        #: The server's ``promoted`` once this guest became the host (phase ``PROMOTED``).
+        self.promotion: Promoted | None = None
+        #: Called at once (inside the event's delivery) when this guest is made the host,
+        #: so the app's host session listens before the next event arrives.
+        self.on_promoted: Callable[[Promoted], None] | None = None
         self._host_id: str | None = None
         self._ice_servers: list[IceServerInfo] = []
         self._ping_interval = ping_interval
@@ -114,6 +127,7 @@ class GuestSession:
 
     async def join(self, lobby_id: str, name: str, password: str | None = None) -> None:
         """Ask to join; raises :class:`ServerError` (lobby not found, locked, full ...)."""
+        self.name = name
         action = JoinLobby(lobby_id=lobby_id, name=name, password=password or None)
         try:
             reply = expect_reply(await self.signalling.request(action), JoinRequested, action)
@@ -175,6 +189,16 @@ class GuestSession:
                     self._set(GuestStatus(GuestPhase.HOST_AWAY, f"{grace_s:.0f}"))
             case HostResumed(connection_id=connection_id):
                 self._host_resumed(connection_id)
+            case Promoted():
+                self._promoted(event)
+            case HostMigrated(host_connection_id=host_id, name=name, peer_id=peer_id):
+                if host_id != self.signalling.connection_id and self.link is not None:
+                    self._emit(HostChanged(name, peer_id))
+                    self._follow_host(host_id)
+            case Resumed(host_connection_id=host_id) if host_id and host_id != self._host_id:
+                # The host changed while this guest was away: connect to the new one.
+                if self.link is not None and self.status.phase not in ENDED:
+                    self._follow_host(host_id)
             case ResumeFailed() | ConnectionClosed():
                 if self.status.phase not in ENDED and self.status.phase is not GuestPhase.CONNECTED:
                     failed = GuestStatus(GuestPhase.FAILED, "lost the connection to the server")
@@ -185,8 +209,13 @@ class GuestSession:
     def _accepted(self, event: RequestAccepted) -> None:
         self._host_id = event.host_connection_id
         self.peer_id = event.peer_id
+        self.migratable = event.migratable
         self._ice_servers = list(event.ice_servers)
         self._set(GuestStatus(GuestPhase.CONNECTING))
+        self._open_link()
+
+    def _open_link(self) -> None:
+        """A fresh peer link that waits for the host's offer."""
         self.link = link = PeerLink(RTCPeerConnection(self.ice.configuration(self._ice_servers)))
         self.lobby = lobby = LobbyChannel(link, ping_interval=self._ping_interval)
         self.game = GameChannel(link)
@@ -201,6 +230,33 @@ class GuestSession:
         self._early_chat.clear()
         self._spawn(self._watch_handshake(link))
 
+    def _follow_host(self, host_id: str) -> None:
+        """A new host: drop the link to the old one and wait for the new one's offer."""
+        self._host_id = host_id
+        self._spawn(self._close_link(self.link, self.lobby))
+        self._open_link()
+        self._set(GuestStatus(GuestPhase.CONNECTING))
+
+    def _promoted(self, event: Promoted) -> None:
+        """This guest hosts the lobby now: its guest session ends, the app's host session begins."""
+        if self.status.phase in ENDED:
+            return
+        self.promotion = event
+        self.signalling.remove_listener(self._on_signal)
+        if self.on_promoted is not None:
+            try:
+                self.on_promoted(event)
+            except Exception:
+                logger.exception("taking over as host failed")
+        self._spawn(self._end(GuestStatus(GuestPhase.PROMOTED)))
+
+    @staticmethod
+    async def _close_link(link: PeerLink | None, lobby: LobbyChannel | None) -> None:
+        if lobby is not None:
+            await lobby.close()
+        if link is not None:
+            await link.close()
+
     def _members_listed(self, members: tuple[Member, ...]) -> None:
         if self.status.phase not in ENDED:
             self.members = members
@@ -211,7 +267,7 @@ class GuestSession:
             async with asyncio.timeout(self._handshake_timeout):
                 await link.wait_open()
         except (TimeoutError, ConnectionError):
-            if self.status.phase is GuestPhase.CONNECTING:
+            if link is self.link and self.status.phase is GuestPhase.CONNECTING:
                 failed = "the connection to the host could not be set up"
                 await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
@@ -269,6 +325,12 @@ class GuestSession:
     # Link ------------------------------------------------------------------------------------
 
     def _link_changed(self, link: PeerLink) -> None:
+        if link is not self.link:
+            return  # the link to a host the lobby no longer has
+        if self._waits_for_next_host(link):
+            if self.status.phase not in ENDED:
+                self._set(GuestStatus(GuestPhase.HOST_AWAY, self.status.detail))
+            return
         if link.state is LinkState.CONNECTED:
             self._set(GuestStatus(GuestPhase.CONNECTED))
         elif link.state is LinkState.FAILED:
@@ -279,6 +341,12 @@ class GuestSession:
                 link.bye_reason or "", (GuestPhase.HOST_LEFT, CloseReason.HOST_LEFT)
             )
             self._spawn(self._end(GuestStatus(phase, "", reason)))
+
+    def _waits_for_next_host(self, link: PeerLink) -> bool:
+        """Whether a dead link only means the host is leaving a migratable lobby."""
+        if not self.migratable or link.state not in (LinkState.FAILED, LinkState.CLOSED):
+            return False
+        return link.bye_reason == "handed_over" or self.status.phase is GuestPhase.HOST_AWAY
 
     async def _end(self, status: GuestStatus) -> None:
         if self.status.phase in ENDED:
@@ -319,6 +387,7 @@ __all__ = [
     "GuestRtt",
     "GuestSession",
     "GuestStatus",
+    "HostChanged",
     "Member",
     "MemberChat",
     "MembersChanged",

@@ -41,6 +41,7 @@ from signalling_server.protocol import (
     LeftLobby,
     LobbyClosed,
     LobbyStarted,
+    Promoted,
     RequestAccepted,
     RequestRejected,
     Resume,
@@ -368,6 +369,8 @@ class SignallingClient:
                 self._token, self._connection_id = token, connection_id
             case Resumed(connection_id=connection_id):
                 self._connection_id = connection_id
+            case Promoted(host_token=token):
+                self._token = token  # the guest token is void: this client hosts now
             case LobbyClosed() | Kicked() | LeftLobby() | RequestRejected():
                 self._token = None
             case _:
