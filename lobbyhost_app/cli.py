@@ -78,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--code", help="ask for this join code")
     parser.add_argument("--auto-accept", action="store_true", help="accept every join request")
     parser.add_argument(
+        "--migratable",
+        action="store_true",
+        help="--headless: let a guest take over the lobby when this host leaves",
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="--headless: host on this running signalling server (ws://HOST:PORT/) instead "
+        "of an embedded one, so the lobby outlives this process",
+    )
+    parser.add_argument(
         "--name",
         help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
         "the window its settings)",
@@ -168,5 +179,7 @@ def _main(argv: Sequence[str] | None) -> int:
         auto_accept=args.auto_accept,
         name=args.name or DEFAULT_NAME,
         ice=ice,
+        migratable=args.migratable,
+        server_url=args.server,
     )
     return asyncio.run(run_headless(options))

@@ -11,6 +11,13 @@ nothing behind it (closed, ``/dev/null``) just means no chat to send.
 Exits when the session ends: 0 after leaving or the host closing the lobby,
 1 when rejected, kicked or failed; 2 for arguments it cannot use. SIGINT and
 SIGTERM leave the lobby (or withdraw the request) first, even mid-join.
+
+In a migratable lobby, ``host_changed`` (``name``, ``peer_id``) says the lobby
+has a new host, which this guest reconnects to on its own. When this guest is
+the one promoted (``status`` ``promoted``), it hosts the lobby from then on,
+as ``lobbyhost --headless`` does: its events and stdin commands (a line that is
+a JSON object is a command, any other line is chat to every guest), until a
+signal or the lobby's end.
 """
 
 from __future__ import annotations
@@ -18,16 +25,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 
+from signalling_server.protocol import Promoted
+
 from .errors import LobbyHostError
+from .headless import HeadlessHost
 from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
 from .net.guest import GuestSession
 from .net.ice import IceServer, IceSettings, install_address_allow_list
+from .net.migration import take_over
 from .net.signalling import SignallingClient
 from .session_values import (
     GuestChat,
@@ -35,11 +47,17 @@ from .session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     MemberChat,
     MembersChanged,
 )
 
-_GOOD_ENDINGS = {GuestPhase.LEFT, GuestPhase.LOBBY_CLOSED, GuestPhase.HOST_LEFT}
+_GOOD_ENDINGS = {
+    GuestPhase.LEFT,
+    GuestPhase.LOBBY_CLOSED,
+    GuestPhase.HOST_LEFT,
+    GuestPhase.PROMOTED,
+}
 
 
 def _print_event(event: GuestEvent) -> None:
@@ -57,6 +75,8 @@ def _print_event(event: GuestEvent) -> None:
         case MembersChanged(members=members):
             listed = [{"name": m.name, "peer_id": m.peer_id, "host": m.host} for m in members]
             emit("members", members=listed)
+        case HostChanged(name=name, peer_id=peer_id):
+            emit("host_changed", name=name, peer_id=peer_id)
 
 
 def join_target(url: str, code: str | None) -> tuple[str, str]:
@@ -75,10 +95,16 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, leave.set)
     signalling = SignallingClient(url)
+    hosting: list[HeadlessHost] = []
     try:
         await signalling.connect()
         session = GuestSession(signalling, ice)
         session.add_listener(_print_event)
+
+        def promoted(event: Promoted) -> None:
+            take_over(session, event, attach=lambda host: hosting.append(HeadlessHost(host)))
+
+        session.on_promoted = promoted
         await session.join(code, name, password)
     except LobbyHostError as exc:
         emit("error", message=str(exc))
@@ -87,7 +113,10 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
 
     async def chat_from_stdin() -> None:
         async for line in stdin_lines():
-            session.send_chat(line)
+            if hosting:
+                await _host_command(hosting[0], line)
+            else:
+                session.send_chat(line)
 
     tasks = [
         asyncio.create_task(chat_from_stdin()),
@@ -95,15 +124,38 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
         asyncio.create_task(session.wait_ended()),
     ]
     await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
+    if hosting and not leave.is_set():
+        # Promoted: host on until a signal or the lobby's end.
+        tasks.append(asyncio.create_task(hosting[0].ended.wait()))
+        await asyncio.wait([tasks[1], tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*tasks, return_exceptions=True)
-    if leave.is_set():
+    if hosting:
+        await hosting[0].session.close()
+    elif leave.is_set():
         await session.leave()
     else:
         await signalling.close()
     return 0 if session.status.phase in _GOOD_ENDINGS else 1
+
+
+async def _host_command(host: HeadlessHost, line: str) -> None:
+    """A promoted guest's stdin line: a JSON object is a host command, anything else chat."""
+    try:
+        command = json.loads(line)
+    except ValueError:
+        command = None
+    if not isinstance(command, dict):
+        host.session.send_chat(line)
+        return
+    try:
+        await host.apply(command)
+    except (ValueError, TypeError, AttributeError):
+        emit("error", message=f"not a command: {line[:200]}")
+    except LobbyHostError as exc:
+        emit("error", message=str(exc))
 
 
 def build_parser() -> argparse.ArgumentParser:

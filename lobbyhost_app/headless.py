@@ -7,6 +7,14 @@ Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``,
 event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
 also ``{"kick": ID, "reason": ...}`` and ``{"chat": TEXT, "to"?: ID}``.
+
+Migratable lobbies (``--migratable``): ``{"snapshot": DATA}`` keeps DATA (any
+JSON value) on the server as the game's state (``snapshot_saved`` with ``seq``,
+``saved_at``, ``size``); ``{"load_snapshot": true}`` prints the latest as
+``snapshot`` (with ``data``), as does a promotion that brings one;
+``{"hand_over": ID or null}`` gives the lobby to a guest and ends with
+``handed_over``. With ``--server URL`` the lobby lives on that server instead of
+an embedded one, so it outlives this process.
 """
 
 from __future__ import annotations
@@ -31,9 +39,12 @@ from .session_values import (
     JoinRequested,
     LinkState,
     LobbyEnded,
+    LobbyHandedOver,
     PeerGone,
     PeerUpdated,
     RequestGone,
+    SnapshotLoaded,
+    SnapshotStored,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +58,10 @@ class HeadlessOptions:
     auto_accept: bool = False
     name: str = "Host"
     ice: IceSettings = field(default_factory=IceSettings)
+    #: A guest takes over when this host leaves.
+    migratable: bool = False
+    #: A running signalling server to host on instead of an embedded one.
+    server_url: str | None = None
 
 
 class HeadlessHost:
@@ -73,6 +88,13 @@ class HeadlessHost:
                 emit("chat", connection_id=connection_id, name=name, text=text)
             case LobbyEnded(reason=reason):
                 emit("lobby_closed", reason=reason)
+                self.ended.set()
+            case SnapshotStored(seq=seq, saved_at=saved_at, size=size):
+                emit("snapshot_saved", seq=seq, saved_at=saved_at, size=size)
+            case SnapshotLoaded(seq=seq, saved_at=saved_at, size=size, data=data):
+                emit("snapshot", seq=seq, saved_at=saved_at, size=size, data=json.loads(data))
+            case LobbyHandedOver(name=name, peer_id=peer_id):
+                emit("handed_over", name=name, peer_id=peer_id)
                 self.ended.set()
             case _:
                 pass
@@ -116,6 +138,14 @@ class HeadlessHost:
             await self.session.kick(str(command["kick"]), _message(command))
         elif "chat" in command:
             self.session.send_chat(str(command["chat"]), command.get("to"))
+        elif "snapshot" in command:
+            await self.session.save_snapshot(json.dumps(command["snapshot"]))
+        elif "load_snapshot" in command:
+            if await self.session.load_snapshot() is None:
+                emit("snapshot", seq=None, data=None)
+        elif "hand_over" in command:
+            target = command["hand_over"]
+            await self.session.hand_over(None if target is None else str(target))
         else:
             emit("error", message=f"unknown command: {sorted(command)}")
 
@@ -134,6 +164,7 @@ async def run_headless(options: HeadlessOptions) -> int:
             listen_port=options.listen_port,
             ice=options.ice,
             auto_accept=options.auto_accept,
+            remote_url=options.server_url,
         )
     )
     stop = asyncio.Event()
@@ -143,17 +174,21 @@ async def run_headless(options: HeadlessOptions) -> int:
     try:
         await hosting.start()
         host = HeadlessHost(hosting.session)
-        opened = await hosting.open_lobby(lobby_id=options.code, display_name=options.name)
-        server = hosting.server
-        assert server is not None  # embedded: the headless host has no remote server
-        here = host_port(local_connect_host(options.listen_host), server.port)
-        emit(
-            "lobby_started",
-            lobby_id=opened.lobby_id,
-            url=server.url,
-            port=server.port,
-            healthz=f"http://{here}/healthz",
+        opened = await hosting.open_lobby(
+            lobby_id=options.code, display_name=options.name, migratable=options.migratable
         )
+        server = hosting.server
+        if server is None:  # hosting on a running server (--server)
+            emit("lobby_started", lobby_id=opened.lobby_id, url=options.server_url)
+        else:
+            here = host_port(local_connect_host(options.listen_host), server.port)
+            emit(
+                "lobby_started",
+                lobby_id=opened.lobby_id,
+                url=server.url,
+                port=server.port,
+                healthz=f"http://{here}/healthz",
+            )
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),

@@ -243,12 +243,15 @@ class GuestSession:
             return
         self.promotion = event
         self.signalling.remove_listener(self._on_signal)
+        self._set(GuestStatus(GuestPhase.PROMOTED))
         if self.on_promoted is not None:
             try:
                 self.on_promoted(event)
             except Exception:
                 logger.exception("taking over as host failed")
-        self._spawn(self._end(GuestStatus(GuestPhase.PROMOTED)))
+        self._spawn(self._close_link(self.link, self.lobby))
+        if not self._ended.done():
+            self._ended.set_result(self.status)
 
     @staticmethod
     async def _close_link(link: PeerLink | None, lobby: LobbyChannel | None) -> None:

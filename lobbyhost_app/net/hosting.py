@@ -126,6 +126,7 @@ class HostingService:
         max_guests: int | None = None,
         password: str | None = None,
         display_name: str | None = None,
+        migratable: bool = False,
     ) -> LobbyOpened:
         """Open the lobby on the started session; raises :class:`ServerError` if refused."""
         return await self.session.start(
@@ -134,6 +135,7 @@ class HostingService:
             max_guests=max_guests,
             password=password,
             display_name=display_name,
+            migratable=migratable,
         )
 
     async def stop(self, *, close_lobby: bool = True) -> None:

@@ -13,11 +13,10 @@ tests all take over this way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from signalling_server.protocol import Promoted
 
-from ..session_values import HostEvent
 from .guest import GuestSession
 from .host import HostSession
 
@@ -26,12 +25,15 @@ def take_over(
     guest: GuestSession,
     promoted: Promoted,
     *,
-    listeners: Iterable[Callable[[HostEvent], None]] = (),
+    attach: Callable[[HostSession], None] | None = None,
     auto_accept: bool = False,
     ping_interval: float = 2.0,
     guest_grace: float = 30.0,
 ) -> HostSession:
-    """The host session that carries on ``guest``'s lobby after its promotion."""
+    """The host session that carries on ``guest``'s lobby after its promotion.
+
+    ``attach`` gets the session before it reports anything (to add listeners).
+    """
     session = HostSession(
         guest.signalling,
         guest.ice,
@@ -39,7 +41,7 @@ def take_over(
         ping_interval=ping_interval,
         guest_grace=guest_grace,
     )
-    for listener in listeners:
-        session.add_listener(listener)
+    if attach is not None:
+        attach(session)
     session.adopt(promoted, host_name=guest.name)
     return session

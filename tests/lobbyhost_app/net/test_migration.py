@@ -49,7 +49,10 @@ class Player:
 
     def promoted(self, promoted: Promoted) -> None:
         self.host = take_over(
-            self.session, promoted, listeners=[self.host_events], ping_interval=0.2
+            self.session,
+            promoted,
+            attach=lambda host: host.add_listener(self.host_events),
+            ping_interval=0.2,
         )
 
 
