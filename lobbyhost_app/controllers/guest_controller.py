@@ -7,6 +7,8 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
+from signalling_server.protocol import Promoted
+
 from ..errors import LobbyHostError
 from ..invite import AddressError, parse_join_target
 from ..net.guest import GuestSession
@@ -18,6 +20,7 @@ from ..session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     Member,
     MemberChat,
     MembersChanged,
@@ -38,6 +41,8 @@ class GuestController(ControllerBase):
         chat_received(str text): from the host
         member_chat_received(str name, str text): another guest's line, relayed by the host
         members_changed(tuple[Member, ...]): who is in the lobby (empty once out of it)
+        promoted(GuestSession, Promoted, str server_url): the host left and this guest hosts
+            the lobby now; emitted while the promotion is delivered (connect directly)
         chat_sent(str text)
         message_logged(str)
         error_occurred(str)
@@ -49,6 +54,7 @@ class GuestController(ControllerBase):
     chat_received = Signal(str)
     member_chat_received = Signal(str, str)
     members_changed = Signal(object)
+    promoted = Signal(object, object, str)
     chat_sent = Signal(str)
     message_logged = Signal(str)
 
@@ -117,6 +123,8 @@ class GuestController(ControllerBase):
             await signalling.connect()
             session = GuestSession(signalling, ice)
             session.add_listener(self._on_session_event)
+            url = target.server_url
+            session.on_promoted = lambda event: self._on_session_promoted(session, event, url)
             self._session = session
             await session.join(code, name, password or None)
         except BaseException:
@@ -156,6 +164,11 @@ class GuestController(ControllerBase):
 
     # Session events ----------------------------------------------------------------------------
 
+    def _on_session_promoted(self, session: GuestSession, event: Promoted, url: str) -> None:
+        # The signalling connection is the host's from now on: hand it over, never close it.
+        self._signalling = None
+        self.promoted.emit(session, event, url)
+
     def _on_session_event(self, event: GuestEvent) -> None:
         match event:
             case GuestRtt(rtt_ms=rtt_ms):
@@ -164,6 +177,8 @@ class GuestController(ControllerBase):
                 self.chat_received.emit(text)
             case MemberChat(name=name, text=text):
                 self.member_chat_received.emit(name, text)
+            case HostChanged(name=name):
+                self.message_logged.emit(f"The host left; {name} hosts the lobby now")
             case MembersChanged(members=members):
                 if self._session is not None:
                     self.peer_id = self._session.peer_id

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from signalling_server import Limits, SignallingServer, Timeouts
+from signalling_server.protocol import Promoted
 
 from ..errors import LobbyHostError
 from ..invite import (
@@ -28,9 +29,11 @@ from ..invite import (
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
+from ..net.guest import GuestSession
 from ..net.host import HostSession
 from ..net.hosting import HostingOptions, HostingService
 from ..net.ice import local_addresses
+from ..net.migration import take_over
 from ..session_values import (
     ChatReceived,
     HostEvent,
@@ -38,6 +41,7 @@ from ..session_values import (
     JoinRequested,
     LinkState,
     LobbyEnded,
+    LobbyHandedOver,
     LobbyInfoChanged,
     LobbyOpened,
     PeerConnectionLost,
@@ -46,6 +50,8 @@ from ..session_values import (
     PeerUpdated,
     RequestGone,
     SignallingStatus,
+    SnapshotLoaded,
+    SnapshotStored,
 )
 from .base import ControllerBase, listen_error_message
 from .settings import AppSettings, Settings
@@ -110,6 +116,7 @@ class HostController(ControllerBase):
         chat_received(str name, str text)
         chat_sent(str text)
         lobby_info_changed(LobbyInfo)
+        snapshot_stored(SnapshotStored | SnapshotLoaded): the latest game-state snapshot
         message_logged(str): a lobby event in words, for the log panel
         error_occurred(str)
 
@@ -129,6 +136,7 @@ class HostController(ControllerBase):
     chat_received = Signal(str, str)
     chat_sent = Signal(str)
     lobby_info_changed = Signal(object)
+    snapshot_stored = Signal(object)
     message_logged = Signal(str)
 
     def __init__(
@@ -156,6 +164,8 @@ class HostController(ControllerBase):
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._listen: tuple[str, int] | None = None
+        #: The server of a lobby this app took over as a promoted guest.
+        self._adopted_server_url: str | None = None
         self._request_names: dict[str, str] = {}
         self._connected: set[int] = set()
         self._pending: dict[int, PeerUpdated] = {}
@@ -183,10 +193,36 @@ class HostController(ControllerBase):
     # Intents (called by views) ----------------------------------------------------------
 
     def open_lobby(
-        self, *, password: str = "", max_guests: int | None = None
+        self, *, password: str = "", max_guests: int | None = None, migratable: bool = False
     ) -> asyncio.Task[None]:
-        """Start the server (unless remote) and open a lobby; ``lobby_opened`` when done."""
-        return self._spawn(self._open(password, max_guests))
+        """Start the server (unless remote) and open a lobby; ``lobby_opened`` when done.
+
+        With ``migratable`` a guest takes the lobby over when this host leaves.
+        """
+        return self._spawn(self._open(password, max_guests, migratable))
+
+    def take_over(self, guest: GuestSession, promoted: Promoted, server_url: str) -> None:
+        """Host the lobby this app's guest session was just promoted in (on ``server_url``).
+
+        Called while the promotion is delivered, so the host session listens
+        before the next event arrives; ``lobby_opened`` follows at once.
+        """
+        if self.state is not HostState.IDLE:
+            self.error_occurred.emit(
+                "You were made the host of the lobby you joined, but this window already "
+                "hosts a lobby; the guests there will wait for a host."
+            )
+            return
+        self._set_state(HostState.STARTING)
+        self._adopted_server_url = server_url
+        settings = self.settings.load()
+        self.message_logged.emit("The host left: you host this lobby now")
+
+        def attach(session: HostSession) -> None:
+            self._session = session
+            session.add_listener(self._on_session_event)
+
+        take_over(guest, promoted, attach=attach, auto_accept=settings.auto_accept)
 
     def close_lobby(self) -> asyncio.Task[None]:
         """Close the lobby (guests are told), stop the embedded server."""
@@ -246,7 +282,7 @@ class HostController(ControllerBase):
 
     # Opening and closing ------------------------------------------------------------------------
 
-    async def _open(self, password: str, max_guests: int | None) -> None:
+    async def _open(self, password: str, max_guests: int | None, migratable: bool) -> None:
         if self.state is not HostState.IDLE:
             raise LobbyHostError("A lobby is already open; close it first.")
         settings = self.settings.load()
@@ -280,6 +316,7 @@ class HostController(ControllerBase):
                 display_name=settings.display_name,
                 max_guests=max_guests,
                 password=password or None,
+                migratable=migratable,
             )
         except BaseException:
             await self._release()
@@ -319,15 +356,18 @@ class HostController(ControllerBase):
     async def _release(self, *, close_lobby: bool = False) -> None:
         """Stop hosting: the session, its signalling connection, the embedded server."""
         hosting, self._hosting = self._hosting, None
-        self._session = None
+        session, self._session = self._session, None
         self._flush_timer.stop()
         self._pending.clear()
         try:
             if hosting is not None:
                 await hosting.stop(close_lobby=close_lobby)
+            elif session is not None:  # a lobby taken over: no hosting service of its own
+                await session.close(close_lobby=close_lobby)
         finally:
             self.server_url = None
             self._listen = None
+            self._adopted_server_url = None
 
     async def _kick(self, connection_id: str, message: str, block: bool) -> None:
         peer = self.peers.peer_of(connection_id)
@@ -390,6 +430,11 @@ class HostController(ControllerBase):
                 self._lobby_ended(event)
             case SignallingStatus():
                 self._signalling_status(event)
+            case SnapshotStored() | SnapshotLoaded():
+                self.snapshot_stored.emit(event)
+            case LobbyHandedOver(name=name):
+                self.message_logged.emit(f"{name} hosts the lobby now")
+                self._spawn(self._finish_closing(close_lobby=False, reason="handed_over"))
             case _:
                 pass
 
@@ -398,6 +443,8 @@ class HostController(ControllerBase):
         if self._listen is not None:
             host, port = self._listen
             self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
+        elif self._adopted_server_url is not None:
+            self.invite_link = remote_invite_link(self._adopted_server_url, event.lobby_id)
         else:
             settings = self.settings.load()
             self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
