@@ -99,6 +99,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
             a.HandOver: self._hand_over,
             a.SaveSnapshot: self._save_snapshot,
             a.LoadSnapshot: self._load_snapshot,
+            a.MoveLobby: self._move_lobby,
         }
 
     # Dialects ---------------------------------------------------------------

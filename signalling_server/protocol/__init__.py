@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         LeftLobby,
         LobbyClosed,
         LobbyInfo,
+        LobbyMoved,
         LobbyStarted,
         MemberInfo,
         Pong,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         RequestRemoved,
         RequestToJoin,
         Resumed,
+        SeatInfo,
         ServerEvent,
         decode_candidate,
         decode_description,
@@ -90,7 +92,7 @@ for _module, _names in {
         "ACTION_TYPES AcceptRequest Action CancelJoin CloseLobby GetIceServers GetLobbyInfo "
         "IceCandidate JoinLobby KickGuest LeaveLobby Ping RejectJoinRequest RelayAction Resume "
         "SendIceCandidate SendMessage SessionDescription SetLobbyOpen SetSessionDescription "
-        "StartLobby HandOver LoadSnapshot SaveSnapshot"
+        "StartLobby HandOver LoadSnapshot SaveSnapshot MoveLobby SeatRequest"
     ),
     "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason MigrationReason",
     "errors": "FrameError ProtocolError SignallingError",
@@ -101,7 +103,7 @@ for _module, _names in {
         "ReceivedMessage ReceivedSessionDescription RequestAccepted RequestCancelled "
         "RequestRejected RequestRemoved RequestToJoin Resumed ServerEvent decode_candidate "
         "decode_description event_name HostMigrated PendingInfo Promoted Snapshot SnapshotInfo "
-        "SnapshotSaved"
+        "SnapshotSaved LobbyMoved SeatInfo"
     ),
     "native": ("Decoded NativeCodec Received UnknownEvent decode_event encode_action encode_event"),
 }.items():
@@ -146,10 +148,12 @@ __all__ = [
     "LoadSnapshot",
     "LobbyClosed",
     "LobbyInfo",
+    "LobbyMoved",
     "LobbyStarted",
     "MemberInfo",
     "MemberRole",
     "MigrationReason",
+    "MoveLobby",
     "NativeCodec",
     "PendingInfo",
     "Ping",
@@ -171,6 +175,8 @@ __all__ = [
     "Resume",
     "Resumed",
     "SaveSnapshot",
+    "SeatInfo",
+    "SeatRequest",
     "SendIceCandidate",
     "SendMessage",
     "ServerEvent",

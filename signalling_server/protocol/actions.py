@@ -38,6 +38,13 @@ class Action(msgspec.Struct, frozen=True, omit_defaults=True):
     NAME: ClassVar[str]
 
 
+class SeatRequest(msgspec.Struct, frozen=True):
+    """A place kept in a new lobby for a guest that moves in from another server."""
+
+    name: RawName
+    peer_id: Annotated[int, msgspec.Meta(ge=2, le=2**31 - 1)]
+
+
 class StartLobby(Action, frozen=True):
     NAME: ClassVar[str] = "start_lobby"
     name: RawName | None = None
@@ -47,6 +54,11 @@ class StartLobby(Action, frozen=True):
     display_name: RawName | None = None
     #: Let a guest take over when the host leaves (``hand_over``, or its grace runs out).
     migratable: bool = False
+    #: The host's peer id (1 unless a lobby moves here with its successor as host).
+    peer_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+    #: Places kept for the guests of a lobby that moves here (``move_lobby``); each is
+    #: claimed with ``resume`` and the token ``lobby_started.seats`` gives for it.
+    seats: Annotated[list[SeatRequest], msgspec.Meta(max_length=64)] | None = None
 
 
 class CloseLobby(Action, frozen=True):
@@ -159,6 +171,18 @@ class HandOver(Action, frozen=True):
     connection_id: Id | None = None
 
 
+class MoveLobby(Action, frozen=True):
+    """The host moves its lobby to another server: each guest named gets the URL and its token."""
+
+    NAME: ClassVar[str] = "move_lobby"
+    url: Annotated[str, msgspec.Meta(min_length=6, max_length=512, pattern=r"^wss?://")]
+    #: connection id of a guest -> the token of its seat on the new server.
+    seats: Annotated[
+        dict[Id, Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH)]],
+        msgspec.Meta(max_length=64),
+    ]
+
+
 #: Snapshot sequence numbers stay exact in every JSON reader (JavaScript's too).
 MAX_SNAPSHOT_SEQ: Final = 2**53 - 1
 
@@ -202,6 +226,7 @@ ACTION_TYPES: Final[Mapping[str, type[Action]]] = {
         HandOver,
         SaveSnapshot,
         LoadSnapshot,
+        MoveLobby,
     )
 }
 

@@ -57,6 +57,8 @@ class CloseReason(enum.StrEnum):
     CLOSED_BY_HOST = "closed_by_host"
     HOST_LEFT = "host_left"
     SERVER_SHUTDOWN = "server_shutdown"
+    #: The host moved the lobby to another server (``move_lobby``).
+    MOVED = "moved"
 
 
 class LeaveReason(enum.StrEnum):

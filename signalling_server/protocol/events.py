@@ -49,12 +49,21 @@ class MemberInfo(msgspec.Struct, frozen=True):
     peer_id: int
 
 
+class SeatInfo(msgspec.Struct, frozen=True):
+    """A place kept for a moving guest: its peer id and the token that claims it."""
+
+    peer_id: int
+    token: str
+
+
 class LobbyStarted(Event, frozen=True, tag="lobby_started"):
     lobby_id: str
     connection_id: str
     host_token: str
     peer_id: int
     ice_servers: list[IceServerInfo]
+    #: The places kept for ``start_lobby{seats}``, in the same order.
+    seats: list[SeatInfo] | None = None
 
 
 class LobbyClosed(Event, frozen=True, tag="lobby_closed"):
@@ -231,6 +240,14 @@ class HostMigrated(Event, frozen=True, tag="host_migrated"):
     reason: MigrationReason
 
 
+class LobbyMoved(Event, frozen=True, tag="lobby_moved"):
+    """To a guest: the lobby moved to the server at ``url``; ``resume{token}`` there."""
+
+    lobby_id: str
+    url: str
+    token: str
+
+
 class SnapshotSaved(Event, frozen=True, tag="snapshot_saved"):
     seq: int
     saved_at: float
@@ -285,6 +302,7 @@ ServerEvent = (
     | HostMigrated
     | SnapshotSaved
     | Snapshot
+    | LobbyMoved
 )
 
 #: What the host is told about its lobby; kept while the host is away and replayed on resume.

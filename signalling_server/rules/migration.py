@@ -29,7 +29,7 @@ from ..ids import ConnectionId, new_token
 from ..lobby import SNAPSHOT_RECORD, Connection, Lobby, Role, SnapshotMeta, snapshot_key
 from ..protocol import actions as a
 from ..protocol import events as ev
-from ..protocol.codes import ErrorCode, MigrationReason, RejectReason
+from ..protocol.codes import CloseReason, ErrorCode, MigrationReason, RejectReason
 from ..protocol.errors import ProtocolError
 from .base import TimerKind, logger
 from .reconnect import ReconnectRules
@@ -60,6 +60,20 @@ class MigrationRules(ReconnectRules):
         migrated = self._promote(lobby, successor, MigrationReason.HANDED_OVER)
         # The old host is idle now; this is the direct answer to its hand_over.
         self._send(conn.connection_id, migrated, ref)
+
+    def _move_lobby(self, conn: Connection, action: a.MoveLobby, ref: str | None) -> None:
+        lobby = self._require_host(conn)
+        for target in action.seats:
+            if target not in lobby.guests:
+                if target in lobby.pending:
+                    raise ProtocolError(E.NOT_ACCEPTED, "only accepted guests can move along")
+                raise ProtocolError(E.UNKNOWN_CONNECTION, "no such connected guest in this lobby")
+        for target, token in action.seats.items():
+            member = lobby.guests.pop(ConnectionId(target))
+            self._tx.drop_token(member.token_id)
+            self._send(ConnectionId(target), ev.LobbyMoved(lobby.lobby_id, action.url, token))
+        # Everyone not moving along (and the host, as its answer) hears the lobby is gone here.
+        self._close(lobby, CloseReason.MOVED, ref=ref, closer=conn)
 
     def _save_snapshot(self, conn: Connection, action: a.SaveSnapshot, ref: str | None) -> None:
         lobby = self._require_host(conn)

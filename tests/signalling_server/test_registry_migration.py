@@ -426,3 +426,89 @@ def test_a_snapshot_frame_may_be_larger_than_other_frames(backend: StateBackend)
     host.raw(json.dumps({"action": "save_snapshot", "content": {"seq": 2, "data": "z" * 9000}}))
     host.expect_error("message_too_large")
     h.assert_all_silent()
+
+
+def test_a_moving_lobby_keeps_seats_for_its_guests(backend: StateBackend) -> None:
+    """start_lobby{peer_id, seats} keeps places claimed with their tokens: same peer ids, new host told."""
+    h = Harness(timeouts=TIMEOUTS, backend=backend)
+    host = h.client()
+    seats = [{"name": "Cid", "peer_id": 3}, {"name": "Dee", "peer_id": 5}]
+    host.act("start_lobby", lobby_id="MVED21", migratable=True, peer_id=2, seats=seats)
+    started = host.expect("lobby_started")
+    assert started["peer_id"] == 2
+    assert [seat["peer_id"] for seat in started["seats"]] == [3, 5]
+    cid = h.client("127.0.0.3")
+    cid.act("resume", token=started["seats"][0]["token"])
+    resumed = cid.expect("resumed")
+    assert resumed == {
+        "role": "guest",
+        "lobby_id": "MVED21",
+        "connection_id": cid.id,
+        "peer_id": 3,
+        "host_connection_id": host.id,
+    }
+    assert host.expect("guest_resumed") == {"old_connection_id": "seat.3", "connection_id": cid.id}
+    eve, _ = accept(h, host, "MVED21", "Eve", address="127.0.0.5")
+    host.act("get_lobby_info")
+    guests = host.expect("lobby_info")["guests"]
+    assert [(g["name"], g["peer_id"]) for g in guests] == [("Cid", 3), ("Eve", 6)]
+    h.advance(30)  # Dee never came: her place goes
+    assert host.expect("guest_left") == {"connection_id": "seat.5", "reason": "lost"}
+    eve.assert_silent()
+    h.assert_all_silent()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"peer_id": 2, "seats": [{"name": "A", "peer_id": 2}]},
+        {"seats": [{"name": "A", "peer_id": 3}, {"name": "B", "peer_id": 3}]},
+        {"max_guests": 1, "seats": [{"name": "A", "peer_id": 3}, {"name": "B", "peer_id": 4}]},
+        {"seats": [{"name": "A", "peer_id": 1}]},
+    ],
+)
+def test_seats_that_cannot_be_kept_refuse_the_lobby(
+    backend: StateBackend, content: dict[str, Any]
+) -> None:
+    """Seats sharing a peer id (or the host's), or more than max_guests, are invalid; no code is taken."""
+    h = Harness(timeouts=TIMEOUTS, backend=backend)
+    host = h.client()
+    host.act("start_lobby", lobby_id="MVED22", **content)
+    host.expect_error("invalid_message", "start_lobby")
+    host.act("start_lobby", lobby_id="MVED22")
+    host.expect("lobby_started")
+    h.assert_all_silent()
+
+
+def test_move_lobby_sends_each_guest_the_new_address_and_closes_here(backend: StateBackend) -> None:
+    """move_lobby gives each named guest the URL and its token; the rest hear lobby_closed{moved}."""
+    h, host, code, host_token = migratable(backend)
+    ann, _ = accept(h, host, code, "Ann")
+    bob, _ = accept(h, host, code, "Bob", address="127.0.0.3")
+    dan = join(h, host, code, "Dan", address="127.0.0.5")
+    ann.act("move_lobby", url="ws://127.0.0.1:9/", seats={})
+    ann.expect_error("not_host", "move_lobby")
+    host.act("move_lobby", url="http://x/", seats={})
+    host.expect_error("invalid_message", "move_lobby")
+    host.act("move_lobby", url="ws://127.0.0.1:9/", seats={dan.id: "t"})
+    host.expect_error("not_accepted", "move_lobby")
+
+    host.act("move_lobby", ref="m", url="ws://127.0.0.1:9/", seats={ann.id: "seat-token"})
+
+    assert ann.expect("lobby_moved") == {
+        "lobby_id": code,
+        "url": "ws://127.0.0.1:9/",
+        "token": "seat-token",
+    }
+    assert bob.expect("lobby_closed") == {"lobby_id": code, "reason": "moved"}
+    assert dan.expect("lobby_closed")["reason"] == "moved"
+    assert host.next() == {
+        "event": "lobby_closed",
+        "content": {"lobby_id": code, "reason": "moved"},
+        "ref": "m",
+    }
+    assert backend.lobby_count() == 0
+    probe = h.client("127.0.0.7")
+    probe.act("resume", token=host_token)
+    probe.expect_error("invalid_token", "resume")
+    h.assert_all_silent()
