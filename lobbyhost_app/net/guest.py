@@ -32,12 +32,15 @@ from signalling_server.protocol import (
     KickReason,
     LeaveLobby,
     LobbyClosed,
+    LobbyMoved,
     Promoted,
     ReceivedIceCandidate,
+    ReceivedMessage,
     ReceivedSessionDescription,
     RejectReason,
     RequestAccepted,
     RequestRejected,
+    Resume,
     Resumed,
     SendIceCandidate,
     SetSessionDescription,
@@ -63,6 +66,8 @@ from .channels import GameChannel, LobbyChannel
 from .errors import NetError, ServerError
 from .ice import IceSettings
 from .link import END_OF_CANDIDATES, PeerLink
+from .relocation_messages import HostRequest, read_host_request
+from .signalling import SignallingClient
 from .signalling_api import (
     ConnectionClosed,
     ResumeFailed,
@@ -91,8 +96,11 @@ class GuestSession:
         *,
         ping_interval: float = 2.0,
         handshake_timeout: float = 20.0,
+        connect: Callable[[str], Signalling] | None = None,
     ) -> None:
+        """``connect(url)`` makes the signalling connection to a server a lobby moves to."""
         self.signalling = signalling
+        self._connect = connect
         self.ice = ice
         self.status = GuestStatus(GuestPhase.IDLE)
         self.lobby_id: str | None = None
@@ -112,6 +120,9 @@ class GuestSession:
         #: Called at once (inside the event's delivery) when this guest is made the host,
         #: so the app's host session listens before the next event arrives.
         self.on_promoted: Callable[[Promoted], None] | None = None
+        #: Called with the host's request that this guest host the lobby on its own
+        #: server (:mod:`lobbyhost_app.net.relocation`); unset: the request is ignored.
+        self.on_host_request: Callable[[HostRequest], None] | None = None
         self._host_id: str | None = None
         self._ice_servers: list[IceServerInfo] = []
         self._ping_interval = ping_interval
@@ -121,6 +132,11 @@ class GuestSession:
         self._early_chat: list[str] = []
         self._ended: asyncio.Future[GuestStatus] = asyncio.get_running_loop().create_future()
         signalling.add_listener(self._on_signal)
+
+    @property
+    def host_connection_id(self) -> str | None:
+        """The connection id of the lobby's host, once accepted."""
+        return self._host_id
 
     def add_listener(self, listener: Callable[[GuestEvent], None]) -> None:
         self._listeners.append(listener)
@@ -195,6 +211,13 @@ class GuestSession:
                 if host_id != self.signalling.connection_id and self.link is not None:
                     self._emit(HostChanged(name, peer_id))
                     self._follow_host(host_id)
+            case ReceivedMessage(connection_id=sender, data=data) if sender == self._host_id:
+                request = read_host_request(data)
+                if request is not None and self.on_host_request is not None:
+                    self.on_host_request(request)
+            case LobbyMoved(url=url, token=token):
+                if self.link is not None and self.status.phase not in ENDED:
+                    self._spawn(self._move(url, token))
             case Resumed(host_connection_id=host_id) if host_id and host_id != self._host_id:
                 # The host changed while this guest was away: connect to the new one.
                 if self.link is not None and self.status.phase not in ENDED:
@@ -236,6 +259,36 @@ class GuestSession:
         self._spawn(self._close_link(self.link, self.lobby))
         self._open_link()
         self._set(GuestStatus(GuestPhase.CONNECTING))
+
+    async def _move(self, url: str, token: str) -> None:
+        """The lobby moved to another server: take the place kept there and wait for its host."""
+        old = self.signalling
+        old.remove_listener(self._on_signal)
+        # The link to the old host is over; its bye must not end this session.
+        self._spawn(self._close_link(self.link, self.lobby))
+        self.link = self.lobby = None
+        self._set(GuestStatus(GuestPhase.HOST_AWAY, "moving"))
+        try:
+            new = self._connect(url) if self._connect is not None else SignallingClient(url)
+            await new.connect()
+            new.add_listener(self._on_signal)
+            self.signalling = new
+            await old.close()
+            action = Resume(token=token)
+            resumed = expect_reply(await new.request(action), Resumed, action)
+        except NetError as exc:
+            await self._end(GuestStatus(GuestPhase.FAILED, f"could not follow the lobby: {exc}"))
+            return
+        if resumed.host_connection_id is not None:
+            self._follow_host(resumed.host_connection_id)
+
+    def hosts_elsewhere(self) -> None:
+        """This guest hosts the lobby on its own server now: its guest session ends."""
+        self.signalling.remove_listener(self._on_signal)
+        self._set(GuestStatus(GuestPhase.PROMOTED))
+        self._spawn(self._close_link(self.link, self.lobby))
+        if not self._ended.done():
+            self._ended.set_result(self.status)
 
     def _promoted(self, event: Promoted) -> None:
         """This guest hosts the lobby now: its guest session ends, the app's host session begins."""

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from aiortc import RTCPeerConnection
 from signalling_server.protocol import (
     AcceptRequest,
     CloseLobby,
+    CloseReason,
     GetLobbyInfo,
     GuestAccepted,
     GuestLeft,
@@ -50,6 +51,8 @@ from signalling_server.protocol import (
     RequestToJoin,
     Resumed,
     SaveSnapshot,
+    SeatInfo,
+    SeatRequest,
     SendIceCandidate,
     SetLobbyOpen,
     SetSessionDescription,
@@ -154,6 +157,8 @@ class HostSession:
         self._away: dict[str, tuple[str, int]] = {}
         #: The latest snapshot's sequence number (the next save goes above it).
         self.snapshot_seq = 0
+        #: The seats a lobby that moved here keeps for its guests, with their tokens.
+        self.seat_tokens: list[SeatInfo] = []
         self._members_sent: tuple[Member, ...] = ()
         signalling.add_listener(self._on_signal)
 
@@ -179,10 +184,14 @@ class HostSession:
         password: str | None = None,
         display_name: str | None = None,
         migratable: bool = False,
+        peer_id: int | None = None,
+        seats: Sequence[SeatRequest] = (),
     ) -> LobbyOpened:
         """Open a lobby; raises :class:`ServerError` (code taken, bad password ...).
 
-        With ``migratable`` a guest takes over when this host leaves.
+        With ``migratable`` a guest takes over when this host leaves. A lobby
+        moving here keeps this host's ``peer_id`` and ``seats`` for its guests
+        (their tokens are in :attr:`seat_tokens`; offered to as they resume).
         """
         action = StartLobby(
             name=name,
@@ -191,8 +200,15 @@ class HostSession:
             password=password,
             display_name=display_name,
             migratable=migratable,
+            peer_id=peer_id,
+            seats=list(seats) or None,
         )
         started = expect_reply(await self.signalling.request(action), LobbyStarted, action)
+        self.peer_id = started.peer_id
+        self.seat_tokens = list(started.seats or ())
+        names = {seat.peer_id: seat.name for seat in seats}
+        for seat in self.seat_tokens:
+            self._away[f"seat.{seat.peer_id}"] = (names.get(seat.peer_id, "Guest"), seat.peer_id)
         self.lobby_id = started.lobby_id
         self._server_ice = list(started.ice_servers)
         if display_name is not None:  # the server accepted it: it cleans it the same way
@@ -234,13 +250,22 @@ class HostSession:
         """
         action = HandOver(connection_id=connection_id)
         migrated = expect_reply(await self.signalling.request(action), HostMigrated, action)
+        return await self.handed_over(migrated.name, migrated.peer_id)
+
+    async def handed_over(self, name: str, peer_id: int) -> LobbyHandedOver:
+        """The lobby is ``name``'s now: close every guest's link with a ``handed_over`` bye."""
         for guest in list(self._guests.values()):
             await self._drop(guest, "handed_over")
         self._requests.clear()
         self.lobby_id = None
-        handed = LobbyHandedOver(migrated.name, migrated.peer_id)
+        handed = LobbyHandedOver(name, peer_id)
         self._emit(handed)
         return handed
+
+    def roster(self) -> list[tuple[str, str, int]]:
+        """Every guest with a link: ``(connection_id, name, peer_id)``, by peer id."""
+        guests = sorted(self._guests.values(), key=lambda g: g.peer_id)
+        return [(g.connection_id, g.name, g.peer_id) for g in guests]
 
     async def save_snapshot(self, data: str | bytes, seq: int | None = None) -> SnapshotStored:
         """Keep ``data`` (JSON text) on the server as the game's latest state.
@@ -510,10 +535,12 @@ class HostSession:
             self._link_changed(guest)
 
     def _lobby_closed(self, ended: LobbyEnded) -> None:
-        # Every guest goes because the lobby did, whoever's link notices first.
+        # Every guest goes because the lobby did, whoever's link notices first;
+        # a lobby that moved to another server goes on there.
+        bye = "handed_over" if ended.reason is CloseReason.MOVED else "closed"
         for guest in list(self._guests.values()):
-            self._forget(guest, "closed")
-            task = self._spawn(self._say_bye_and_close(guest, "closed"))
+            self._forget(guest, bye)
+            task = self._spawn(self._say_bye_and_close(guest, bye))
             self._link_closes.add(task)
             task.add_done_callback(self._link_closes.discard)
         self.lobby_id = None

@@ -202,6 +202,8 @@ class SignallingClient:
         :class:`NetError` when no answer comes.
         """
         ref = f"r{next(self._refs)}"
+        if isinstance(action, Resume):
+            self._token = action.token  # a place taken on another server: resume it after drops
         future: asyncio.Future[ServerEvent] = asyncio.get_running_loop().create_future()
         self._waiting[ref] = future
         try:

@@ -7,6 +7,7 @@ other guests, and they reconnect to it keeping their peer ids.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -14,7 +15,10 @@ import pytest
 
 from lobbyhost_app.net.guest import GuestSession
 from lobbyhost_app.net.host import HostSession
+from lobbyhost_app.net.hosting import HostingOptions, HostingService
 from lobbyhost_app.net.migration import take_over
+from lobbyhost_app.net.relocation import host_moved_lobby, move_to_successor
+from lobbyhost_app.net.relocation_messages import HostRequest
 from lobbyhost_app.net.signalling import SignallingClient
 from lobbyhost_app.session_values import (
     ChatReceived,
@@ -27,6 +31,7 @@ from lobbyhost_app.session_values import (
     LobbyHandedOver,
     LobbyOpened,
     PeerGone,
+    PeerUpdated,
     SnapshotLoaded,
     SnapshotStored,
 )
@@ -46,6 +51,7 @@ class Player:
     events: Recorder[GuestEvent]
     host_events: Recorder[HostEvent] = field(default_factory=Recorder)
     host: HostSession | None = None
+    session_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def promoted(self, promoted: Promoted) -> None:
         self.host = take_over(
@@ -160,3 +166,56 @@ async def test_a_lost_host_is_replaced_by_the_first_guest_with_the_snapshot(
     await cid.events.wait_for(phase(GuestPhase.CONNECTED), after=mark)
     await bob.host_events.wait_for(lambda e: connected_peer(e) and e.connection_id == cid_id)  # type: ignore[union-attr]
     await close_all(lobby, bob, cid)
+
+
+async def test_a_planned_hand_over_moves_the_lobby_to_the_successor_s_own_server() -> None:
+    """The host's embedded server goes with it: the successor opens the lobby on its own, guests move."""
+    options = HostingOptions(
+        listen_host="127.0.0.1", listen_port=0, ice=LOOPBACK, ping_interval=0.2
+    )
+    old = HostingService(options)
+    events: Recorder[HostEvent] = Recorder()
+    old.add_listener(events)
+    await old.start()
+    opened = await old.open_lobby(name="Game night", display_name="Ann", migratable=True)
+    assert old.server is not None
+    lobby = Lobby(old.server, old.session, events, opened.lobby_id)
+    bob, bob_id = await join_player(lobby, "Bob")
+    cid, cid_id = await join_player(lobby, "Cid")
+    await old.session.save_snapshot('{"round": 7}')
+    successor: list[HostingService] = []
+    moved = asyncio.Event()
+
+    async def host_here(request: HostRequest) -> None:
+        successor.append(await host_moved_lobby(bob.session, request, options))
+        successor[0].add_listener(bob.host_events)
+        moved.set()
+
+    bob.session.on_host_request = lambda request: bob.session_tasks.append(
+        asyncio.create_task(host_here(request))
+    )
+    mark = cid.events.mark
+
+    old_port = old.server.port
+    handed = await move_to_successor(old.session, bob_id, lobby_name="Game night", max_guests=8)
+    await old.stop()  # the old host's app quits: its embedded server goes too
+
+    assert handed == LobbyHandedOver("Bob", 2)
+    async with asyncio.timeout(scaled(10)):
+        await moved.wait()
+    new = successor[0]
+    assert new.server is not None and new.server.port != old_port
+    assert new.session.lobby_id == opened.lobby_id
+    await bob.events.wait_for(phase(GuestPhase.PROMOTED))
+    await cid.events.wait_for(phase(GuestPhase.CONNECTED), after=mark)
+    assert cid.session.peer_id == 3
+    connected = await bob.host_events.wait_for(connected_peer)
+    assert isinstance(connected, PeerUpdated) and (connected.name, connected.peer_id) == ("Cid", 3)
+    assert connected.connection_id != cid_id  # a new connection, on the new server
+    snapshot = await new.session.load_snapshot()
+    assert snapshot is not None and (snapshot.seq, snapshot.data) == (1, '{"round": 7}')
+    cid.session.send_chat("moved fine")
+    chat = await bob.host_events.wait_for(lambda e: isinstance(e, ChatReceived))
+    assert isinstance(chat, ChatReceived) and chat.text == "moved fine"
+    await cid.session.leave()
+    await new.stop()
