@@ -57,12 +57,17 @@ class Visit {
     this.migratable = false;
     this.hostAway = false;
     this.ended = false;
-    this.signalling = new Signalling(serverUrl(window.location), {
-      onEvent: (event, content) => this.onEvent(event, content),
+    this.signalling = this.makeSignalling(serverUrl(window.location));
+  }
+
+  makeSignalling(url) {
+    const signalling = new Signalling(url, {
+      onEvent: (event, content) => signalling === this.signalling && this.onEvent(event, content),
       onOpen: (resuming) => this.onOpen(resuming),
       onLost: () => this.onLost(),
       onClosed: () => this.end("Connection failed: lost the connection to the server", "error"),
     });
+    return signalling;
   }
 
   start() {
@@ -157,9 +162,23 @@ class Visit {
       },
       resumed(content) {
         const host = content.host_connection_id;
-        // The host changed while this page was away from the server: follow it.
-        if (this.peer && typeof host === "string" && host !== this.hostId) this.followHost(host);
+        // The host changed while this page was away from the server (or the lobby
+        // moved to another server): follow it.
+        if (typeof host === "string" && host !== this.hostId) this.followHost(host);
         else this.showLinkState();
+      },
+      lobby_moved(content) {
+        if (!this.peer || typeof content.url !== "string" || typeof content.token !== "string") {
+          return;
+        }
+        // The host's server is going away: take the seat kept on the new one.
+        this.hostAway = true;
+        const old = this.signalling;
+        this.signalling = this.makeSignalling(content.url);
+        this.signalling.resumeToken = content.token;
+        this.signalling.open(true);
+        old.close();
+        this.waitForNewHost();
       },
       error(content) {
         if (content.code === "lobby_not_found") {
