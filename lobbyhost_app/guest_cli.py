@@ -33,13 +33,17 @@ from collections.abc import Sequence
 
 from signalling_server.protocol import Promoted
 
+from .cli import parse_listen
 from .errors import LobbyHostError
 from .headless import HeadlessHost
 from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
 from .net.guest import GuestSession
+from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceServer, IceSettings, install_address_allow_list
 from .net.migration import take_over
+from .net.relocation import host_moved_lobby
+from .net.relocation_messages import HostRequest
 from .net.signalling import SignallingClient
 from .session_values import (
     GuestChat,
@@ -88,7 +92,14 @@ def join_target(url: str, code: str | None) -> tuple[str, str]:
     return target.server_url, code
 
 
-async def run_guest(url: str, code: str, name: str, password: str | None, ice: IceSettings) -> int:
+async def run_guest(
+    url: str,
+    code: str,
+    name: str,
+    password: str | None,
+    ice: IceSettings,
+    host_listen: tuple[str, int] | None = None,
+) -> int:
     # Signals are taken from the start: a service stopped while joining still leaves cleanly.
     loop = asyncio.get_running_loop()
     leave = asyncio.Event()
@@ -96,6 +107,9 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
         loop.add_signal_handler(signum, leave.set)
     signalling = SignallingClient(url)
     hosting: list[HeadlessHost] = []
+    #: The embedded server of a lobby moved here, and when it is up.
+    services: list[HostingService] = []
+    hosted = asyncio.Event()
     try:
         await signalling.connect()
         session = GuestSession(signalling, ice)
@@ -105,6 +119,24 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
             take_over(session, event, attach=lambda host: hosting.append(HeadlessHost(host)))
 
         session.on_promoted = promoted
+        moves: list[asyncio.Task[None]] = []
+        if host_listen is not None:
+            listen_host, listen_port = host_listen
+            options = HostingOptions(listen_host=listen_host, listen_port=listen_port, ice=ice)
+
+            async def host_here(request: HostRequest) -> None:
+                try:
+                    service = await host_moved_lobby(session, request, options)
+                except LobbyHostError as exc:
+                    emit("error", message=f"could not take the lobby over: {exc}")
+                    return
+                services.append(service)
+                hosting.append(HeadlessHost(service.session, embedded_server=True))
+                hosted.set()
+
+            session.on_host_request = lambda request: moves.append(
+                asyncio.create_task(host_here(request))
+            )
         await session.join(code, name, password)
     except LobbyHostError as exc:
         emit("error", message=str(exc))
@@ -124,6 +156,11 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
         asyncio.create_task(session.wait_ended()),
     ]
     await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
+    if session.status.phase is GuestPhase.PROMOTED and not hosting:
+        # Taking the lobby to this process's own server: wait until it is open there.
+        waiting = asyncio.create_task(hosted.wait())
+        await asyncio.wait([tasks[1], waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
     if hosting and not leave.is_set():
         # Promoted: host on until a signal or the lobby's end.
         tasks.append(asyncio.create_task(hosting[0].ended.wait()))
@@ -132,7 +169,9 @@ async def run_guest(url: str, code: str, name: str, password: str | None, ice: I
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*tasks, return_exceptions=True)
-    if hosting:
+    if services:
+        await services[0].stop()
+    elif hosting:
         await hosting[0].session.close()
     elif leave.is_set():
         await session.leave()
@@ -168,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("code", nargs="?", help="the lobby's join code (unless in the link)")
     parser.add_argument("--name", default="Guest", help="your name in the lobby")
     parser.add_argument("--password", help="the lobby's password, if it has one")
+    parser.add_argument(
+        "--host-listen",
+        type=parse_listen,
+        metavar="HOST:PORT",
+        help="if the host hands the lobby over to you, host it on your own server listening "
+        "here (0.0.0.0:8765 for a LAN); without it such a request is declined",
+    )
     add_ice_arguments(parser)
     return parser
 
@@ -236,4 +282,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         emit("error", message=str(exc))
         return 2
     install_address_allow_list(ice.allowed_addresses)
-    return asyncio.run(run_guest(server_url, code, args.name, args.password, ice))
+    return asyncio.run(run_guest(server_url, code, args.name, args.password, ice, args.host_listen))

@@ -12,9 +12,12 @@ Migratable lobbies (``--migratable``): ``{"snapshot": DATA}`` keeps DATA (any
 JSON value) on the server as the game's state (``snapshot_saved`` with ``seq``,
 ``saved_at``, ``size``); ``{"load_snapshot": true}`` prints the latest as
 ``snapshot`` (with ``data``), as does a promotion that brings one;
-``{"hand_over": ID or null}`` gives the lobby to a guest and ends with
-``handed_over``. With ``--server URL`` the lobby lives on that server instead of
-an embedded one, so it outlives this process.
+``{"hand_over": ID or null}`` gives the lobby to a guest (``null``: the earliest
+accepted) and ends with ``handed_over``; with the embedded server (which quits
+with this process) the lobby moves to the successor's own server, which must
+be able to host (``lobbyhost-guest --host-listen``). With ``--server URL`` the
+lobby lives on that server instead of an embedded one, so it outlives this
+process.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .jsonlines import emit, stdin_lines
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings
+from .net.relocation import move_to_successor
 from .session_values import (
     ChatReceived,
     HostEvent,
@@ -67,8 +71,11 @@ class HeadlessOptions:
 class HeadlessHost:
     """Turns host events into JSON lines and stdin lines into host actions."""
 
-    def __init__(self, session: HostSession) -> None:
+    def __init__(self, session: HostSession, *, embedded_server: bool = False) -> None:
+        """``embedded_server``: the lobby lives on this process's own server, so a
+        hand-over moves it to the successor's server (:mod:`.net.relocation`)."""
         self.session = session
+        self.embedded_server = embedded_server
         self._connected: set[str] = set()
         self.ended = asyncio.Event()
         session.add_listener(self.on_event)
@@ -145,9 +152,29 @@ class HeadlessHost:
                 emit("snapshot", seq=None, data=None)
         elif "hand_over" in command:
             target = command["hand_over"]
-            await self.session.hand_over(None if target is None else str(target))
+            if self.embedded_server:
+                await self._move(None if target is None else str(target))
+            else:
+                await self.session.hand_over(None if target is None else str(target))
         else:
             emit("error", message=f"unknown command: {sorted(command)}")
+
+    async def _move(self, target: str | None) -> None:
+        """Hand over by moving the lobby to the successor's own server (this one goes with us)."""
+        roster = self.session.roster()
+        if target is None and roster:
+            target = roster[0][0]  # the earliest accepted
+        if target is None:
+            emit("error", message="no guest to hand the lobby over to")
+            return
+        lobby_id = self.session.lobby_id or ""
+        await move_to_successor(
+            self.session, target, lobby_name=f"Lobby {lobby_id}", max_guests=MOVED_MAX_GUESTS
+        )
+
+
+#: ``max_guests`` of a lobby moved to a successor's server (the server's default).
+MOVED_MAX_GUESTS = 8
 
 
 def _message(command: dict[str, Any]) -> str | None:
@@ -173,7 +200,7 @@ async def run_headless(options: HeadlessOptions) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await hosting.start()
-        host = HeadlessHost(hosting.session)
+        host = HeadlessHost(hosting.session, embedded_server=options.server_url is None)
         opened = await hosting.open_lobby(
             lobby_id=options.code, display_name=options.name, migratable=options.migratable
         )

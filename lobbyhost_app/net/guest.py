@@ -219,8 +219,9 @@ class GuestSession:
                 if self.link is not None and self.status.phase not in ENDED:
                     self._spawn(self._move(url, token))
             case Resumed(host_connection_id=host_id) if host_id and host_id != self._host_id:
-                # The host changed while this guest was away: connect to the new one.
-                if self.link is not None and self.status.phase not in ENDED:
+                # The host changed while this guest was away (or the lobby moved to
+                # another server): connect to the new one, before its offer comes.
+                if self.peer_id is not None and self.status.phase not in ENDED:
                     self._follow_host(host_id)
             case ResumeFailed() | ConnectionClosed():
                 if self.status.phase not in ENDED and self.status.phase is not GuestPhase.CONNECTED:
@@ -279,8 +280,9 @@ class GuestSession:
         except NetError as exc:
             await self._end(GuestStatus(GuestPhase.FAILED, f"could not follow the lobby: {exc}"))
             return
-        if resumed.host_connection_id is not None:
-            self._follow_host(resumed.host_connection_id)
+        host_id = resumed.host_connection_id
+        if host_id is not None and host_id != self._host_id:
+            self._follow_host(host_id)  # normally done as ``resumed`` arrived
 
     def hosts_elsewhere(self) -> None:
         """This guest hosts the lobby on its own server now: its guest session ends."""

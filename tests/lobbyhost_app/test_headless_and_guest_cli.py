@@ -133,9 +133,11 @@ async def headless_host(*args: str) -> AsyncIterator[Host]:
 
 
 @contextlib.asynccontextmanager
-async def guest(url: str, code: str, name: str = "Bob") -> AsyncIterator[JsonLinesProcess]:
-    """``lobbyhost-guest URL CODE --name NAME`` on loopback ICE."""
-    command = (url, code, "--name", name, *LOOPBACK_ICE)
+async def guest(
+    url: str, code: str, name: str = "Bob", *extra: str
+) -> AsyncIterator[JsonLinesProcess]:
+    """``lobbyhost-guest URL CODE --name NAME`` on loopback ICE (and ``extra`` options)."""
+    command = (url, code, "--name", name, *LOOPBACK_ICE, *extra)
     async with running(f"guest {name}", "lobbyhost_app.guest_cli", *command) as process:
         yield process
 
@@ -471,3 +473,36 @@ async def test_killing_a_migratable_host_process_leaves_a_guest_hosting_with_the
             assert (await cid.expect("chat"))["text"] == "still here"
             await bob.send({"snapshot": {"level": 4}})
             assert (await bob.expect("snapshot_saved"))["seq"] == 2
+
+
+async def test_an_embedded_headless_host_hands_over_by_moving_the_lobby_to_a_guest_cli() -> None:
+    """hand_over on an embedded headless host: the successor CLI hosts on its own server, Cid moves."""
+    async with (
+        headless_host("--migratable") as host,
+        guest(
+            host.started["url"],
+            host.started["lobby_id"],
+            "Bob",
+            "--host-listen",
+            "127.0.0.1:0",
+        ) as bob,
+    ):
+        bob_id = await connect_guest(host, bob)
+        async with guest(host.started["url"], host.started["lobby_id"], "Cid") as cid:
+            request = await host.expect("request_to_join", name="Cid")
+            await host.send({"accept": request["connection_id"]})
+            await cid.expect("status", within=START_TIMEOUT, phase="connected")
+
+            await host.send({"hand_over": bob_id})
+
+            assert (await host.expect("handed_over")) == {
+                "event": "handed_over",
+                "name": "Bob",
+                "peer_id": 2,
+            }
+            assert await host.exit_code() == 0  # its embedded server is gone with it
+            await bob.expect("status", phase="promoted")
+            await cid.expect("status", phase="connected")
+            await bob.expect("peer_connected", name="Cid", peer_id=3)
+            await bob.send_line("new server, same lobby")
+            assert (await cid.expect("chat"))["text"] == "new server, same lobby"
