@@ -12,6 +12,7 @@ from signalling_server.protocol import Promoted
 from ..errors import LobbyHostError
 from ..invite import AddressError, parse_join_target
 from ..net.guest import GuestSession
+from ..net.relocation_messages import HostRequest
 from ..net.signalling import SignallingClient
 from ..session_values import (
     ENDED,
@@ -43,6 +44,8 @@ class GuestController(ControllerBase):
         members_changed(tuple[Member, ...]): who is in the lobby (empty once out of it)
         promoted(GuestSession, Promoted, str server_url): the host left and this guest hosts
             the lobby now; emitted while the promotion is delivered (connect directly)
+        host_requested(GuestSession, HostRequest): the host asks this guest to host its
+            lobby on this app's own server (a planned hand-over with an embedded server)
         chat_sent(str text)
         message_logged(str)
         error_occurred(str)
@@ -55,6 +58,7 @@ class GuestController(ControllerBase):
     member_chat_received = Signal(str, str)
     members_changed = Signal(object)
     promoted = Signal(object, object, str)
+    host_requested = Signal(object, object)
     chat_sent = Signal(str)
     message_logged = Signal(str)
 
@@ -125,6 +129,9 @@ class GuestController(ControllerBase):
             session.add_listener(self._on_session_event)
             url = target.server_url
             session.on_promoted = lambda event: self._on_session_promoted(session, event, url)
+            session.on_host_request = lambda request: self._on_session_host_request(
+                session, request
+            )
             self._session = session
             await session.join(code, name, password or None)
         except BaseException:
@@ -163,6 +170,11 @@ class GuestController(ControllerBase):
             self.active_changed.emit(active)
 
     # Session events ----------------------------------------------------------------------------
+
+    def _on_session_host_request(self, session: GuestSession, request: HostRequest) -> None:
+        # The session hands its signalling connection back once it hosts elsewhere.
+        self._signalling = None
+        self.host_requested.emit(session, request)
 
     def _on_session_promoted(self, session: GuestSession, event: Promoted, url: str) -> None:
         # The signalling connection is the host's from now on: hand it over, never close it.

@@ -34,6 +34,8 @@ from ..net.host import HostSession
 from ..net.hosting import HostingOptions, HostingService
 from ..net.ice import local_addresses
 from ..net.migration import take_over
+from ..net.relocation import host_moved_lobby, move_to_successor
+from ..net.relocation_messages import HostRequest
 from ..session_values import (
     ChatReceived,
     HostEvent,
@@ -166,6 +168,9 @@ class HostController(ControllerBase):
         self._listen: tuple[str, int] | None = None
         #: The server of a lobby this app took over as a promoted guest.
         self._adopted_server_url: str | None = None
+        #: Whether the open lobby lets a guest take over, and what it was opened with.
+        self.migratable = False
+        self._opened_with: tuple[str, int] = ("", 8)
         self._request_names: dict[str, str] = {}
         self._connected: set[int] = set()
         self._pending: dict[int, PeerUpdated] = {}
@@ -201,6 +206,18 @@ class HostController(ControllerBase):
         """
         return self._spawn(self._open(password, max_guests, migratable))
 
+    def hand_over(self) -> asyncio.Task[None]:
+        """Give the lobby to the earliest-accepted connected guest and stop hosting.
+
+        With the embedded server (which stops with this lobby) the lobby moves
+        to the guest's own server; the guest's app must be able to host.
+        """
+        return self._spawn(self._hand_over())
+
+    def take_moved_lobby(self, guest: GuestSession, request: HostRequest) -> asyncio.Task[None]:
+        """Host a lobby its host moves here, on this app's own embedded server."""
+        return self._spawn(self._take_moved_lobby(guest, request))
+
     def take_over(self, guest: GuestSession, promoted: Promoted, server_url: str) -> None:
         """Host the lobby this app's guest session was just promoted in (on ``server_url``).
 
@@ -214,6 +231,7 @@ class HostController(ControllerBase):
             )
             return
         self._set_state(HostState.STARTING)
+        self.migratable = True
         self._adopted_server_url = server_url
         settings = self.settings.load()
         self.message_logged.emit("The host left: you host this lobby now")
@@ -310,6 +328,7 @@ class HostController(ControllerBase):
                 self.message_logged.emit(f"Connecting to {options.remote_url}")
             await self._start(hosting)
             self._session = hosting.session
+            self.migratable = migratable
             await hosting.open_lobby(
                 name=settings.lobby_name(),
                 lobby_id=self.overrides.code,
@@ -318,10 +337,58 @@ class HostController(ControllerBase):
                 password=password or None,
                 migratable=migratable,
             )
+            self._opened_with = (settings.lobby_name(), max_guests or settings.max_guests)
         except BaseException:
             await self._release()
             self._set_state(HostState.IDLE)
             raise
+
+    async def _hand_over(self) -> None:
+        session = self._session
+        if session is None or self.state is not HostState.OPEN:
+            raise LobbyHostError("No lobby is open.")
+        if not self.migratable:
+            raise LobbyHostError("This lobby was opened without letting a guest take over.")
+        roster = session.roster()
+        if not roster:
+            raise LobbyHostError("No guest is connected to take the lobby over.")
+        successor, name, _ = roster[0]
+        self.message_logged.emit(f"Handing the lobby over to {name}…")
+        if self.embedded_server is None:
+            await session.hand_over(successor)
+            return
+        name_of_lobby, max_guests = self._opened_with
+        await move_to_successor(session, successor, lobby_name=name_of_lobby, max_guests=max_guests)
+
+    async def _take_moved_lobby(self, guest: GuestSession, request: HostRequest) -> None:
+        if self.state is not HostState.IDLE:
+            raise LobbyHostError(
+                "The host asked you to take its lobby over, but this window already hosts one."
+            )
+        settings = self.overrides.apply(self.settings.load())
+        self._set_state(HostState.STARTING)
+        options = HostingOptions(
+            listen_host=settings.listen_host,
+            listen_port=settings.listen_port,
+            limits=self.server_limits,
+            timeouts=self.server_timeouts,
+            ice=settings.ice_settings(),
+            auto_accept=settings.auto_accept,
+        )
+
+        def attach(hosting: HostingService) -> None:
+            self._hosting = hosting
+            hosting.add_listener(self._on_session_event)
+
+        self.migratable = True
+        try:
+            hosting = await host_moved_lobby(guest, request, options, attach=attach)
+        except BaseException:
+            await self._release()
+            self._set_state(HostState.IDLE)
+            raise
+        self._session = hosting.session
+        self._opened_with = (request.name, request.max_guests)
 
     async def _start(self, hosting: HostingService) -> None:
         """Start the server (unless remote) and the session; a busy port is a sentence."""
@@ -440,6 +507,9 @@ class HostController(ControllerBase):
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id
+        if self._listen is None and self._hosting is not None and self._hosting.server:
+            self._listen = self._hosting.listen  # a lobby moved here: its server just started
+            self.server_url = self._hosting.server.url
         if self._listen is not None:
             host, port = self._listen
             self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
@@ -540,6 +610,7 @@ class HostController(ControllerBase):
 
     def _on_self_lobby_closed(self, reason: str) -> None:
         self.code = self.invite_link = None
+        self.migratable = False
         self._request_names.clear()
         self._connected.clear()
         self.requests.clear()

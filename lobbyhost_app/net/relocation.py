@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from signalling_server.protocol import (
     LobbyClosed,
@@ -103,17 +104,24 @@ async def _ask(
 
 
 async def host_moved_lobby(
-    guest: GuestSession, request: HostRequest, options: HostingOptions
+    guest: GuestSession,
+    request: HostRequest,
+    options: HostingOptions,
+    *,
+    attach: Callable[[HostingService], None] | None = None,
 ) -> HostingService:
     """Successor side: open the lobby on this app's own embedded server, and tell the host.
 
     The guest session ends (phase ``PROMOTED``); the returned service's session
     hosts the lobby and offers to each guest as it arrives. What was started
-    is stopped again if anything fails.
+    is stopped again if anything fails. ``attach`` gets the service before it
+    starts (to add listeners that hear the lobby open).
     """
     if options.remote_url is not None:
         raise NetError("a moved lobby opens on this app's own embedded server")
     hosting = HostingService(options)
+    if attach is not None:
+        attach(hosting)
     try:
         await hosting.start()
         session = hosting.session

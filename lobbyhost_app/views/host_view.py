@@ -67,6 +67,10 @@ class HostView(QWidget):
         self.open_button = QPushButton("Open lobby", self)
         self.open_button.setDefault(True)
         self.close_button = QPushButton("Close lobby", self)
+        self.hand_over_button = QPushButton("Hand over", self)
+        self.hand_over_button.setToolTip(
+            "Give the lobby to the guest who joined first, and leave it"
+        )
         #: The question asked before closing a lobby guests are connected to, while open.
         self.close_confirmation: ConfirmationBox | None = None
         self.state_label = QLabel(self)
@@ -110,6 +114,7 @@ class HostView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.close_button)
+        buttons.addWidget(self.hand_over_button)
         buttons.addWidget(self.state_label, 1)
         grid.addLayout(buttons, 0, 0, 1, 4)
         grid.addWidget(QLabel("Code", lobby_box), 1, 0)
@@ -207,6 +212,7 @@ class HostView(QWidget):
         c = self.controller
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.close_button.clicked.connect(self._on_close_button_clicked)
+        self.hand_over_button.clicked.connect(self._on_hand_over_button_clicked)
         self.copy_code_button.clicked.connect(self._on_copy_code_button_clicked)
         self.copy_link_button.clicked.connect(self._on_copy_link_button_clicked)
         self.qr_button.clicked.connect(self._on_qr_button_clicked)
@@ -250,6 +256,10 @@ class HostView(QWidget):
             max_guests=self.max_guests_spin.value(),
             migratable=self.migratable_check.isChecked(),
         )
+
+    def _on_hand_over_button_clicked(self) -> None:
+        self.error_banner.clear()
+        self.controller.hand_over()
 
     def _on_close_button_clicked(self) -> None:
         guests = self.controller.peers.rowCount()
@@ -340,6 +350,7 @@ class HostView(QWidget):
         self.state_label.setText(_STATE_WORDS[state])
         self.open_button.setEnabled(idle)
         self.close_button.setEnabled(is_open)
+        self.hand_over_button.setEnabled(is_open and self.controller.migratable)
         self.password_edit.setEnabled(idle)
         self.max_guests_spin.setEnabled(idle)
         self.migratable_check.setEnabled(idle)
