@@ -512,3 +512,20 @@ def test_move_lobby_sends_each_guest_the_new_address_and_closes_here(backend: St
     probe.act("resume", token=host_token)
     probe.expect_error("invalid_token", "resume")
     h.assert_all_silent()
+
+
+def test_a_handed_over_lobby_counts_against_its_new_host_s_address(backend: StateBackend) -> None:
+    """After a hand-over the old host's address may open a lobby again; the new host's may not."""
+    limits = Limits(password_hash_iterations=1, lobbies_per_address=1)
+    h, host, code, _ = migratable(backend, limits)
+    ann, _ = accept(h, host, code, "Ann")  # from 127.0.0.2
+    host.act("hand_over")
+    host.expect("host_migrated")
+    ann.expect("promoted")
+    ann.expect("host_migrated")
+    host.act("start_lobby")
+    host.expect("lobby_started")
+    neighbour = h.client("127.0.0.2")
+    neighbour.act("start_lobby")
+    neighbour.expect_error("rate_limited", "start_lobby")
+    h.assert_all_silent()
