@@ -79,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--code", help="ask for this join code")
     parser.add_argument("--auto-accept", action="store_true", help="accept every join request")
     parser.add_argument(
+        "--migratable",
+        action="store_true",
+        help="--headless: let a guest take over the lobby when this host leaves",
+    )
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="--headless: host on this running signalling server (ws://HOST:PORT/) instead "
+        "of an embedded one, so the lobby outlives this process",
+    )
+    parser.add_argument(
         "--name",
         help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
         "the window its settings)",
@@ -201,5 +212,7 @@ def _main(argv: Sequence[str] | None) -> int:
         ice=ice,
         forwards=tuple(args.forward),
         forward_target=args.forward_target,
+        migratable=args.migratable,
+        server_url=args.server,
     )
     return asyncio.run(run_headless(options))

@@ -14,6 +14,13 @@ nothing behind it (closed, ``/dev/null``) just means no chat to send.
 Exits when the session ends: 0 after leaving or the host closing the lobby,
 1 when rejected, kicked or failed; 2 for arguments it cannot use. SIGINT and
 SIGTERM leave the lobby (or withdraw the request) first, even mid-join.
+
+In a migratable lobby, ``host_changed`` (``name``, ``peer_id``) says the lobby
+has a new host, which this guest reconnects to on its own. When this guest is
+the one promoted (``status`` ``promoted``), it hosts the lobby from then on,
+as ``lobbyhost --headless`` does: its events and stdin commands (a line that is
+a JSON object is a command, any other line is chat to every guest), until a
+signal or the lobby's end.
 """
 
 from __future__ import annotations
@@ -21,19 +28,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Mapping, Sequence
 
+from signalling_server.protocol import Promoted
+
+from .cli import parse_listen
 from .errors import LobbyHostError
+from .headless import HeadlessHost
 from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
 from .net.bridge import Forward
 from .net.forwards import ForwardSpecError, SharedPort, parse_local_port, parse_shared_port
 from .net.game_ports import GuestGamePorts
 from .net.guest import GuestSession
+from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceServer, IceSettings, install_address_allow_list
+from .net.migration import take_over
+from .net.relocation import host_moved_lobby
+from .net.relocation_messages import HostRequest
 from .net.signalling import SignallingClient
 from .session_values import (
     GuestChat,
@@ -41,11 +57,17 @@ from .session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     MemberChat,
     MembersChanged,
 )
 
-_GOOD_ENDINGS = {GuestPhase.LEFT, GuestPhase.LOBBY_CLOSED, GuestPhase.HOST_LEFT}
+_GOOD_ENDINGS = {
+    GuestPhase.LEFT,
+    GuestPhase.LOBBY_CLOSED,
+    GuestPhase.HOST_LEFT,
+    GuestPhase.PROMOTED,
+}
 
 
 def _print_event(event: GuestEvent) -> None:
@@ -63,6 +85,8 @@ def _print_event(event: GuestEvent) -> None:
         case MembersChanged(members=members):
             listed = [{"name": m.name, "peer_id": m.peer_id, "host": m.host} for m in members]
             emit("members", members=listed)
+        case HostChanged(name=name, peer_id=peer_id):
+            emit("host_changed", name=name, peer_id=peer_id)
 
 
 def join_target(url: str, code: str | None) -> tuple[str, str]:
@@ -94,6 +118,7 @@ async def run_guest(
     name: str,
     password: str | None,
     ice: IceSettings,
+    host_listen: tuple[str, int] | None = None,
     *,
     local_ports: Mapping[int, int] | None = None,
     shared: Sequence[SharedPort] = (),
@@ -104,12 +129,39 @@ async def run_guest(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, leave.set)
     signalling = SignallingClient(url)
+    hosting: list[HeadlessHost] = []
+    #: The embedded server of a lobby moved here, and when it is up.
+    services: list[HostingService] = []
+    hosted = asyncio.Event()
     try:
         await signalling.connect()
         session = GuestSession(signalling, ice)
         session.add_listener(_print_event)
         ports = GuestGamePorts(session, local_ports=local_ports, shared=shared)
         ports.add_forward_listener(_forward_opened, _forward_closed)
+
+        def promoted(event: Promoted) -> None:
+            take_over(session, event, attach=lambda host: hosting.append(HeadlessHost(host)))
+
+        session.on_promoted = promoted
+        moves: list[asyncio.Task[None]] = []
+        if host_listen is not None:
+            listen_host, listen_port = host_listen
+            options = HostingOptions(listen_host=listen_host, listen_port=listen_port, ice=ice)
+
+            async def host_here(request: HostRequest) -> None:
+                try:
+                    service = await host_moved_lobby(session, request, options)
+                except LobbyHostError as exc:
+                    emit("error", message=f"could not take the lobby over: {exc}")
+                    return
+                services.append(service)
+                hosting.append(HeadlessHost(service.session, embedded_server=True))
+                hosted.set()
+
+            session.on_host_request = lambda request: moves.append(
+                asyncio.create_task(host_here(request))
+            )
         await session.join(code, name, password)
     except LobbyHostError as exc:
         emit("error", message=str(exc))
@@ -118,7 +170,10 @@ async def run_guest(
 
     async def chat_from_stdin() -> None:
         async for line in stdin_lines():
-            session.send_chat(line)
+            if hosting:
+                await _host_command(hosting[0], line)
+            else:
+                session.send_chat(line)
 
     tasks = [
         asyncio.create_task(chat_from_stdin()),
@@ -126,15 +181,45 @@ async def run_guest(
         asyncio.create_task(session.wait_ended()),
     ]
     await asyncio.wait(tasks[1:], return_when=asyncio.FIRST_COMPLETED)
+    if session.status.phase is GuestPhase.PROMOTED and not hosting:
+        # Taking the lobby to this process's own server: wait until it is open there.
+        waiting = asyncio.create_task(hosted.wait())
+        await asyncio.wait([tasks[1], waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+    if hosting and not leave.is_set():
+        # Promoted: host on until a signal or the lobby's end.
+        tasks.append(asyncio.create_task(hosting[0].ended.wait()))
+        await asyncio.wait([tasks[1], tasks[-1]], return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*tasks, return_exceptions=True)
-    if leave.is_set():
+    if services:
+        await services[0].stop()
+    elif hosting:
+        await hosting[0].session.close()
+    elif leave.is_set():
         await session.leave()
     else:
         await signalling.close()
     return 0 if session.status.phase in _GOOD_ENDINGS else 1
+
+
+async def _host_command(host: HeadlessHost, line: str) -> None:
+    """A promoted guest's stdin line: a JSON object is a host command, anything else chat."""
+    try:
+        command = json.loads(line)
+    except ValueError:
+        command = None
+    if not isinstance(command, dict):
+        host.session.send_chat(line)
+        return
+    try:
+        await host.apply(command)
+    except (ValueError, TypeError, AttributeError):
+        emit("error", message=f"not a command: {line[:200]}")
+    except LobbyHostError as exc:
+        emit("error", message=str(exc))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("code", nargs="?", help="the lobby's join code (unless in the link)")
     parser.add_argument("--name", default="Guest", help="your name in the lobby")
     parser.add_argument("--password", help="the lobby's password, if it has one")
+    parser.add_argument(
+        "--host-listen",
+        type=parse_listen,
+        metavar="HOST:PORT",
+        help="if the host hands the lobby over to you, host it on your own server listening "
+        "here (0.0.0.0:8765 for a LAN); without it such a request is declined",
+    )
     add_ice_arguments(parser)
     parser.add_argument(
         "--forward-port",
@@ -252,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.name,
         args.password,
         ice,
+        args.host_listen,
         local_ports=dict(args.forward_port),
         shared=tuple(args.share),
     )

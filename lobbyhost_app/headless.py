@@ -9,6 +9,17 @@ shares: ``proto``, ``port``, ``local``), and ``output_dropped``
 event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
 also ``{"kick": ID, "reason": ...}`` and ``{"chat": TEXT, "to"?: ID}``.
+
+Migratable lobbies (``--migratable``): ``{"snapshot": DATA}`` keeps DATA (any
+JSON value) on the server as the game's state (``snapshot_saved`` with ``seq``,
+``saved_at``, ``size``); ``{"load_snapshot": true}`` prints the latest as
+``snapshot`` (with ``data``), as does a promotion that brings one;
+``{"hand_over": ID or null}`` gives the lobby to a guest (``null``: the earliest
+accepted) and ends with ``handed_over``; with the embedded server (which quits
+with this process) the lobby moves to the successor's own server, which must
+be able to host (``lobbyhost-guest --host-listen``). With ``--server URL`` the
+lobby lives on that server instead of an embedded one, so it outlives this
+process.
 """
 
 from __future__ import annotations
@@ -29,15 +40,19 @@ from .net.forwards import SharedPort
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings
+from .net.relocation import move_to_successor
 from .session_values import (
     ChatReceived,
     HostEvent,
     JoinRequested,
     LinkState,
     LobbyEnded,
+    LobbyHandedOver,
     PeerGone,
     PeerUpdated,
     RequestGone,
+    SnapshotLoaded,
+    SnapshotStored,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,13 +69,20 @@ class HeadlessOptions:
     #: Game ports shared with every guest (``--forward``), reached at ``forward_target``.
     forwards: tuple[SharedPort, ...] = ()
     forward_target: str = "127.0.0.1"
+    #: A guest takes over when this host leaves.
+    migratable: bool = False
+    #: A running signalling server to host on instead of an embedded one.
+    server_url: str | None = None
 
 
 class HeadlessHost:
     """Turns host events into JSON lines and stdin lines into host actions."""
 
-    def __init__(self, session: HostSession) -> None:
+    def __init__(self, session: HostSession, *, embedded_server: bool = False) -> None:
+        """``embedded_server``: the lobby lives on this process's own server, so a
+        hand-over moves it to the successor's server (:mod:`.net.relocation`)."""
         self.session = session
+        self.embedded_server = embedded_server
         self._connected: set[str] = set()
         self.ended = asyncio.Event()
         session.add_listener(self.on_event)
@@ -80,6 +102,13 @@ class HeadlessHost:
                 emit("chat", connection_id=connection_id, name=name, text=text)
             case LobbyEnded(reason=reason):
                 emit("lobby_closed", reason=reason)
+                self.ended.set()
+            case SnapshotStored(seq=seq, saved_at=saved_at, size=size):
+                emit("snapshot_saved", seq=seq, saved_at=saved_at, size=size)
+            case SnapshotLoaded(seq=seq, saved_at=saved_at, size=size, data=data):
+                emit("snapshot", seq=seq, saved_at=saved_at, size=size, data=json.loads(data))
+            case LobbyHandedOver(name=name, peer_id=peer_id):
+                emit("handed_over", name=name, peer_id=peer_id)
                 self.ended.set()
             case _:
                 pass
@@ -123,8 +152,36 @@ class HeadlessHost:
             await self.session.kick(str(command["kick"]), _message(command))
         elif "chat" in command:
             self.session.send_chat(str(command["chat"]), command.get("to"))
+        elif "snapshot" in command:
+            await self.session.save_snapshot(json.dumps(command["snapshot"]))
+        elif "load_snapshot" in command:
+            if await self.session.load_snapshot() is None:
+                emit("snapshot", seq=None, data=None)
+        elif "hand_over" in command:
+            target = command["hand_over"]
+            if self.embedded_server:
+                await self._move(None if target is None else str(target))
+            else:
+                await self.session.hand_over(None if target is None else str(target))
         else:
             emit("error", message=f"unknown command: {sorted(command)}")
+
+    async def _move(self, target: str | None) -> None:
+        """Hand over by moving the lobby to the successor's own server (this one goes with us)."""
+        roster = self.session.roster()
+        if target is None and roster:
+            target = roster[0][0]  # the earliest accepted
+        if target is None:
+            emit("error", message="no guest to hand the lobby over to")
+            return
+        lobby_id = self.session.lobby_id or ""
+        await move_to_successor(
+            self.session, target, lobby_name=f"Lobby {lobby_id}", max_guests=MOVED_MAX_GUESTS
+        )
+
+
+#: ``max_guests`` of a lobby moved to a successor's server (the server's default).
+MOVED_MAX_GUESTS = 8
 
 
 def _guest_forward_opened(connection_id: str, forward: Forward) -> None:
@@ -154,6 +211,7 @@ async def run_headless(options: HeadlessOptions) -> int:
             auto_accept=options.auto_accept,
             forwards=options.forwards,
             forward_target=options.forward_target,
+            remote_url=options.server_url,
         )
     )
     stop = asyncio.Event()
@@ -162,19 +220,26 @@ async def run_headless(options: HeadlessOptions) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await hosting.start()
-        host = HeadlessHost(hosting.session)
-        opened = await hosting.open_lobby(lobby_id=options.code, display_name=options.name)
-        server = hosting.server
-        assert server is not None  # embedded: the headless host has no remote server
-        here = host_port(local_connect_host(options.listen_host), server.port)
-        emit(
-            "lobby_started",
-            lobby_id=opened.lobby_id,
-            url=server.url,
-            port=server.port,
-            healthz=f"http://{here}/healthz",
-            forwards=[str(port) for port in options.forwards],
+        host = HeadlessHost(hosting.session, embedded_server=options.server_url is None)
+        opened = await hosting.open_lobby(
+            lobby_id=options.code, display_name=options.name, migratable=options.migratable
         )
+        server = hosting.server
+        forwards = [str(port) for port in options.forwards]
+        if server is None:  # hosting on a running server (--server)
+            emit(
+                "lobby_started", lobby_id=opened.lobby_id, url=options.server_url, forwards=forwards
+            )
+        else:
+            here = host_port(local_connect_host(options.listen_host), server.port)
+            emit(
+                "lobby_started",
+                lobby_id=opened.lobby_id,
+                url=server.url,
+                port=server.port,
+                healthz=f"http://{here}/healthz",
+                forwards=forwards,
+            )
         hosting.game_ports.add_forward_listener(_guest_forward_opened)
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [

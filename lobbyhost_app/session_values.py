@@ -133,6 +133,33 @@ class LobbyEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotStored:
+    """The server keeps a snapshot of the game: its sequence number, Unix time and size."""
+
+    seq: int
+    saved_at: float
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLoaded:
+    """A snapshot handed to this host (with its promotion, or read back): ``data`` is JSON text."""
+
+    seq: int
+    saved_at: float
+    size: int
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyHandedOver:
+    """This host handed the lobby over; ``name`` hosts it now."""
+
+    name: str
+    peer_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class SignallingStatus:
     """``lost``, ``restored`` or ``failed``: the link to the signalling server."""
 
@@ -151,6 +178,9 @@ HostEvent = (
     | LobbyInfoChanged
     | LobbyEnded
     | SignallingStatus
+    | SnapshotStored
+    | SnapshotLoaded
+    | LobbyHandedOver
 )
 
 
@@ -171,6 +201,8 @@ class GuestPhase(enum.Enum):
     KICKED = "kicked"
     FAILED = "failed"
     LEFT = "left"
+    #: The lobby's host left and this guest hosts it now (its app takes the host role).
+    PROMOTED = "promoted"
 
 
 ENDED = frozenset(
@@ -181,6 +213,7 @@ ENDED = frozenset(
         GuestPhase.KICKED,
         GuestPhase.FAILED,
         GuestPhase.LEFT,
+        GuestPhase.PROMOTED,
     }
 )
 
@@ -242,4 +275,12 @@ class MemberChat:
     text: str
 
 
-GuestEvent = GuestStatus | GuestChat | GuestRtt | MembersChanged | MemberChat
+@dataclass(frozen=True, slots=True)
+class HostChanged:
+    """The lobby has a new host (``host_migrated``); the guest connects to it, same peer id."""
+
+    name: str
+    peer_id: int
+
+
+GuestEvent = GuestStatus | GuestChat | GuestRtt | MembersChanged | MemberChat | HostChanged

@@ -37,6 +37,8 @@ _HELP = {
         "frames refused for rate (forgiven at actions-per-second) before the connection"
         " is closed with 1008"
     ),
+    "max_snapshot_bytes": "largest game-state snapshot a host may store",
+    "snapshots_kept": "snapshots kept per lobby (the oldest is forgotten)",
     "guest_grace": "seconds a dropped guest may resume",
     "host_grace": "seconds a dropped host may resume before its lobby closes",
     "pending_request_timeout": "seconds a join request may wait for an answer",
@@ -44,6 +46,7 @@ _HELP = {
     "ping_timeout": "seconds without a pong before a connection is closed",
     "close_timeout": "seconds to wait for a closing handshake",
     "request_timeout": "seconds a new connection may take to send its HTTP request",
+    "migration_retention": "seconds a migratable lobby whose members all dropped is kept",
 }
 
 

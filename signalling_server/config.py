@@ -21,8 +21,9 @@ class Limits:
     max_frame_bytes: int = 64 * 1024
     #: Frames above this are refused by the websocket layer and close the
     #: connection with 1009; frames between ``max_frame_bytes`` and this get a
-    #: ``message_too_large`` error and the connection stays open.
-    hard_frame_bytes: int = 256 * 1024
+    #: ``message_too_large`` error and the connection stays open, except
+    #: ``save_snapshot``, whose frames may be this big (a snapshot and its envelope).
+    hard_frame_bytes: int = 257 * 1024
     actions_per_second: float = 50.0
     action_burst: int = 200
     lobbies_per_address: int = 8
@@ -42,6 +43,10 @@ class Limits:
     #: Frames refused for rate a connection may send, forgiven at ``actions_per_second``,
     #: before it is closed with 1008 rather than answered frame by frame.
     rate_limited_frames_before_close: int = 500
+    #: Largest snapshot (its JSON ``data``, as sent) a host may store.
+    max_snapshot_bytes: int = 256 * 1024
+    #: Snapshots kept per lobby; a save beyond this forgets the oldest.
+    snapshots_kept: int = 4
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -68,6 +73,8 @@ class Timeouts:
     #: A client that has not sent a whole HTTP request (or websocket handshake)
     #: this long after connecting is disconnected, so idle sockets cannot pile up.
     request_timeout: float = 10.0
+    #: How long a migratable lobby whose members all dropped is kept for one to resume.
+    migration_retention: float = 600.0
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):

@@ -104,6 +104,24 @@ def _pbkdf2(password: str, salt: bytes, iterations: int) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
 
 
+class SnapshotMeta(msgspec.Struct, frozen=True):
+    """A kept snapshot, as the lobby record lists it (its data is a record of its own)."""
+
+    seq: int
+    size: int
+    #: Unix time of the save.
+    saved_at: float
+
+
+#: The kind of the backend records that hold snapshot data (key: :func:`snapshot_key`).
+SNAPSHOT_RECORD = "snapshot"
+
+
+def snapshot_key(lobby_id: LobbyId, seq: int) -> str:
+    """The record key of one lobby's snapshot."""
+    return f"{lobby_id}/{seq}"
+
+
 class Lobby(msgspec.Struct):
     """One lobby: its host, guests (live and away), pending requests and settings."""
 
@@ -125,6 +143,14 @@ class Lobby(msgspec.Struct):
     host_backlog: list[HostNotice] = msgspec.field(default_factory=list)
     #: Budget keys (an IPv4 address, an IPv6 /64) the host kicked and blocked: joins refused.
     blocked_addresses: list[str] = msgspec.field(default_factory=list)
+    #: A guest takes over when the host leaves (``start_lobby{migratable}``).
+    migratable: bool = False
+    #: Snapshots kept, oldest first; their data lives in ``SNAPSHOT_RECORD`` records,
+    #: so the record read for every relay stays small.
+    snapshots: list[SnapshotMeta] = msgspec.field(default_factory=list)
+    #: A migratable lobby nobody is connected to, kept for its retention time:
+    #: the first member to resume becomes its host.
+    orphaned: bool = False
 
     @property
     def seats_taken(self) -> int:

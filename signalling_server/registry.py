@@ -42,6 +42,7 @@ from .protocol.native import NativeCodec
 from .rules.base import RegistryStats, TimerKind
 from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
+from .rules.migration import MigrationRules
 from .rules.reconnect import ReconnectRules
 from .rules.relay import RelayRules
 
@@ -71,11 +72,14 @@ class ConnectionView:
     lobby_id: LobbyId | None
 
 
-class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
+class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, ReconnectRules):
     """Applies protocol v1 to a set of connections and lobbies."""
 
     def _make_handlers(self) -> dict[type[a.Action], ActionHandler]:
-        self._native_codec = NativeCodec(max_frame_bytes=self.limits.max_frame_bytes)
+        self._native_codec = NativeCodec(
+            max_frame_bytes=self.limits.max_frame_bytes,
+            max_snapshot_frame_bytes=self.limits.hard_frame_bytes,
+        )
         return {
             a.StartLobby: self._start_lobby,
             a.CloseLobby: self._close_lobby,
@@ -93,6 +97,10 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
             a.GetLobbyInfo: self._get_lobby_info,
             a.GetIceServers: self._get_ice_servers,
             a.Ping: self._ping,
+            a.HandOver: self._hand_over,
+            a.SaveSnapshot: self._save_snapshot,
+            a.LoadSnapshot: self._load_snapshot,
+            a.MoveLobby: self._move_lobby,
         }
 
     # Dialects ---------------------------------------------------------------

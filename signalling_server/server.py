@@ -89,7 +89,10 @@ class SignallingServer:
         )
         refused = self._listener.admission.refused
         self._metrics.registry.register(RefusalCollector(refused, node.registry.stats))
-        native = NativeCodec(max_frame_bytes=config.limits.max_frame_bytes)
+        native = NativeCodec(
+            max_frame_bytes=config.limits.max_frame_bytes,
+            max_snapshot_frame_bytes=config.limits.hard_frame_bytes,
+        )
         origins = OriginPolicy(config.allowed_origins)
         self.websocket_routes.add("/", native_opener(native, origins, refused))
         install_dialects(self)

@@ -7,9 +7,12 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
+from signalling_server.protocol import Promoted
+
 from ..errors import LobbyHostError
 from ..invite import AddressError, parse_join_target
 from ..net.guest import GuestSession
+from ..net.relocation_messages import HostRequest
 from ..net.signalling import SignallingClient
 from ..session_values import (
     ENDED,
@@ -18,6 +21,7 @@ from ..session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     Member,
     MemberChat,
     MembersChanged,
@@ -39,6 +43,10 @@ class GuestController(ControllerBase):
         chat_received(str text): from the host
         member_chat_received(str name, str text): another guest's line, relayed by the host
         members_changed(tuple[Member, ...]): who is in the lobby (empty once out of it)
+        promoted(GuestSession, Promoted, str server_url): the host left and this guest hosts
+            the lobby now; emitted while the promotion is delivered (connect directly)
+        host_requested(GuestSession, HostRequest): the host asks this guest to host its
+            lobby on this app's own server (a planned hand-over with an embedded server)
         chat_sent(str text)
         message_logged(str)
         error_occurred(str)
@@ -50,6 +58,8 @@ class GuestController(ControllerBase):
     chat_received = Signal(str)
     member_chat_received = Signal(str, str)
     members_changed = Signal(object)
+    promoted = Signal(object, object, str)
+    host_requested = Signal(object, object)
     chat_sent = Signal(str)
     message_logged = Signal(str)
 
@@ -121,6 +131,11 @@ class GuestController(ControllerBase):
             session = GuestSession(signalling, ice)
             session.add_listener(self._on_session_event)
             self.game_ports.attach(session)
+            url = target.server_url
+            session.on_promoted = lambda event: self._on_session_promoted(session, event, url)
+            session.on_host_request = lambda request: self._on_session_host_request(
+                session, request
+            )
             self._session = session
             await session.join(code, name, password or None)
         except BaseException:
@@ -161,6 +176,16 @@ class GuestController(ControllerBase):
 
     # Session events ----------------------------------------------------------------------------
 
+    def _on_session_host_request(self, session: GuestSession, request: HostRequest) -> None:
+        # The session hands its signalling connection back once it hosts elsewhere.
+        self._signalling = None
+        self.host_requested.emit(session, request)
+
+    def _on_session_promoted(self, session: GuestSession, event: Promoted, url: str) -> None:
+        # The signalling connection is the host's from now on: hand it over, never close it.
+        self._signalling = None
+        self.promoted.emit(session, event, url)
+
     def _on_session_event(self, event: GuestEvent) -> None:
         match event:
             case GuestRtt(rtt_ms=rtt_ms):
@@ -169,6 +194,8 @@ class GuestController(ControllerBase):
                 self.chat_received.emit(text)
             case MemberChat(name=name, text=text):
                 self.member_chat_received.emit(name, text)
+            case HostChanged(name=name):
+                self.message_logged.emit(f"The host left; {name} hosts the lobby now")
             case MembersChanged(members=members):
                 if self._session is not None:
                     self.peer_id = self._session.peer_id

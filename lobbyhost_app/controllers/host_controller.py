@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from signalling_server import Limits, SignallingServer, Timeouts
+from signalling_server.protocol import Promoted
 
 from ..errors import LobbyHostError
 from ..invite import (
@@ -28,9 +29,13 @@ from ..invite import (
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
+from ..net.guest import GuestSession
 from ..net.host import HostSession
 from ..net.hosting import HostingOptions, HostingService
 from ..net.ice import local_addresses
+from ..net.migration import take_over
+from ..net.relocation import host_moved_lobby, move_to_successor
+from ..net.relocation_messages import HostRequest
 from ..session_values import (
     ChatReceived,
     HostEvent,
@@ -38,6 +43,7 @@ from ..session_values import (
     JoinRequested,
     LinkState,
     LobbyEnded,
+    LobbyHandedOver,
     LobbyInfoChanged,
     LobbyOpened,
     PeerConnectionLost,
@@ -46,6 +52,8 @@ from ..session_values import (
     PeerUpdated,
     RequestGone,
     SignallingStatus,
+    SnapshotLoaded,
+    SnapshotStored,
 )
 from .base import ControllerBase, listen_error_message
 from .game_ports import HostGamePortsController
@@ -111,6 +119,7 @@ class HostController(ControllerBase):
         chat_received(str name, str text)
         chat_sent(str text)
         lobby_info_changed(LobbyInfo)
+        snapshot_stored(SnapshotStored | SnapshotLoaded): the latest game-state snapshot
         message_logged(str): a lobby event in words, for the log panel
         error_occurred(str)
 
@@ -130,6 +139,7 @@ class HostController(ControllerBase):
     chat_received = Signal(str, str)
     chat_sent = Signal(str)
     lobby_info_changed = Signal(object)
+    snapshot_stored = Signal(object)
     message_logged = Signal(str)
 
     def __init__(
@@ -159,6 +169,11 @@ class HostController(ControllerBase):
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
         self._listen: tuple[str, int] | None = None
+        #: The server of a lobby this app took over as a promoted guest.
+        self._adopted_server_url: str | None = None
+        #: Whether the open lobby lets a guest take over, and what it was opened with.
+        self.migratable = False
+        self._opened_with: tuple[str, int] = ("", 8)
         self._request_names: dict[str, str] = {}
         self._connected: set[int] = set()
         self._pending: dict[int, PeerUpdated] = {}
@@ -186,10 +201,49 @@ class HostController(ControllerBase):
     # Intents (called by views) ----------------------------------------------------------
 
     def open_lobby(
-        self, *, password: str = "", max_guests: int | None = None
+        self, *, password: str = "", max_guests: int | None = None, migratable: bool = False
     ) -> asyncio.Task[None]:
-        """Start the server (unless remote) and open a lobby; ``lobby_opened`` when done."""
-        return self._spawn(self._open(password, max_guests))
+        """Start the server (unless remote) and open a lobby; ``lobby_opened`` when done.
+
+        With ``migratable`` a guest takes the lobby over when this host leaves.
+        """
+        return self._spawn(self._open(password, max_guests, migratable))
+
+    def hand_over(self) -> asyncio.Task[None]:
+        """Give the lobby to the earliest-accepted connected guest and stop hosting.
+
+        With the embedded server (which stops with this lobby) the lobby moves
+        to the guest's own server; the guest's app must be able to host.
+        """
+        return self._spawn(self._hand_over())
+
+    def take_moved_lobby(self, guest: GuestSession, request: HostRequest) -> asyncio.Task[None]:
+        """Host a lobby its host moves here, on this app's own embedded server."""
+        return self._spawn(self._take_moved_lobby(guest, request))
+
+    def take_over(self, guest: GuestSession, promoted: Promoted, server_url: str) -> None:
+        """Host the lobby this app's guest session was just promoted in (on ``server_url``).
+
+        Called while the promotion is delivered, so the host session listens
+        before the next event arrives; ``lobby_opened`` follows at once.
+        """
+        if self.state is not HostState.IDLE:
+            self.error_occurred.emit(
+                "You were made the host of the lobby you joined, but this window already "
+                "hosts a lobby; the guests there will wait for a host."
+            )
+            return
+        self._set_state(HostState.STARTING)
+        self.migratable = True
+        self._adopted_server_url = server_url
+        settings = self.settings.load()
+        self.message_logged.emit("The host left: you host this lobby now")
+
+        def attach(session: HostSession) -> None:
+            self._session = session
+            session.add_listener(self._on_session_event)
+
+        take_over(guest, promoted, attach=attach, auto_accept=settings.auto_accept)
 
     def close_lobby(self) -> asyncio.Task[None]:
         """Close the lobby (guests are told), stop the embedded server."""
@@ -249,7 +303,7 @@ class HostController(ControllerBase):
 
     # Opening and closing ------------------------------------------------------------------------
 
-    async def _open(self, password: str, max_guests: int | None) -> None:
+    async def _open(self, password: str, max_guests: int | None, migratable: bool) -> None:
         if self.state is not HostState.IDLE:
             raise LobbyHostError("A lobby is already open; close it first.")
         settings = self.settings.load()
@@ -279,17 +333,67 @@ class HostController(ControllerBase):
             await self._start(hosting)
             self._session = hosting.session
             self.game_ports.attach(hosting.game_ports)
+            self.migratable = migratable
             await hosting.open_lobby(
                 name=settings.lobby_name(),
                 lobby_id=self.overrides.code,
                 display_name=settings.display_name,
                 max_guests=max_guests,
                 password=password or None,
+                migratable=migratable,
             )
+            self._opened_with = (settings.lobby_name(), max_guests or settings.max_guests)
         except BaseException:
             await self._release()
             self._set_state(HostState.IDLE)
             raise
+
+    async def _hand_over(self) -> None:
+        session = self._session
+        if session is None or self.state is not HostState.OPEN:
+            raise LobbyHostError("No lobby is open.")
+        if not self.migratable:
+            raise LobbyHostError("This lobby was opened without letting a guest take over.")
+        roster = session.roster()
+        if not roster:
+            raise LobbyHostError("No guest is connected to take the lobby over.")
+        successor, name, _ = roster[0]
+        self.message_logged.emit(f"Handing the lobby over to {name}…")
+        if self.embedded_server is None:
+            await session.hand_over(successor)
+            return
+        name_of_lobby, max_guests = self._opened_with
+        await move_to_successor(session, successor, lobby_name=name_of_lobby, max_guests=max_guests)
+
+    async def _take_moved_lobby(self, guest: GuestSession, request: HostRequest) -> None:
+        if self.state is not HostState.IDLE:
+            raise LobbyHostError(
+                "The host asked you to take its lobby over, but this window already hosts one."
+            )
+        settings = self.overrides.apply(self.settings.load())
+        self._set_state(HostState.STARTING)
+        options = HostingOptions(
+            listen_host=settings.listen_host,
+            listen_port=settings.listen_port,
+            limits=self.server_limits,
+            timeouts=self.server_timeouts,
+            ice=settings.ice_settings(),
+            auto_accept=settings.auto_accept,
+        )
+
+        def attach(hosting: HostingService) -> None:
+            self._hosting = hosting
+            hosting.add_listener(self._on_session_event)
+
+        self.migratable = True
+        try:
+            hosting = await host_moved_lobby(guest, request, options, attach=attach)
+        except BaseException:
+            await self._release()
+            self._set_state(HostState.IDLE)
+            raise
+        self._session = hosting.session
+        self._opened_with = (request.name, request.max_guests)
 
     async def _start(self, hosting: HostingService) -> None:
         """Start the server (unless remote) and the session; a busy port is a sentence."""
@@ -324,16 +428,19 @@ class HostController(ControllerBase):
     async def _release(self, *, close_lobby: bool = False) -> None:
         """Stop hosting: the session, its signalling connection, the embedded server."""
         hosting, self._hosting = self._hosting, None
-        self._session = None
+        session, self._session = self._session, None
         self.game_ports.attach(None)
         self._flush_timer.stop()
         self._pending.clear()
         try:
             if hosting is not None:
                 await hosting.stop(close_lobby=close_lobby)
+            elif session is not None:  # a lobby taken over: no hosting service of its own
+                await session.close(close_lobby=close_lobby)
         finally:
             self.server_url = None
             self._listen = None
+            self._adopted_server_url = None
 
     async def _kick(self, connection_id: str, message: str, block: bool) -> None:
         peer = self.peers.peer_of(connection_id)
@@ -396,14 +503,24 @@ class HostController(ControllerBase):
                 self._lobby_ended(event)
             case SignallingStatus():
                 self._signalling_status(event)
+            case SnapshotStored() | SnapshotLoaded():
+                self.snapshot_stored.emit(event)
+            case LobbyHandedOver(name=name):
+                self.message_logged.emit(f"{name} hosts the lobby now")
+                self._spawn(self._finish_closing(close_lobby=False, reason="handed_over"))
             case _:
                 pass
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id
+        if self._listen is None and self._hosting is not None and self._hosting.server:
+            self._listen = self._hosting.listen  # a lobby moved here: its server just started
+            self.server_url = self._hosting.server.url
         if self._listen is not None:
             host, port = self._listen
             self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
+        elif self._adopted_server_url is not None:
+            self.invite_link = remote_invite_link(self._adopted_server_url, event.lobby_id)
         else:
             settings = self.settings.load()
             self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
@@ -499,6 +616,7 @@ class HostController(ControllerBase):
 
     def _on_self_lobby_closed(self, reason: str) -> None:
         self.code = self.invite_link = None
+        self.migratable = False
         self._request_names.clear()
         self._connected.clear()
         self.requests.clear()

@@ -48,7 +48,7 @@ HOST_PEER_ID: Final = 1
 MAX_MEMBERS: Final = 256
 MAX_MEMBER_NAME_LENGTH: Final = 64
 #: Every reason a ``bye`` may give ...
-BYE_REASONS: Final = frozenset({"closed", "kicked", "left"})
+BYE_REASONS: Final = frozenset({"closed", "kicked", "left", "handed_over"})
 #: ... and the one a guest may give: guests neither kick nor close lobbies.
 GUEST_BYES: Final = frozenset({"left"})
 #: Pings whose pong may still come; older stamps are forgotten.
@@ -107,6 +107,8 @@ class LobbyChannel:
         if sender is not None:
             message["from"] = sender.name
             message["peer_id"] = sender.peer_id
+            if sender.host:
+                message["host"] = True  # a promoted host's peer id is not 1
         if self.link.state is LinkState.CONNECTING:
             self._early_chat.append(message)
         else:
@@ -265,7 +267,7 @@ def relayed_sender(message: dict[str, Any]) -> Member | None:
     name, peer_id = message.get("from"), message.get("peer_id")
     if not isinstance(name, str) or not name.strip() or not _is_peer_id(peer_id):
         return None
-    if peer_id == HOST_PEER_ID:
+    if peer_id == HOST_PEER_ID or message.get("host") is True:
         return None
     return Member(name.strip()[:MAX_MEMBER_NAME_LENGTH], peer_id)
 

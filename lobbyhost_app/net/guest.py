@@ -22,6 +22,7 @@ from signalling_server.protocol import (
     CancelJoin,
     CloseReason,
     HostDisconnected,
+    HostMigrated,
     HostResumed,
     IceCandidate,
     IceServerInfo,
@@ -31,11 +32,16 @@ from signalling_server.protocol import (
     KickReason,
     LeaveLobby,
     LobbyClosed,
+    LobbyMoved,
+    Promoted,
     ReceivedIceCandidate,
+    ReceivedMessage,
     ReceivedSessionDescription,
     RejectReason,
     RequestAccepted,
     RequestRejected,
+    Resume,
+    Resumed,
     SendIceCandidate,
     SetSessionDescription,
     decode_candidate,
@@ -50,6 +56,7 @@ from ..session_values import (
     GuestPhase,
     GuestRtt,
     GuestStatus,
+    HostChanged,
     LinkState,
     Member,
     MemberChat,
@@ -59,6 +66,8 @@ from .channels import GameChannel, LobbyChannel
 from .errors import NetError, ServerError
 from .ice import IceSettings
 from .link import END_OF_CANDIDATES, PeerLink
+from .relocation_messages import HostRequest, read_host_request
+from .signalling import SignallingClient
 from .signalling_api import (
     ConnectionClosed,
     ResumeFailed,
@@ -88,18 +97,33 @@ class GuestSession:
         *,
         ping_interval: float = 2.0,
         handshake_timeout: float = 20.0,
+        connect: Callable[[str], Signalling] | None = None,
     ) -> None:
+        """``connect(url)`` makes the signalling connection to a server a lobby moves to."""
         self.signalling = signalling
+        self._connect = connect
         self.ice = ice
         self.status = GuestStatus(GuestPhase.IDLE)
         self.lobby_id: str | None = None
         self.lobby_name: str | None = None
+        #: The name this guest joined with (its name as host, should it be promoted).
+        self.name: str | None = None
         self.peer_id: int | None = None
         self.link: PeerLink | None = None
         self.lobby: LobbyChannel | None = None
         self.game: GameChannel | None = None
         #: Who is in the lobby, as the host last listed it (empty until it does).
         self.members: tuple[Member, ...] = ()
+        #: Whether the lobby outlives its host (a guest then follows ``host_migrated``).
+        self.migratable = False
+        #: The server's ``promoted`` once this guest became the host (phase ``PROMOTED``).
+        self.promotion: Promoted | None = None
+        #: Called at once (inside the event's delivery) when this guest is made the host,
+        #: so the app's host session listens before the next event arrives.
+        self.on_promoted: Callable[[Promoted], None] | None = None
+        #: Called with the host's request that this guest host the lobby on its own
+        #: server (:mod:`lobbyhost_app.net.relocation`); unset: the request is ignored.
+        self.on_host_request: Callable[[HostRequest], None] | None = None
         self._host_id: str | None = None
         self._ice_servers: list[IceServerInfo] = []
         self._ping_interval = ping_interval
@@ -111,6 +135,11 @@ class GuestSession:
         self._link_listeners: list[GuestLinkListener] = []
         signalling.add_listener(self._on_signal)
 
+    @property
+    def host_connection_id(self) -> str | None:
+        """The connection id of the lobby's host, once accepted."""
+        return self._host_id
+
     def add_listener(self, listener: Callable[[GuestEvent], None]) -> None:
         self._listeners.append(listener)
 
@@ -121,6 +150,7 @@ class GuestSession:
 
     async def join(self, lobby_id: str, name: str, password: str | None = None) -> None:
         """Ask to join; raises :class:`ServerError` (lobby not found, locked, full ...)."""
+        self.name = name
         action = JoinLobby(lobby_id=lobby_id, name=name, password=password or None)
         try:
             reply = expect_reply(await self.signalling.request(action), JoinRequested, action)
@@ -182,6 +212,24 @@ class GuestSession:
                     self._set(GuestStatus(GuestPhase.HOST_AWAY, f"{grace_s:.0f}"))
             case HostResumed(connection_id=connection_id):
                 self._host_resumed(connection_id)
+            case Promoted():
+                self._promoted(event)
+            case HostMigrated(host_connection_id=host_id, name=name, peer_id=peer_id):
+                if host_id != self.signalling.connection_id and self.link is not None:
+                    self._emit(HostChanged(name, peer_id))
+                    self._follow_host(host_id)
+            case ReceivedMessage(connection_id=sender, data=data) if sender == self._host_id:
+                request = read_host_request(data)
+                if request is not None and self.on_host_request is not None:
+                    self.on_host_request(request)
+            case LobbyMoved(url=url, token=token):
+                if self.link is not None and self.status.phase not in ENDED:
+                    self._spawn(self._move(url, token))
+            case Resumed(host_connection_id=host_id) if host_id and host_id != self._host_id:
+                # The host changed while this guest was away (or the lobby moved to
+                # another server): connect to the new one, before its offer comes.
+                if self.peer_id is not None and self.status.phase not in ENDED:
+                    self._follow_host(host_id)
             case ResumeFailed() | ConnectionClosed():
                 if self.status.phase not in ENDED and self.status.phase is not GuestPhase.CONNECTED:
                     failed = GuestStatus(GuestPhase.FAILED, "lost the connection to the server")
@@ -192,8 +240,13 @@ class GuestSession:
     def _accepted(self, event: RequestAccepted) -> None:
         self._host_id = event.host_connection_id
         self.peer_id = event.peer_id
+        self.migratable = event.migratable
         self._ice_servers = list(event.ice_servers)
         self._set(GuestStatus(GuestPhase.CONNECTING))
+        self._open_link()
+
+    def _open_link(self) -> None:
+        """A fresh peer link that waits for the host's offer."""
         self.link = link = PeerLink(RTCPeerConnection(self.ice.configuration(self._ice_servers)))
         self.lobby = lobby = LobbyChannel(link, ping_interval=self._ping_interval)
         self.game = GameChannel(link)
@@ -210,6 +263,67 @@ class GuestSession:
         self._early_chat.clear()
         self._spawn(self._watch_handshake(link))
 
+    def _follow_host(self, host_id: str) -> None:
+        """A new host: drop the link to the old one and wait for the new one's offer."""
+        self._host_id = host_id
+        self._spawn(self._close_link(self.link, self.lobby))
+        self._open_link()
+        self._set(GuestStatus(GuestPhase.CONNECTING))
+
+    async def _move(self, url: str, token: str) -> None:
+        """The lobby moved to another server: take the place kept there and wait for its host."""
+        old = self.signalling
+        old.remove_listener(self._on_signal)
+        # The link to the old host is over; its bye must not end this session.
+        self._spawn(self._close_link(self.link, self.lobby))
+        self.link = self.lobby = None
+        self._set(GuestStatus(GuestPhase.HOST_AWAY, "moving"))
+        try:
+            new = self._connect(url) if self._connect is not None else SignallingClient(url)
+            await new.connect()
+            new.add_listener(self._on_signal)
+            self.signalling = new
+            await old.close()
+            action = Resume(token=token)
+            resumed = expect_reply(await new.request(action), Resumed, action)
+        except NetError as exc:
+            await self._end(GuestStatus(GuestPhase.FAILED, f"could not follow the lobby: {exc}"))
+            return
+        host_id = resumed.host_connection_id
+        if host_id is not None and host_id != self._host_id:
+            self._follow_host(host_id)  # normally done as ``resumed`` arrived
+
+    def hosts_elsewhere(self) -> None:
+        """This guest hosts the lobby on its own server now: its guest session ends."""
+        self.signalling.remove_listener(self._on_signal)
+        self._set(GuestStatus(GuestPhase.PROMOTED))
+        self._spawn(self._close_link(self.link, self.lobby))
+        if not self._ended.done():
+            self._ended.set_result(self.status)
+
+    def _promoted(self, event: Promoted) -> None:
+        """This guest hosts the lobby now: its guest session ends, the app's host session begins."""
+        if self.status.phase in ENDED:
+            return
+        self.promotion = event
+        self.signalling.remove_listener(self._on_signal)
+        self._set(GuestStatus(GuestPhase.PROMOTED))
+        if self.on_promoted is not None:
+            try:
+                self.on_promoted(event)
+            except Exception:
+                logger.exception("taking over as host failed")
+        self._spawn(self._close_link(self.link, self.lobby))
+        if not self._ended.done():
+            self._ended.set_result(self.status)
+
+    @staticmethod
+    async def _close_link(link: PeerLink | None, lobby: LobbyChannel | None) -> None:
+        if lobby is not None:
+            await lobby.close()
+        if link is not None:
+            await link.close()
+
     def _members_listed(self, members: tuple[Member, ...]) -> None:
         if self.status.phase not in ENDED:
             self.members = members
@@ -220,7 +334,7 @@ class GuestSession:
             async with asyncio.timeout(self._handshake_timeout):
                 await link.wait_open()
         except (TimeoutError, ConnectionError):
-            if self.status.phase is GuestPhase.CONNECTING:
+            if link is self.link and self.status.phase is GuestPhase.CONNECTING:
                 failed = "the connection to the host could not be set up"
                 await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
@@ -278,6 +392,12 @@ class GuestSession:
     # Link ------------------------------------------------------------------------------------
 
     def _link_changed(self, link: PeerLink) -> None:
+        if link is not self.link:
+            return  # the link to a host the lobby no longer has
+        if self._waits_for_next_host(link):
+            if self.status.phase not in ENDED:
+                self._set(GuestStatus(GuestPhase.HOST_AWAY, self.status.detail))
+            return
         if link.state is LinkState.CONNECTED:
             self._set(GuestStatus(GuestPhase.CONNECTED))
         elif link.state is LinkState.FAILED:
@@ -288,6 +408,12 @@ class GuestSession:
                 link.bye_reason or "", (GuestPhase.HOST_LEFT, CloseReason.HOST_LEFT)
             )
             self._spawn(self._end(GuestStatus(phase, "", reason)))
+
+    def _waits_for_next_host(self, link: PeerLink) -> bool:
+        """Whether a dead link only means the host is leaving a migratable lobby."""
+        if not self.migratable or link.state not in (LinkState.FAILED, LinkState.CLOSED):
+            return False
+        return link.bye_reason == "handed_over" or self.status.phase is GuestPhase.HOST_AWAY
 
     async def _end(self, status: GuestStatus) -> None:
         if self.status.phase in ENDED:
@@ -328,6 +454,7 @@ __all__ = [
     "GuestRtt",
     "GuestSession",
     "GuestStatus",
+    "HostChanged",
     "Member",
     "MemberChat",
     "MembersChanged",

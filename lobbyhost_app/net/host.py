@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,17 +27,22 @@ from aiortc import RTCPeerConnection
 from signalling_server.protocol import (
     AcceptRequest,
     CloseLobby,
+    CloseReason,
     GetLobbyInfo,
     GuestAccepted,
     GuestLeft,
     GuestResumed,
+    HandOver,
+    HostMigrated,
     IceCandidate,
     IceServerInfo,
     KickGuest,
     LeaveReason,
+    LoadSnapshot,
     LobbyClosed,
     LobbyInfo,
     LobbyStarted,
+    Promoted,
     ReceivedIceCandidate,
     ReceivedSessionDescription,
     RejectJoinRequest,
@@ -45,9 +50,15 @@ from signalling_server.protocol import (
     RequestRemoved,
     RequestToJoin,
     Resumed,
+    SaveSnapshot,
+    SeatInfo,
+    SeatRequest,
     SendIceCandidate,
     SetLobbyOpen,
     SetSessionDescription,
+    Snapshot,
+    SnapshotInfo,
+    SnapshotSaved,
     StartLobby,
     decode_candidate,
     decode_description,
@@ -61,6 +72,7 @@ from ..session_values import (
     LinkState,
     LinkStats,
     LobbyEnded,
+    LobbyHandedOver,
     LobbyInfoChanged,
     LobbyOpened,
     Member,
@@ -70,6 +82,8 @@ from ..session_values import (
     PeerUpdated,
     RequestGone,
     SignallingStatus,
+    SnapshotLoaded,
+    SnapshotStored,
 )
 from .channels import GUEST_BYES, HOST_PEER_ID, GameChannel, LobbyChannel
 from .clock import SYSTEM_CLOCK, Clock, within
@@ -89,7 +103,7 @@ logger = logging.getLogger(__name__)
 #: How long closing waits for peer links to say bye and close.
 _CLOSE_WAIT_S = 5.0
 #: Reasons a host tells a guest before closing its link on purpose.
-_BYE_REASONS = frozenset({"kicked", "closed"})
+_BYE_REASONS = frozenset({"kicked", "closed", "handed_over"})
 T = TypeVar("T")
 HostLinkListener = Callable[[str, PeerLink, LobbyChannel], None]
 
@@ -138,6 +152,14 @@ class HostSession:
         self._link_closes: set[asyncio.Task[None]] = set()
         #: The host's name as the server keeps it (``start_lobby``'s ``display_name``).
         self._host_name = "Host"
+        #: 1 for the host that started the lobby; a promoted guest keeps its own.
+        self.peer_id = HOST_PEER_ID
+        #: Guests away when this host was promoted: offered to when they resume.
+        self._away: dict[str, tuple[str, int]] = {}
+        #: The latest snapshot's sequence number (the next save goes above it).
+        self.snapshot_seq = 0
+        #: The seats a lobby that moved here keeps for its guests, with their tokens.
+        self.seat_tokens: list[SeatInfo] = []
         self._members_sent: tuple[Member, ...] = ()
         self._link_listeners: list[HostLinkListener] = []
         signalling.add_listener(self._on_signal)
@@ -168,16 +190,32 @@ class HostSession:
         max_guests: int | None = None,
         password: str | None = None,
         display_name: str | None = None,
+        migratable: bool = False,
+        peer_id: int | None = None,
+        seats: Sequence[SeatRequest] = (),
     ) -> LobbyOpened:
-        """Open a lobby; raises :class:`ServerError` (code taken, bad password ...)."""
+        """Open a lobby; raises :class:`ServerError` (code taken, bad password ...).
+
+        With ``migratable`` a guest takes over when this host leaves. A lobby
+        moving here keeps this host's ``peer_id`` and ``seats`` for its guests
+        (their tokens are in :attr:`seat_tokens`; offered to as they resume).
+        """
         action = StartLobby(
             name=name,
             lobby_id=lobby_id,
             max_guests=max_guests,
             password=password,
             display_name=display_name,
+            migratable=migratable,
+            peer_id=peer_id,
+            seats=list(seats) or None,
         )
         started = expect_reply(await self.signalling.request(action), LobbyStarted, action)
+        self.peer_id = started.peer_id
+        self.seat_tokens = list(started.seats or ())
+        names = {seat.peer_id: seat.name for seat in seats}
+        for seat in self.seat_tokens:
+            self._away[f"seat.{seat.peer_id}"] = (names.get(seat.peer_id, "Guest"), seat.peer_id)
         self.lobby_id = started.lobby_id
         self._server_ice = list(started.ice_servers)
         if display_name is not None:  # the server accepted it: it cleans it the same way
@@ -185,6 +223,87 @@ class HostSession:
         event = LobbyOpened(started.lobby_id, started.connection_id)
         self._emit(event)
         return event
+
+    def adopt(self, promoted: Promoted, host_name: str | None = None) -> LobbyOpened:
+        """Host the lobby this connection was just promoted in: offer to every guest there.
+
+        The join requests waiting are listed, guests still away are offered to
+        when they resume, and the snapshot that came with the promotion is
+        reported (:class:`SnapshotLoaded`).
+        """
+        self.lobby_id = promoted.lobby_id
+        self.peer_id = promoted.peer_id
+        self._server_ice = list(promoted.ice_servers)
+        if host_name is not None:
+            self._host_name = clean_text(host_name, field="name", max_length=MAX_NAME_LENGTH)
+        opened = LobbyOpened(promoted.lobby_id, promoted.connection_id)
+        self._emit(opened)
+        if promoted.snapshot is not None:
+            self._snapshot_loaded(promoted.snapshot)
+        for request in promoted.pending:
+            if request.connection_id not in self._requests:
+                self._request_to_join(RequestToJoin(request.connection_id, request.name))
+        for guest in promoted.guests:
+            if guest.connection_id not in self._guests:
+                self._add_guest(guest.connection_id, guest.name, guest.peer_id)
+        self._away = {guest.connection_id: (guest.name, guest.peer_id) for guest in promoted.away}
+        return opened
+
+    async def hand_over(self, connection_id: str | None = None) -> LobbyHandedOver:
+        """Give the lobby to a guest (``None``: the earliest accepted) and leave it.
+
+        Raises :class:`ServerError` (``not_migratable``, ``no_successor`` ...).
+        The guests' links close with a ``handed_over`` bye; they reconnect to the new host.
+        """
+        action = HandOver(connection_id=connection_id)
+        migrated = expect_reply(await self.signalling.request(action), HostMigrated, action)
+        return await self.handed_over(migrated.name, migrated.peer_id)
+
+    async def handed_over(self, name: str, peer_id: int) -> LobbyHandedOver:
+        """The lobby is ``name``'s now: close every guest's link with a ``handed_over`` bye."""
+        for guest in list(self._guests.values()):
+            await self._drop(guest, "handed_over")
+        self._requests.clear()
+        self.lobby_id = None
+        handed = LobbyHandedOver(name, peer_id)
+        self._emit(handed)
+        return handed
+
+    def roster(self) -> list[tuple[str, str, int]]:
+        """Every guest with a link: ``(connection_id, name, peer_id)``, by peer id."""
+        guests = sorted(self._guests.values(), key=lambda g: g.peer_id)
+        return [(g.connection_id, g.name, g.peer_id) for g in guests]
+
+    async def save_snapshot(self, data: str | bytes, seq: int | None = None) -> SnapshotStored:
+        """Keep ``data`` (JSON text) on the server as the game's latest state.
+
+        ``seq`` defaults to one above the latest; raises :class:`ServerError`
+        (``snapshot_too_large``, ``stale_snapshot``) or :class:`NetError`.
+        """
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        try:
+            msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise NetError(f"a snapshot must be JSON: {exc}") from exc
+        action = SaveSnapshot(seq=seq or self.snapshot_seq + 1, data=msgspec.Raw(raw))
+        saved = expect_reply(await self.signalling.request(action), SnapshotSaved, action)
+        self.snapshot_seq = max(self.snapshot_seq, saved.seq)
+        stored = SnapshotStored(saved.seq, saved.saved_at, saved.size)
+        self._emit(stored)
+        return stored
+
+    async def load_snapshot(self, seq: int | None = None) -> SnapshotLoaded | None:
+        """A kept snapshot (``None``: the latest), or ``None`` when there is none."""
+        action = LoadSnapshot(seq=seq)
+        reply = expect_reply(await self.signalling.request(action), Snapshot, action)
+        return None if reply.snapshot is None else self._snapshot_loaded(reply.snapshot)
+
+    def _snapshot_loaded(self, snapshot: SnapshotInfo) -> SnapshotLoaded:
+        self.snapshot_seq = max(self.snapshot_seq, snapshot.seq)
+        data = bytes(snapshot.data).decode()
+        loaded = SnapshotLoaded(snapshot.seq, snapshot.saved_at, snapshot.size, data)
+        self._emit(loaded)
+        return loaded
 
     async def accept(self, connection_id: str) -> None:
         await self.signalling.request(AcceptRequest(connection_id=connection_id))
@@ -218,7 +337,7 @@ class HostSession:
 
     def send_chat(self, text: str, to: str | None = None) -> None:
         """Chat over the ``lobby`` channel to one guest or to every connected guest."""
-        sender = Member(self._host_name, HOST_PEER_ID, host=True)
+        sender = Member(self._host_name, self.peer_id, host=True)
         for guest in self._guests.values():
             if to is None or guest.connection_id == to:
                 guest.lobby.send_chat(text, sender=sender)
@@ -227,7 +346,7 @@ class HostSession:
         """Who is in the lobby: the host, then every connected guest by peer id."""
         connected = [g for g in self._guests.values() if g.link.state is LinkState.CONNECTED]
         guests = sorted(connected, key=lambda g: g.peer_id)
-        host = Member(self._host_name, HOST_PEER_ID, host=True)
+        host = Member(self._host_name, self.peer_id, host=True)
         return (host, *(Member(g.name, g.peer_id) for g in guests))
 
     def send_game(self, connection_id: str, data: str | bytes) -> None:
@@ -273,6 +392,8 @@ class HostSession:
                 self._guest_resumed(event)
             case LobbyInfo():
                 self._emit(LobbyInfoChanged(event))
+            case Promoted(lobby_id=lobby_id) if lobby_id == self.lobby_id:
+                self.adopt(event)  # everyone had dropped and this host came back first
             case LobbyClosed(reason=reason):
                 self._lobby_closed(LobbyEnded(reason))
             case ConnectionLost():
@@ -305,10 +426,14 @@ class HostSession:
         connection_id = event.connection_id
         self._requests.pop(connection_id, None)
         self._emit(RequestGone(connection_id, "accepted"))
+        self._add_guest(connection_id, event.name, event.peer_id)
+
+    def _add_guest(self, connection_id: str, name: str, peer_id: int) -> None:
+        """A peer link to a guest of this lobby, and the offer to it."""
         link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
         lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
         game = GameChannel(link)
-        guest = _Guest(connection_id, event.name, event.peer_id, link, lobby, game)
+        guest = _Guest(connection_id, name, peer_id, link, lobby, game)
         self._guests[connection_id] = guest
         link.add_state_listener(lambda _link: self._link_changed(guest))
         link.add_state_listener(lambda _link: self._announce_members())
@@ -405,6 +530,11 @@ class HostSession:
         self._spawn(self._drop(guest, event.reason))
 
     def _guest_resumed(self, event: GuestResumed) -> None:
+        away = self._away.pop(event.old_connection_id, None)
+        if away is not None:
+            # Away when this host took over: its link was to the old host.
+            self._add_guest(event.connection_id, *away)
+            return
         guest = self._guests.pop(event.old_connection_id, None)
         if guest is not None:
             guest.connection_id = event.connection_id
@@ -414,10 +544,12 @@ class HostSession:
             self._link_changed(guest)
 
     def _lobby_closed(self, ended: LobbyEnded) -> None:
-        # Every guest goes because the lobby did, whoever's link notices first.
+        # Every guest goes because the lobby did, whoever's link notices first;
+        # a lobby that moved to another server goes on there.
+        bye = "handed_over" if ended.reason is CloseReason.MOVED else "closed"
         for guest in list(self._guests.values()):
-            self._forget(guest, "closed")
-            task = self._spawn(self._say_bye_and_close(guest, "closed"))
+            self._forget(guest, bye)
+            task = self._spawn(self._say_bye_and_close(guest, bye))
             self._link_closes.add(task)
             task.add_done_callback(self._link_closes.discard)
         self.lobby_id = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from signalling_server import (
@@ -27,6 +27,7 @@ from signalling_server import (
     Timeouts,
     serve,
 )
+from signalling_server.protocol import SeatRequest
 
 from ..invite import host_port, local_connect_host
 from ..session_values import HostEvent, LobbyOpened
@@ -144,6 +145,9 @@ class HostingService:
         max_guests: int | None = None,
         password: str | None = None,
         display_name: str | None = None,
+        migratable: bool = False,
+        peer_id: int | None = None,
+        seats: Sequence[SeatRequest] = (),
     ) -> LobbyOpened:
         """Open the lobby on the started session; raises :class:`ServerError` if refused."""
         return await self.session.start(
@@ -152,6 +156,9 @@ class HostingService:
             max_guests=max_guests,
             password=password,
             display_name=display_name,
+            migratable=migratable,
+            peer_id=peer_id,
+            seats=seats,
         )
 
     async def stop(self, *, close_lobby: bool = True) -> None:

@@ -41,6 +41,7 @@ from signalling_server.protocol import (
     LeftLobby,
     LobbyClosed,
     LobbyStarted,
+    Promoted,
     RequestAccepted,
     RequestRejected,
     Resume,
@@ -201,6 +202,8 @@ class SignallingClient:
         :class:`NetError` when no answer comes.
         """
         ref = f"r{next(self._refs)}"
+        if isinstance(action, Resume):
+            self._token = action.token  # a place taken on another server: resume it after drops
         future: asyncio.Future[ServerEvent] = asyncio.get_running_loop().create_future()
         self._waiting[ref] = future
         try:
@@ -368,6 +371,8 @@ class SignallingClient:
                 self._token, self._connection_id = token, connection_id
             case Resumed(connection_id=connection_id):
                 self._connection_id = connection_id
+            case Promoted(host_token=token):
+                self._token = token  # the guest token is void: this client hosts now
             case LobbyClosed() | Kicked() | LeftLobby() | RequestRejected():
                 self._token = None
             case _:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..controllers.settings import AppSettings
-from ..session_values import HostState
+from ..session_values import HostState, SnapshotLoaded, SnapshotStored
 from .game_ports_panel import HostGamePortsPanel
 from .kick_dialog import KickDialog
 from .peers_table import PeersTable
@@ -47,6 +48,13 @@ _STATE_WORDS = {
 }
 
 
+def describe_snapshot(saved_at: float, size: int) -> str:
+    """The last snapshot as the host view shows it: local time of the save and its size."""
+    when = time.strftime("%H:%M:%S", time.localtime(saved_at))
+    amount = f"{size} bytes" if size < 1024 else f"{size / 1024:.1f} KiB"
+    return f"Last snapshot {when}, {amount}"
+
+
 class HostView(QWidget):
     """Everything a host needs on one page; talks only to a :class:`HostController`."""
 
@@ -60,6 +68,10 @@ class HostView(QWidget):
         self.open_button = QPushButton("Open lobby", self)
         self.open_button.setDefault(True)
         self.close_button = QPushButton("Close lobby", self)
+        self.hand_over_button = QPushButton("Hand over", self)
+        self.hand_over_button.setToolTip(
+            "Give the lobby to the guest who joined first, and leave it"
+        )
         #: The question asked before closing a lobby guests are connected to, while open.
         self.close_confirmation: ConfirmationBox | None = None
         self.state_label = QLabel(self)
@@ -88,6 +100,14 @@ class HostView(QWidget):
         self.lock_check = QCheckBox("Locked (no new requests)", self)
         self.auto_accept_check = QCheckBox("Auto-accept requests", self)
         self.auto_accept_check.setChecked(settings.auto_accept)
+        self.migratable_check = QCheckBox("Let a guest take over if I leave", self)
+        self.migratable_check.setToolTip(
+            "If you leave or lose your connection, a guest hosts the lobby on (with a "
+            "signalling server that outlives this app: Settings > remote server)"
+        )
+        #: The last game-state snapshot the server keeps: its time and size.
+        self.snapshot_label = QLabel(self)
+        self.snapshot_label.setTextFormat(Qt.TextFormat.PlainText)
         self.info_label = QLabel(self)
 
         lobby_box = QGroupBox("Lobby", self)
@@ -95,6 +115,7 @@ class HostView(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.close_button)
+        buttons.addWidget(self.hand_over_button)
         buttons.addWidget(self.state_label, 1)
         grid.addLayout(buttons, 0, 0, 1, 4)
         grid.addWidget(QLabel("Code", lobby_box), 1, 0)
@@ -120,6 +141,11 @@ class HostView(QWidget):
         options.addWidget(self.auto_accept_check)
         options.addStretch(1)
         grid.addLayout(options, 3, 0, 1, 4)
+        migration = QHBoxLayout()
+        migration.addWidget(self.migratable_check)
+        migration.addStretch(1)
+        migration.addWidget(self.snapshot_label)
+        grid.addLayout(migration, 4, 0, 1, 4)
         grid.setColumnStretch(1, 1)
 
         # Requests, peers, log --------------------------------------------------------------
@@ -189,6 +215,7 @@ class HostView(QWidget):
         c = self.controller
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.close_button.clicked.connect(self._on_close_button_clicked)
+        self.hand_over_button.clicked.connect(self._on_hand_over_button_clicked)
         self.copy_code_button.clicked.connect(self._on_copy_code_button_clicked)
         self.copy_link_button.clicked.connect(self._on_copy_link_button_clicked)
         self.qr_button.clicked.connect(self._on_qr_button_clicked)
@@ -202,6 +229,7 @@ class HostView(QWidget):
         c.lobby_opened.connect(self._on_controller_lobby_opened)
         c.lobby_closed.connect(self._on_controller_lobby_closed)
         c.lobby_info_changed.connect(self._on_controller_lobby_info_changed)
+        c.snapshot_stored.connect(self._on_controller_snapshot_stored)
         c.message_logged.connect(self.log_panel.log)
         c.chat_received.connect(self.log_panel.chat)
         c.chat_sent.connect(self._on_controller_chat_sent)
@@ -227,8 +255,14 @@ class HostView(QWidget):
     def _on_open_button_clicked(self) -> None:
         self.error_banner.clear()
         self.controller.open_lobby(
-            password=self.password_edit.text(), max_guests=self.max_guests_spin.value()
+            password=self.password_edit.text(),
+            max_guests=self.max_guests_spin.value(),
+            migratable=self.migratable_check.isChecked(),
         )
+
+    def _on_hand_over_button_clicked(self) -> None:
+        self.error_banner.clear()
+        self.controller.hand_over()
 
     def _on_close_button_clicked(self) -> None:
         guests = self.controller.peers.rowCount()
@@ -319,8 +353,10 @@ class HostView(QWidget):
         self.state_label.setText(_STATE_WORDS[state])
         self.open_button.setEnabled(idle)
         self.close_button.setEnabled(is_open)
+        self.hand_over_button.setEnabled(is_open and self.controller.migratable)
         self.password_edit.setEnabled(idle)
         self.max_guests_spin.setEnabled(idle)
+        self.migratable_check.setEnabled(idle)
         self.lock_check.setEnabled(is_open)
         self.copy_code_button.setEnabled(is_open)
         self.copy_link_button.setEnabled(is_open)
@@ -333,7 +369,11 @@ class HostView(QWidget):
         self.invite_edit.setText(invite_link)
         self._update_counts()
 
+    def _on_controller_snapshot_stored(self, snapshot: SnapshotStored | SnapshotLoaded) -> None:
+        self.snapshot_label.setText(describe_snapshot(snapshot.saved_at, snapshot.size))
+
     def _on_controller_lobby_closed(self, reason: str) -> None:
+        self.snapshot_label.clear()
         self.code_label.setText(NO_CODE)
         self.invite_edit.clear()
         if self.qr_dialog is not None:

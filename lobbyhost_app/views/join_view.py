@@ -74,6 +74,8 @@ def describe_status(status: GuestStatus, lobby_name: str | None = None) -> str:
             return f"Could not join: {said}" if said else "Could not join."
         case GuestPhase.LEFT:
             return "You left the lobby."
+        case GuestPhase.PROMOTED:
+            return "The host left and handed the lobby to you: you are the host now."
     return status.phase.value
 
 

@@ -123,6 +123,8 @@ class MainWindow(QMainWindow):
         self.tray_menu.quit_action.triggered.connect(self.close)
         self.host_controller.request_added.connect(self._on_host_controller_request_added)
         self.host_controller.state_changed.connect(self._on_host_controller_state_changed)
+        self.guest_controller.promoted.connect(self._on_guest_controller_promoted)
+        self.guest_controller.host_requested.connect(self._on_guest_controller_host_requested)
         if self.tray is not None:
             self.tray.messageClicked.connect(self._on_tray_message_clicked)
             self.tray.activated.connect(self._on_tray_activated)
@@ -260,6 +262,15 @@ class MainWindow(QMainWindow):
         )
         if state is HostState.OPEN and self.host_controller.code:
             self.statusBar().showMessage(f"Lobby {self.host_controller.code} is open", 5000)
+
+    def _on_guest_controller_promoted(self, session: object, promoted: object, url: str) -> None:
+        # Direct connection: the host session must listen before the next event arrives.
+        self.host_controller.take_over(session, promoted, url)  # type: ignore[arg-type]
+        self.tabs.setCurrentWidget(self.host_view)
+
+    def _on_guest_controller_host_requested(self, session: object, request: object) -> None:
+        self.host_controller.take_moved_lobby(session, request)  # type: ignore[arg-type]
+        self.tabs.setCurrentWidget(self.host_view)
 
     def _on_tray_message_clicked(self) -> None:
         self.tabs.setCurrentWidget(self.host_view)

@@ -52,13 +52,22 @@ class Visit {
     this.peerId = null;
     this.hostName = "Host";
     this.peer = null;
+    this.iceServers = [];
+    // A migratable lobby outlives its host: a new host is followed, never an end.
+    this.migratable = false;
+    this.hostAway = false;
     this.ended = false;
-    this.signalling = new Signalling(serverUrl(window.location), {
-      onEvent: (event, content) => this.onEvent(event, content),
+    this.signalling = this.makeSignalling(serverUrl(window.location));
+  }
+
+  makeSignalling(url) {
+    const signalling = new Signalling(url, {
+      onEvent: (event, content) => signalling === this.signalling && this.onEvent(event, content),
       onOpen: (resuming) => this.onOpen(resuming),
       onLost: () => this.onLost(),
       onClosed: () => this.end("Connection failed: lost the connection to the server", "error"),
     });
+    return signalling;
   }
 
   start() {
@@ -98,29 +107,18 @@ class Visit {
         this.hostId = content.host_connection_id;
         this.peerId = Number.isInteger(content.peer_id) ? content.peer_id : null;
         this.signalling.resumeToken = content.guest_token;
+        this.iceServers = content.ice_servers || [];
+        this.migratable = content.migratable === true;
         showLobby(this.code, this.name);
         setStatus("Connecting", "busy");
-        this.peer = new GuestPeer(content.ice_servers || [], {
-          signal: (action, body) => this.signalling.send(action, body),
-          open: () => this.onPeerOpen(),
-          chat: (text, sender) => {
-            if (sender && !sender.host) addChat(sender.name, text, "member");
-            else addChat(sender ? sender.name : this.hostName, text, "host");
-          },
-          members: (members) => showMembers(members, this.peerId),
-          rtt: (ms) => {
-            ui.rtt.textContent = `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
-          },
-          bye: (reason) => this.onBye(reason),
-          interrupted: (yes) => {
-            if (yes) setStatus("Connection to the host interrupted: trying to get it back", "warn");
-            else this.showLinkState();
-          },
-          closed: () => this.end("Host left: the connection to the host closed", "warn"),
-          failed: () => this.end("Connection failed: could not reach the host", "error"),
-        });
-        this.peer.hostId = this.hostId;
+        this.connectToHost();
         this.signalling.send("get_lobby_info");
+      },
+      host_migrated(content) {
+        if (!this.peer || content.host_connection_id === this.hostId) return;
+        if (typeof content.name === "string" && content.name) this.hostName = content.name;
+        this.followHost(content.host_connection_id);
+        addNote(`The host left; ${this.hostName} hosts the lobby now`);
       },
       lobby_info(content) {
         const host = content.host;
@@ -152,16 +150,35 @@ class Visit {
         this.end(said ? `Kicked: ${said}` : "Kicked: the host removed you from the lobby", "error");
       },
       host_disconnected(content) {
+        this.hostAway = true;
         const seconds = Math.round(Number(content.grace_s) || 0);
         setStatus(`Host disconnected: waiting up to ${seconds} s for it to come back`, "warn");
       },
       host_resumed(content) {
+        this.hostAway = false;
         this.hostId = content.connection_id;
         if (this.peer) this.peer.hostId = this.hostId;
         this.showLinkState();
       },
-      resumed() {
-        this.showLinkState();
+      resumed(content) {
+        const host = content.host_connection_id;
+        // The host changed while this page was away from the server (or the lobby
+        // moved to another server): follow it.
+        if (typeof host === "string" && host !== this.hostId) this.followHost(host);
+        else this.showLinkState();
+      },
+      lobby_moved(content) {
+        if (!this.peer || typeof content.url !== "string" || typeof content.token !== "string") {
+          return;
+        }
+        // The host's server is going away: take the seat kept on the new one.
+        this.hostAway = true;
+        const old = this.signalling;
+        this.signalling = this.makeSignalling(content.url);
+        this.signalling.resumeToken = content.token;
+        this.signalling.open(true);
+        old.close();
+        this.waitForNewHost();
       },
       error(content) {
         if (content.code === "lobby_not_found") {
@@ -186,6 +203,54 @@ class Visit {
     };
   }
 
+  /** A peer link that waits for the host's offer; its events count only while it is current. */
+  connectToHost() {
+    const peer = new GuestPeer(this.iceServers, {
+      signal: (action, body) => this.signalling.send(action, body),
+      open: () => current() && this.onPeerOpen(),
+      chat: (text, sender) => {
+        if (sender && !sender.host) addChat(sender.name, text, "member");
+        else addChat(sender ? sender.name : this.hostName, text, "host");
+      },
+      members: (members) => current() && showMembers(members, this.peerId),
+      rtt: (ms) => {
+        if (current()) ui.rtt.textContent = `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+      },
+      bye: (reason) => current() && this.onBye(reason),
+      interrupted: (yes) => {
+        if (!current()) return;
+        if (yes) setStatus("Connection to the host interrupted: trying to get it back", "warn");
+        else this.showLinkState();
+      },
+      closed: () => current() && this.onPeerLost("Host left: the connection to the host closed", "warn"),
+      failed: () => current() && this.onPeerLost("Connection failed: could not reach the host", "error"),
+    });
+    const current = () => this.peer === peer && !this.ended;
+    peer.hostId = this.hostId;
+    this.peer = peer;
+  }
+
+  /** The lobby has a new host: drop the link to the old one, wait for the new one's offer. */
+  followHost(hostId) {
+    const old = this.peer;
+    this.hostId = hostId;
+    this.hostAway = false;
+    this.connectToHost();
+    if (old) old.close();
+    ui.rtt.textContent = "–";
+    setStatus(`Connecting to the new host, ${this.hostName}`, "busy");
+  }
+
+  /** The link to the host ended; in a migratable lobby whose host is leaving, a new one comes. */
+  onPeerLost(words, tone) {
+    if (this.migratable && this.hostAway) this.waitForNewHost();
+    else this.end(words, tone);
+  }
+
+  waitForNewHost() {
+    setStatus("The host left: waiting for a guest to take over", "warn");
+  }
+
   onPeerOpen() {
     this.showLinkState();
     ui.message.disabled = false;
@@ -199,7 +264,8 @@ class Visit {
   }
 
   onBye(reason) {
-    if (reason === "kicked") this.end("Kicked: the host removed you from the lobby", "error");
+    if (reason === "handed_over" && this.migratable) this.waitForNewHost();
+    else if (reason === "kicked") this.end("Kicked: the host removed you from the lobby", "error");
     else if (reason === "closed") this.end("Lobby closed", "warn");
     else this.end("Host left", "warn");
   }
@@ -281,6 +347,14 @@ function showMembers(members, ownPeerId) {
   ui.members.replaceChildren(...items);
   ui.members.hidden = items.length === 0;
   ui.membersHeading.hidden = items.length === 0;
+}
+
+/** A line in the chat log from the page itself (not typed by anyone). */
+function addNote(text) {
+  const item = document.createElement("li");
+  item.className = "chat-note";
+  item.textContent = text;
+  ui.chatLog.append(item);
 }
 
 function addChat(who, text, kind) {

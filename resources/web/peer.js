@@ -147,7 +147,8 @@ export class GuestPeer {
     } else if (message.type === "pong" && typeof message.t === "number") {
       this.handlers.rtt(Math.max(0, performance.now() - message.t));
     } else if (message.type === "chat" && typeof message.text === "string" && message.text.trim()) {
-      this.handlers.chat(message.text.slice(0, MAX_CHAT_LENGTH), member(message.from, message.peer_id));
+      const sender = member(message.from, message.peer_id, message.host);
+      this.handlers.chat(message.text.slice(0, MAX_CHAT_LENGTH), sender);
     } else if (message.type === "members" && Array.isArray(message.members)) {
       const members = message.members
         .slice(0, MAX_MEMBERS)

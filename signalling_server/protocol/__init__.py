@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         LeftLobby,
         LobbyClosed,
         LobbyInfo,
+        LobbyMoved,
         LobbyStarted,
         MemberInfo,
         Pong,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
         RequestRemoved,
         RequestToJoin,
         Resumed,
+        SeatInfo,
         ServerEvent,
         decode_candidate,
         decode_description,
@@ -90,9 +92,9 @@ for _module, _names in {
         "ACTION_TYPES AcceptRequest Action CancelJoin CloseLobby GetIceServers GetLobbyInfo "
         "IceCandidate JoinLobby KickGuest LeaveLobby Ping RejectJoinRequest RelayAction Resume "
         "SendIceCandidate SendMessage SessionDescription SetLobbyOpen SetSessionDescription "
-        "StartLobby"
+        "StartLobby HandOver LoadSnapshot SaveSnapshot MoveLobby SeatRequest"
     ),
-    "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason",
+    "codes": "CloseReason ErrorCode KickReason LeaveReason MemberRole RejectReason MigrationReason",
     "errors": "FrameError ProtocolError SignallingError",
     "events": (
         "EVENT_TYPES Error Event GuestAccepted GuestLeft GuestResumed HostDisconnected "
@@ -100,7 +102,8 @@ for _module, _names in {
         "LeftLobby LobbyClosed LobbyInfo LobbyStarted MemberInfo Pong ReceivedIceCandidate "
         "ReceivedMessage ReceivedSessionDescription RequestAccepted RequestCancelled "
         "RequestRejected RequestRemoved RequestToJoin Resumed ServerEvent decode_candidate "
-        "decode_description event_name"
+        "decode_description event_name HostMigrated PendingInfo Promoted Snapshot SnapshotInfo "
+        "SnapshotSaved LobbyMoved SeatInfo"
     ),
     "native": ("Decoded NativeCodec Received UnknownEvent decode_event encode_action encode_event"),
 }.items():
@@ -125,7 +128,9 @@ __all__ = [
     "GuestAccepted",
     "GuestLeft",
     "GuestResumed",
+    "HandOver",
     "HostDisconnected",
+    "HostMigrated",
     "HostNotice",
     "HostResumed",
     "IceCandidate",
@@ -140,14 +145,20 @@ __all__ = [
     "LeaveLobby",
     "LeaveReason",
     "LeftLobby",
+    "LoadSnapshot",
     "LobbyClosed",
     "LobbyInfo",
+    "LobbyMoved",
     "LobbyStarted",
     "MemberInfo",
     "MemberRole",
+    "MigrationReason",
+    "MoveLobby",
     "NativeCodec",
+    "PendingInfo",
     "Ping",
     "Pong",
+    "Promoted",
     "ProtocolError",
     "Received",
     "ReceivedIceCandidate",
@@ -163,6 +174,9 @@ __all__ = [
     "RequestToJoin",
     "Resume",
     "Resumed",
+    "SaveSnapshot",
+    "SeatInfo",
+    "SeatRequest",
     "SendIceCandidate",
     "SendMessage",
     "ServerEvent",
@@ -170,6 +184,9 @@ __all__ = [
     "SetLobbyOpen",
     "SetSessionDescription",
     "SignallingError",
+    "Snapshot",
+    "SnapshotInfo",
+    "SnapshotSaved",
     "StartLobby",
     "UnknownEvent",
     "decode_candidate",

@@ -38,6 +38,13 @@ class Action(msgspec.Struct, frozen=True, omit_defaults=True):
     NAME: ClassVar[str]
 
 
+class SeatRequest(msgspec.Struct, frozen=True):
+    """A place kept in a new lobby for a guest that moves in from another server."""
+
+    name: RawName
+    peer_id: Annotated[int, msgspec.Meta(ge=2, le=2**31 - 1)]
+
+
 class StartLobby(Action, frozen=True):
     NAME: ClassVar[str] = "start_lobby"
     name: RawName | None = None
@@ -45,6 +52,13 @@ class StartLobby(Action, frozen=True):
     max_guests: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
     password: Password | None = None
     display_name: RawName | None = None
+    #: Let a guest take over when the host leaves (``hand_over``, or its grace runs out).
+    migratable: bool = False
+    #: The host's peer id (1 unless a lobby moves here with its successor as host).
+    peer_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+    #: Places kept for the guests of a lobby that moves here (``move_lobby``); each is
+    #: claimed with ``resume`` and the token ``lobby_started.seats`` gives for it.
+    seats: Annotated[list[SeatRequest], msgspec.Meta(max_length=64)] | None = None
 
 
 class CloseLobby(Action, frozen=True):
@@ -150,6 +164,44 @@ class Ping(Action, frozen=True):
     t: msgspec.Raw = NULL
 
 
+class HandOver(Action, frozen=True):
+    """The host gives the lobby to a guest (``None``: the earliest-accepted one) and leaves."""
+
+    NAME: ClassVar[str] = "hand_over"
+    connection_id: Id | None = None
+
+
+class MoveLobby(Action, frozen=True):
+    """The host moves its lobby to another server: each guest named gets the URL and its token."""
+
+    NAME: ClassVar[str] = "move_lobby"
+    url: Annotated[str, msgspec.Meta(min_length=6, max_length=512, pattern=r"^wss?://")]
+    #: connection id of a guest -> the token of its seat on the new server.
+    seats: Annotated[
+        dict[Id, Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH)]],
+        msgspec.Meta(max_length=64),
+    ]
+
+
+#: Snapshot sequence numbers stay exact in every JSON reader (JavaScript's too).
+MAX_SNAPSHOT_SEQ: Final = 2**53 - 1
+
+
+class SaveSnapshot(Action, frozen=True):
+    """The host stores the game's state; ``seq`` must be above every earlier one."""
+
+    NAME: ClassVar[str] = "save_snapshot"
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SNAPSHOT_SEQ)]
+    data: msgspec.Raw  # any JSON value, kept as sent
+
+
+class LoadSnapshot(Action, frozen=True):
+    """The host reads a kept snapshot back (``None``: the latest)."""
+
+    NAME: ClassVar[str] = "load_snapshot"
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SNAPSHOT_SEQ)] | None = None
+
+
 RelayAction = SetSessionDescription | SendIceCandidate | SendMessage
 
 ACTION_TYPES: Final[Mapping[str, type[Action]]] = {
@@ -171,6 +223,10 @@ ACTION_TYPES: Final[Mapping[str, type[Action]]] = {
         GetLobbyInfo,
         GetIceServers,
         Ping,
+        HandOver,
+        SaveSnapshot,
+        LoadSnapshot,
+        MoveLobby,
     )
 }
 

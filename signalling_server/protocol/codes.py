@@ -31,6 +31,16 @@ class ErrorCode(enum.StrEnum):
     NOT_ACCEPTED = "not_accepted"
     INVALID_TOKEN = "invalid_token"
     BLOCKED = "blocked"
+    #: ``hand_over`` in a lobby started without ``migratable``.
+    NOT_MIGRATABLE = "not_migratable"
+    #: ``hand_over`` with no connected guest to take over.
+    NO_SUCCESSOR = "no_successor"
+    #: A snapshot's data is above the server's snapshot limit.
+    SNAPSHOT_TOO_LARGE = "snapshot_too_large"
+    #: A snapshot's ``seq`` is not above the latest one kept.
+    STALE_SNAPSHOT = "stale_snapshot"
+    #: ``load_snapshot{seq}`` names a snapshot the server does not keep.
+    SNAPSHOT_NOT_FOUND = "snapshot_not_found"
 
 
 class RejectReason(enum.StrEnum):
@@ -47,6 +57,8 @@ class CloseReason(enum.StrEnum):
     CLOSED_BY_HOST = "closed_by_host"
     HOST_LEFT = "host_left"
     SERVER_SHUTDOWN = "server_shutdown"
+    #: The host moved the lobby to another server (``move_lobby``).
+    MOVED = "moved"
 
 
 class LeaveReason(enum.StrEnum):
@@ -64,6 +76,17 @@ class KickReason(enum.StrEnum):
     """Why a guest was removed (``kicked``); the host's own words go in ``message``."""
 
     KICKED_BY_HOST = "kicked_by_host"
+
+
+class MigrationReason(enum.StrEnum):
+    """Why a lobby has a new host (``host_migrated``)."""
+
+    #: The host named (or let the server pick) its successor with ``hand_over``.
+    HANDED_OVER = "handed_over"
+    #: The host's grace period ran out; the earliest-accepted connected guest took over.
+    HOST_LEFT = "host_left"
+    #: Everyone had dropped; the first member to ``resume`` took over.
+    RESUMED = "resumed"
 
 
 class MemberRole(enum.StrEnum):

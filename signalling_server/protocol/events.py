@@ -18,7 +18,15 @@ from typing import Final
 import msgspec
 
 from .actions import IceCandidate, SessionDescription
-from .codes import CloseReason, ErrorCode, KickReason, LeaveReason, MemberRole, RejectReason
+from .codes import (
+    CloseReason,
+    ErrorCode,
+    KickReason,
+    LeaveReason,
+    MemberRole,
+    MigrationReason,
+    RejectReason,
+)
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="event", omit_defaults=True):
@@ -41,12 +49,21 @@ class MemberInfo(msgspec.Struct, frozen=True):
     peer_id: int
 
 
+class SeatInfo(msgspec.Struct, frozen=True):
+    """A place kept for a moving guest: its peer id and the token that claims it."""
+
+    peer_id: int
+    token: str
+
+
 class LobbyStarted(Event, frozen=True, tag="lobby_started"):
     lobby_id: str
     connection_id: str
     host_token: str
     peer_id: int
     ice_servers: list[IceServerInfo]
+    #: The places kept for ``start_lobby{seats}``, in the same order.
+    seats: list[SeatInfo] | None = None
 
 
 class LobbyClosed(Event, frozen=True, tag="lobby_closed"):
@@ -64,6 +81,8 @@ class LobbyInfo(Event, frozen=True, tag="lobby_info"):
     guests: list[MemberInfo]
     #: Who makes the WebRTC offer in this lobby: ``host`` or ``guest``.
     offerer: str = "host"
+    #: Whether a guest takes over when the host leaves.
+    migratable: bool = False
 
 
 class RequestToJoin(Event, frozen=True, tag="request_to_join"):
@@ -92,6 +111,8 @@ class RequestAccepted(Event, frozen=True, tag="request_accepted"):
     guest_token: str
     ice_servers: list[IceServerInfo]
     offerer: str = "host"
+    #: The lobby outlives its host: the guest follows ``host_migrated`` instead of leaving.
+    migratable: bool = False
 
 
 class GuestAccepted(Event, frozen=True, tag="guest_accepted"):
@@ -150,6 +171,8 @@ class Resumed(Event, frozen=True, tag="resumed"):
     lobby_id: str
     connection_id: str
     peer_id: int
+    #: In a migratable lobby, a guest's host now: a host that changed while it was away.
+    host_connection_id: str | None = None
 
 
 class GuestResumed(Event, frozen=True, tag="guest_resumed"):
@@ -169,6 +192,72 @@ class HostResumed(Event, frozen=True, tag="host_resumed"):
 
 class IceServers(Event, frozen=True, tag="ice_servers"):
     ice_servers: list[IceServerInfo]
+
+
+class PendingInfo(msgspec.Struct, frozen=True):
+    """A join request waiting for the host, as a promoted host is handed it."""
+
+    connection_id: str
+    name: str
+
+
+class SnapshotInfo(msgspec.Struct, frozen=True):
+    """A kept snapshot: its sequence number, when it was saved (Unix time), its size and data."""
+
+    seq: int
+    saved_at: float
+    size: int
+    data: msgspec.Raw
+
+
+class Promoted(Event, frozen=True, tag="promoted"):
+    """To the member that is now the host: its host token, the roster and the latest snapshot."""
+
+    lobby_id: str
+    name: str
+    connection_id: str
+    host_token: str
+    peer_id: int
+    open: bool
+    max_guests: int
+    #: Connected guests.
+    guests: list[MemberInfo]
+    #: Guests in their grace period (by the connection id they had); they may resume.
+    away: list[MemberInfo]
+    pending: list[PendingInfo]
+    ice_servers: list[IceServerInfo]
+    reason: MigrationReason
+    snapshot: SnapshotInfo | None = None
+
+
+class HostMigrated(Event, frozen=True, tag="host_migrated"):
+    """To every member: who the lobby's host is now."""
+
+    lobby_id: str
+    host_connection_id: str
+    peer_id: int
+    name: str
+    reason: MigrationReason
+
+
+class LobbyMoved(Event, frozen=True, tag="lobby_moved"):
+    """To a guest: the lobby moved to the server at ``url``; ``resume{token}`` there."""
+
+    lobby_id: str
+    url: str
+    token: str
+
+
+class SnapshotSaved(Event, frozen=True, tag="snapshot_saved"):
+    seq: int
+    saved_at: float
+    size: int
+
+
+class Snapshot(Event, frozen=True, tag="snapshot"):
+    """The answer to ``load_snapshot``: ``None`` when the lobby has none yet."""
+
+    snapshot: SnapshotInfo | None = None
 
 
 class Pong(Event, frozen=True, tag="pong"):
@@ -209,6 +298,11 @@ ServerEvent = (
     | IceServers
     | Pong
     | Error
+    | Promoted
+    | HostMigrated
+    | SnapshotSaved
+    | Snapshot
+    | LobbyMoved
 )
 
 #: What the host is told about its lobby; kept while the host is away and replayed on resume.

@@ -27,6 +27,7 @@ from .actions import (
     Action,
     IceCandidate,
     Ref,
+    SaveSnapshot,
     SendIceCandidate,
     SessionDescription,
     SetSessionDescription,
@@ -99,18 +100,38 @@ class NativeCodec:
 
     name: Final = "native"
 
-    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_snapshot_frame_bytes: int | None = None,
+    ) -> None:
         self.max_frame_bytes = max_frame_bytes
+        #: ``save_snapshot`` frames may be this big (a snapshot outgrows other frames).
+        self.max_snapshot_frame_bytes = max(max_frame_bytes, max_snapshot_frame_bytes or 0)
 
     def decode(self, frame: str | bytes) -> Decoded:
         """One client frame (``bytes`` stands for a binary frame) as a typed action."""
-        text = text_frame(frame, self.max_frame_bytes)
         try:
-            return _decode_action(text)
-        except RecursionError as exc:
-            raise FrameError(
-                ErrorCode.INVALID_JSON, "frame is nested too deeply", None, None
-            ) from exc
+            text = text_frame(frame, self.max_frame_bytes)
+        except FrameError:
+            snapshot = self._snapshot_frame(frame)
+            if snapshot is None:
+                raise
+            return snapshot
+        return _decode_guarded(text)
+
+    def _snapshot_frame(self, frame: str | bytes) -> Decoded | None:
+        """A ``save_snapshot`` above the frame limit but within the snapshot frame limit."""
+        if (
+            self.max_snapshot_frame_bytes == self.max_frame_bytes
+            or not isinstance(frame, str)
+            or '"save_snapshot"' not in frame
+            or len(frame.encode()) > self.max_snapshot_frame_bytes
+        ):
+            return None
+        decoded = _decode_guarded(frame)
+        return decoded if type(decoded.action) is SaveSnapshot else None
 
     def encode(self, event: Event, ref: str | None = None) -> bytes:
         """The text frame (UTF-8) that carries ``event`` (and ``ref``) to a client."""
@@ -171,6 +192,13 @@ def _encode_tagged(event: Event, ref: str | None) -> bytes:
     fields = flat[head_end + 1 : -1] if len(flat) > head_end + 1 else b""
     tail = b"}}" if ref is None else b'},"ref":' + _encoder.encode(ref) + b"}"
     return b"".join((flat[:head_end], b',"content":{', fields, tail))
+
+
+def _decode_guarded(frame: str) -> Decoded:
+    try:
+        return _decode_action(frame)
+    except RecursionError as exc:
+        raise FrameError(ErrorCode.INVALID_JSON, "frame is nested too deeply", None, None) from exc
 
 
 def _decode_action(frame: str) -> Decoded:

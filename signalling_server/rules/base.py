@@ -31,7 +31,7 @@ from ..effects import CloseConnection, Effect, Origin, Send
 from ..ice import IceConfig
 from ..ids import ConnectionId, LobbyId
 from ..limits import SlidingWindow
-from ..lobby import Connection, Lobby, Role
+from ..lobby import SNAPSHOT_RECORD, Connection, Lobby, Role, snapshot_key
 from ..policy import NATIVE, POLICIES, LobbyPolicy
 from ..protocol import actions as a
 from ..protocol import events as ev
@@ -322,6 +322,7 @@ class RegistryBase:
                 for cid, member in lobby.guests.items()
             ],
             offerer=self._policy(lobby).offerer.value,
+            migratable=lobby.migratable,
         )
 
     def _ice_servers_for(self, connection_id: ConnectionId) -> list[ev.IceServerInfo]:
@@ -342,6 +343,8 @@ class RegistryBase:
             self._send(connection_id, notice, ref if connection_id == closer_id else None)
         for member in (lobby.host, *lobby.guests.values(), *lobby.away.values()):
             self._tx.drop_token(member.token_id)
+        for snapshot in lobby.snapshots:
+            self._tx.remove_record(SNAPSHOT_RECORD, snapshot_key(lobby.lobby_id, snapshot.seq))
         self._tx.remove(lobby.lobby_id)
         self._hosted.discard(lobby.lobby_id)
         address = self._addresses.get(budget_key(lobby.host_address))

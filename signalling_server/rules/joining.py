@@ -117,6 +117,7 @@ class JoinRules(RegistryBase):
                 guest_token=token,
                 ice_servers=self._ice_servers_for(request.connection_id),
                 offerer=self._policy(lobby).offerer.value,
+                migratable=lobby.migratable,
             ),
         )
         if host.connection_id is not None:

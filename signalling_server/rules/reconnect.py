@@ -61,12 +61,17 @@ class ReconnectRules(RegistryBase):
             lobby.guests.pop(old, None)
             lobby.away.pop(old, None)
             lobby.guests[conn.connection_id] = member
+            # A migratable lobby may have a new host since: the guest is told which.
+            host_id = lobby.host.last_connection_id if lobby.migratable else None
             self._send(
                 conn.connection_id,
-                ev.Resumed(MemberRole.GUEST, lobby.lobby_id, conn.connection_id, member.peer_id),
+                ev.Resumed(
+                    MemberRole.GUEST, lobby.lobby_id, conn.connection_id, member.peer_id, host_id
+                ),
                 ref,
             )
-            if lobby.host.connection_id is None and self._policy(lobby).host_away_notices:
+            host_away = lobby.host.connection_id is None and not lobby.orphaned
+            if host_away and self._policy(lobby).host_away_notices:
                 self._send(conn.connection_id, self._host_away_notice(lobby))
             self._to_host(lobby, ev.GuestResumed(old, conn.connection_id))
 

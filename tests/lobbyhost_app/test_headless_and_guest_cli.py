@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import pytest
 
+from signalling_server import Limits, ServerConfig, Timeouts, serve
 from tests.timeouts import scaled
 
 from .net.recorder import Recorder
@@ -132,9 +133,11 @@ async def headless_host(*args: str) -> AsyncIterator[Host]:
 
 
 @contextlib.asynccontextmanager
-async def guest(url: str, code: str, name: str = "Bob") -> AsyncIterator[JsonLinesProcess]:
-    """``lobbyhost-guest URL CODE --name NAME`` on loopback ICE."""
-    command = (url, code, "--name", name, *LOOPBACK_ICE)
+async def guest(
+    url: str, code: str, name: str = "Bob", *extra: str
+) -> AsyncIterator[JsonLinesProcess]:
+    """``lobbyhost-guest URL CODE --name NAME`` on loopback ICE (and ``extra`` options)."""
+    command = (url, code, "--name", name, *LOOPBACK_ICE, *extra)
     async with running(f"guest {name}", "lobbyhost_app.guest_cli", *command) as process:
         yield process
 
@@ -426,3 +429,80 @@ async def test_a_host_whose_stdout_is_not_read_keeps_serving_and_reports_what_it
             process.kill()
         await reading_stderr
         await process.communicate()  # reads what is left of stdout, so the pipe can close
+
+
+async def test_killing_a_migratable_host_process_leaves_a_guest_hosting_with_the_snapshot() -> None:
+    """A --migratable headless host on a running server is killed; a guest CLI hosts on, snapshot in hand."""
+    config = ServerConfig(
+        port=0,
+        limits=Limits(password_hash_iterations=1),
+        timeouts=Timeouts(host_grace=scaled(0.5), close_timeout=1),
+    )
+    async with (
+        serve(config) as server,
+        headless_host("--server", server.url, "--migratable") as host,
+        guest(server.url, host.started["lobby_id"], "Bob") as bob,
+    ):
+        assert host.started == {
+            "event": "lobby_started",
+            "lobby_id": host.started["lobby_id"],
+            "url": server.url,
+        }
+        await connect_guest(host, bob)
+        async with guest(server.url, host.started["lobby_id"], "Cid") as cid:
+            request = await host.expect("request_to_join", name="Cid")
+            await host.send({"accept": request["connection_id"]})
+            await cid.expect("status", within=START_TIMEOUT, phase="connected")
+            await host.send({"snapshot": {"level": 3, "hp": [10, 7]}})
+            saved = await host.expect("snapshot_saved")
+            assert (saved["seq"], saved["size"]) == (1, len('{"level": 3, "hp": [10, 7]}'))
+
+            host.process.kill()
+
+            await bob.expect("status", phase="promoted")
+            snapshot = await bob.expect("snapshot")
+            assert (snapshot["seq"], snapshot["data"]) == (1, {"level": 3, "hp": [10, 7]})
+            assert await cid.expect("host_changed") == {
+                "event": "host_changed",
+                "name": "Bob",
+                "peer_id": 2,
+            }
+            await cid.expect("status", phase="connected")
+            await bob.expect("peer_connected", name="Cid", peer_id=3)
+            await bob.send_line("still here")
+            assert (await cid.expect("chat"))["text"] == "still here"
+            await bob.send({"snapshot": {"level": 4}})
+            assert (await bob.expect("snapshot_saved"))["seq"] == 2
+
+
+async def test_an_embedded_headless_host_hands_over_by_moving_the_lobby_to_a_guest_cli() -> None:
+    """hand_over on an embedded headless host: the successor CLI hosts on its own server, Cid moves."""
+    async with (
+        headless_host("--migratable") as host,
+        guest(
+            host.started["url"],
+            host.started["lobby_id"],
+            "Bob",
+            "--host-listen",
+            "127.0.0.1:0",
+        ) as bob,
+    ):
+        bob_id = await connect_guest(host, bob)
+        async with guest(host.started["url"], host.started["lobby_id"], "Cid") as cid:
+            request = await host.expect("request_to_join", name="Cid")
+            await host.send({"accept": request["connection_id"]})
+            await cid.expect("status", within=START_TIMEOUT, phase="connected")
+
+            await host.send({"hand_over": bob_id})
+
+            assert (await host.expect("handed_over")) == {
+                "event": "handed_over",
+                "name": "Bob",
+                "peer_id": 2,
+            }
+            assert await host.exit_code() == 0  # its embedded server is gone with it
+            await bob.expect("status", phase="promoted")
+            await cid.expect("status", phase="connected")
+            await bob.expect("peer_connected", name="Cid", peer_id=3)
+            await bob.send_line("new server, same lobby")
+            assert (await cid.expect("chat"))["text"] == "new server, same lobby"

@@ -53,7 +53,7 @@ def test_importing_the_protocol_loads_no_io_library(statement: str) -> None:
 
 def test_public_exports_are_pinned() -> None:
     """The package's public names resolve, and the list changes only on purpose."""
-    assert len(protocol.__all__) == 70
+    assert len(protocol.__all__) == 84
     assert {"NativeCodec", "ServerEvent", "HostNotice", "ErrorCode", "encode_action"} <= set(
         protocol.__all__
     )
@@ -68,7 +68,7 @@ def test_public_exports_are_pinned() -> None:
 def test_every_action_and_event_round_trips_through_the_native_codec() -> None:
     """Each event a server encodes decodes back to the same typed event on the client side."""
     assert set(ACTION_TYPES) >= {"start_lobby", "join_lobby", "resume", "ping"}
-    assert len(EVENT_TYPES) == 24
+    assert len(EVENT_TYPES) == 29
     rejected = RequestRejected("ABCDEF", RejectReason.HOST_LEFT, "typed by a host")
     assert decode_event(encode_event(rejected, "r9")) == protocol.Received(rejected, "r9")
     candidate = ReceivedIceCandidate("c1", msgspec.Raw(b'{"candidate":"x","sdpMid":"0"}'))
