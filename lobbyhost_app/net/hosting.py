@@ -64,6 +64,9 @@ class HostingOptions:
     forwards: tuple[SharedPort, ...] = ()
     #: The only address the bridge connects shared ports to.
     forward_target: str = "127.0.0.1"
+    #: Web origins besides the embedded server's own whose pages may open its native
+    #: endpoint (the guest pages of the server a moved lobby came from).
+    allowed_origins: tuple[str, ...] = ()
 
 
 class HostingService:
@@ -191,6 +194,7 @@ class HostingService:
                 port=port,
                 limits=self.options.limits or Limits(),
                 timeouts=self.options.timeouts or Timeouts(),
+                allowed_origins=self.options.allowed_origins,
             )
             self.server = server = await self._server_stack.enter_async_context(serve(config))
         except OSError as exc:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 from signalling_server.protocol import (
     LobbyClosed,
@@ -103,6 +105,15 @@ async def _ask(
         host.signalling.remove_listener(listen)
 
 
+def page_origin(server_url: str) -> str | None:
+    """The web origin of the pages a signalling server at ``server_url`` serves."""
+    parts = urlsplit(server_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        return None
+    return f"{scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 async def host_moved_lobby(
     guest: GuestSession,
     request: HostRequest,
@@ -119,6 +130,10 @@ async def host_moved_lobby(
     """
     if options.remote_url is not None:
         raise NetError("a moved lobby opens on this app's own embedded server")
+    # Browser guests arrive with the page the old server served: its origin is let in.
+    origin = page_origin(guest.signalling.url)
+    if origin is not None:
+        options = replace(options, allowed_origins=(*options.allowed_origins, origin))
     hosting = HostingService(options)
     if attach is not None:
         attach(hosting)
