@@ -54,6 +54,9 @@ ErrorCallback = Callable[[ServerError], None]
 class Signalling(Protocol):
     """What a session needs of its signalling connection."""
 
+    #: The server's address, ``ws://host:port/``.
+    url: str
+
     @property
     def connected(self) -> bool:
         """Whether actions go out now (not while reconnecting)."""

@@ -33,6 +33,7 @@ class FakeSignalling:
 
     def __init__(self) -> None:
         self.connected = True
+        self.url = "ws://signalling.invalid/"
         self.connection_id: str | None = "me"
         self.sent: list[Action] = []
         #: Set to make the next request fail with this error.
