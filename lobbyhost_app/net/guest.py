@@ -44,6 +44,7 @@ from signalling_server.protocol import (
 
 from ..session_values import (
     ENDED,
+    UNREACHABLE_HINT,
     EndReason,
     GuestChat,
     GuestEvent,
@@ -86,8 +87,10 @@ class GuestSession:
         ice: IceSettings,
         *,
         ping_interval: float = 2.0,
-        handshake_timeout: float = 20.0,
+        handshake_timeout: float = 25.0,
     ) -> None:
+        """``handshake_timeout`` is a little longer than the host's (20 s), so the host's
+        verdict (``kicked{reason:"unreachable"}``) usually arrives first."""
         self.signalling = signalling
         self.ice = ice
         self.status = GuestStatus(GuestPhase.IDLE)
@@ -122,7 +125,10 @@ class GuestSession:
             raise
         self.lobby_id = reply.lobby_id
         self.lobby_name = reply.name
-        self._set(GuestStatus(GuestPhase.WAITING, reply.name))
+        # The reply's frame may have come in one read with request_accepted (an
+        # auto-accepting host): then the session is past waiting already.
+        if self.status.phase is GuestPhase.IDLE:
+            self._set(GuestStatus(GuestPhase.WAITING, reply.name))
 
     async def wait_ended(self) -> GuestStatus:
         """Until the session ends (rejected, kicked, closed, failed, left)."""
@@ -164,6 +170,9 @@ class GuestSession:
                 left = reason is RejectReason.HOST_LEFT
                 phase = GuestPhase.HOST_LEFT if left else GuestPhase.REJECTED
                 self._spawn(self._end(GuestStatus(phase, message or "", reason)))
+            case Kicked(reason=KickReason.UNREACHABLE):
+                unreachable = GuestStatus(GuestPhase.FAILED, UNREACHABLE_HINT, KickReason.UNREACHABLE)
+                self._spawn(self._end(unreachable))
             case Kicked(reason=reason, message=message):
                 self._spawn(self._end(GuestStatus(GuestPhase.KICKED, message or "", reason)))
             case LobbyClosed(reason=reason):
@@ -212,7 +221,7 @@ class GuestSession:
                 await link.wait_open()
         except (TimeoutError, ConnectionError):
             if self.status.phase is GuestPhase.CONNECTING:
-                failed = "the connection to the host could not be set up"
+                failed = f"the connection to the host could not be set up: {UNREACHABLE_HINT}"
                 await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
     def _received_description(self, event: ReceivedSessionDescription) -> None:

@@ -34,6 +34,7 @@ from signalling_server.protocol import (
     IceCandidate,
     IceServerInfo,
     KickGuest,
+    KickReason,
     LeaveReason,
     LobbyClosed,
     LobbyInfo,
@@ -449,9 +450,27 @@ class HostSession:
         self._emit(PeerUpdated(guest.connection_id, guest.name, guest.peer_id, guest.link.stats()))
 
     async def _drop(self, guest: _Guest, reason: str) -> None:
-        """Forget a guest (reporting ``reason`` once) and close its link."""
+        """Forget a guest (reporting ``reason`` once) and close its link.
+
+        A guest the host cannot reach (``failed``) is also kicked on the server
+        as ``unreachable``: its seat is freed and it is told why, instead of
+        waiting on "connecting" while holding a place a real guest could take.
+        """
         if self._forget(guest, reason):
+            if reason == "failed":
+                await self._kick_unreachable(guest)
             await self._say_bye_and_close(guest, reason)
+
+    async def _kick_unreachable(self, guest: _Guest) -> None:
+        if self.lobby_id is None or not self.signalling.connected:
+            return
+
+        def refused(error: ServerError) -> None:  # it left or dropped meanwhile: nothing to free
+            logger.info("kicking unreachable %s: %s", guest.name, error)
+
+        kick = KickGuest(connection_id=guest.connection_id, code=KickReason.UNREACHABLE)
+        with contextlib.suppress(NetError):
+            await self.signalling.send(kick, on_error=refused)
 
     @staticmethod
     async def _say_bye_and_close(guest: _Guest, reason: str) -> None:
