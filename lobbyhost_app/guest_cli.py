@@ -5,7 +5,8 @@ alone) works too: the code comes from the link.
 
 Prints events as JSON lines: ``status`` with ``phase``, ``detail`` (the host's
 own words, a lobby name or an error sentence) and, when the server said why the
-session ended, ``reason``; ``rtt``; ``chat`` (with ``from`` and ``peer_id`` when
+session ended, ``reason`` (with ``unreachable``, also ``message``: "The host
+could not reach you: ..." and what to try); ``rtt``; ``chat`` (with ``from`` and ``peer_id`` when
 another guest said it); ``members``. Sends each stdin line as chat; a stdin with
 nothing behind it (closed, ``/dev/null``) just means no chat to send.
 Exits when the session ends: 0 after leaving or the host closing the lobby,
@@ -22,6 +23,8 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+
+from signalling_server.protocol import KickReason
 
 from .errors import LobbyHostError
 from .invite import AddressError, parse_join_target
@@ -44,6 +47,15 @@ _GOOD_ENDINGS = {GuestPhase.LEFT, GuestPhase.LOBBY_CLOSED, GuestPhase.HOST_LEFT}
 
 def _print_event(event: GuestEvent) -> None:
     match event:
+        case GuestStatus(phase=phase, detail=detail, reason=KickReason.UNREACHABLE):
+            said = f"The host could not reach you: {detail}."
+            emit(
+                "status",
+                phase=phase.value,
+                detail=detail,
+                reason=KickReason.UNREACHABLE,
+                message=said,
+            )
         case GuestStatus(phase=phase, detail=detail, reason=None):
             emit("status", phase=phase.value, detail=detail)
         case GuestStatus(phase=phase, detail=detail, reason=reason):

@@ -70,6 +70,8 @@ from .signalling_api import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+#: How long ending waits for an answer being made to finish before closing the link.
+_CLOSE_WAIT_S = 5.0
 
 #: What a ``bye`` from the host means when the server has not said (yet).
 _BYE_ENDINGS: dict[str, tuple[GuestPhase, EndReason]] = {
@@ -109,6 +111,7 @@ class GuestSession:
         self._listeners: list[Callable[[GuestEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._early_chat: list[str] = []
+        self._answering: asyncio.Task[None] | None = None
         self._ended: asyncio.Future[GuestStatus] = asyncio.get_running_loop().create_future()
         signalling.add_listener(self._on_signal)
 
@@ -171,7 +174,9 @@ class GuestSession:
                 phase = GuestPhase.HOST_LEFT if left else GuestPhase.REJECTED
                 self._spawn(self._end(GuestStatus(phase, message or "", reason)))
             case Kicked(reason=KickReason.UNREACHABLE):
-                unreachable = GuestStatus(GuestPhase.FAILED, UNREACHABLE_HINT, KickReason.UNREACHABLE)
+                unreachable = GuestStatus(
+                    GuestPhase.FAILED, UNREACHABLE_HINT, KickReason.UNREACHABLE
+                )
                 self._spawn(self._end(unreachable))
             case Kicked(reason=reason, message=message):
                 self._spawn(self._end(GuestStatus(GuestPhase.KICKED, message or "", reason)))
@@ -233,7 +238,7 @@ class GuestSession:
             logger.info("ignoring a bad description from the host: %s", exc)
             return
         if description.type == "offer":
-            self._spawn(self._answer(self.link, description.sdp))
+            self._answering = self._spawn(self._answer(self.link, description.sdp))
 
     async def _answer(self, link: PeerLink, sdp: str) -> None:
         host_id = self._host_id
@@ -241,6 +246,8 @@ class GuestSession:
         try:
             await link.set_remote_description("offer", sdp)
             await link.pc.setLocalDescription(await link.pc.createAnswer())
+            if self.status.phase in ENDED:
+                return  # ended while gathering (the host gave up, say): nobody to answer
             answer = link.local_description()
             await self.signalling.send(
                 SetSessionDescription(connection_id=host_id, description=answer)
@@ -293,6 +300,11 @@ class GuestSession:
         if self.status.phase in ENDED:
             return
         self._set(status)
+        answering = self._answering
+        if answering is not None and answering is not asyncio.current_task():
+            # Closing the peer connection while aiortc gathers candidates leaks the
+            # sockets gathered after the close: let the answer finish first.
+            await asyncio.wait({answering}, timeout=_CLOSE_WAIT_S)
         if self.lobby is not None:
             await self.lobby.close(bye="left" if status.phase is GuestPhase.LEFT else None)
         if self.link is not None:

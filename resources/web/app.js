@@ -37,6 +37,13 @@ const REJECT_WORDS = new Map([
   ["timeout", "the host did not answer in time"],
 ]);
 
+// Why a WebRTC handshake usually fails and what helps; the desktop app and
+// lobbyhost-guest say the same (lobbyhost_app/session_values.py UNREACHABLE_HINT).
+const UNREACHABLE_HINT =
+  "no network route between you and the host worked; a router or firewall (NAT) " +
+  "on either side is probably blocking it. The host can add a TURN server in " +
+  "Settings (or host on a public server); or try from another network.";
+
 /** The host's own words from an event, or "" when it gave none. */
 function hostWords(content) {
   return typeof content.message === "string" ? content.message.trim() : "";
@@ -117,7 +124,7 @@ class Visit {
             else this.showLinkState();
           },
           closed: () => this.end("Host left: the connection to the host closed", "warn"),
-          failed: () => this.end("Connection failed: could not reach the host", "error"),
+          failed: () => this.end(`Connection failed: could not reach the host: ${UNREACHABLE_HINT}`, "error"),
         });
         this.peer.hostId = this.hostId;
         this.signalling.send("get_lobby_info");
@@ -148,6 +155,10 @@ class Visit {
         else this.end("Lobby closed", "warn");
       },
       kicked(content) {
+        if (content.reason === "unreachable") {
+          this.end(`The host could not reach you: ${UNREACHABLE_HINT}`, "error");
+          return;
+        }
         const said = hostWords(content);
         this.end(said ? `Kicked: ${said}` : "Kicked: the host removed you from the lobby", "error");
       },

@@ -11,6 +11,7 @@ from lobbyhost_app.net.guest import GuestSession
 from lobbyhost_app.net.host import HostSession
 from lobbyhost_app.net.signalling_api import ConnectionClosed, ResumeFailed
 from lobbyhost_app.session_values import (
+    UNREACHABLE_HINT,
     GuestEvent,
     GuestPhase,
     GuestStatus,
@@ -20,7 +21,6 @@ from lobbyhost_app.session_values import (
     LobbyInfoChanged,
     RequestGone,
     SignallingStatus,
-    UNREACHABLE_HINT,
 )
 from signalling_server.protocol import (
     CloseReason,
@@ -169,9 +169,7 @@ async def test_an_acceptance_arriving_with_the_join_reply_is_not_overwritten_by_
     guest.add_listener(events)
     await guest.join("ABC123", "Bob")
     assert guest.status.phase is GuestPhase.CONNECTING
-    assert [e.phase for e in events.events if isinstance(e, GuestStatus)] == [
-        GuestPhase.CONNECTING
-    ]
+    assert [e.phase for e in events.events if isinstance(e, GuestStatus)] == [GuestPhase.CONNECTING]
     await guest.leave()
 
 
