@@ -23,6 +23,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from signalling_server.protocol import KickReason
 
@@ -164,22 +165,38 @@ def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=ice_server_url,
         metavar="URL",
-        help="an extra STUN/TURN URL (turn:user:pass@host:port for credentials; repeatable)",
+        help="an extra STUN/TURN URL (turn:USER:PASSWORD@HOST:PORT for credentials: the "
+        "password follows the last colon, so a TURN REST username such as 1700000000:bob "
+        "works; percent-encode a colon or @ in the password; repeatable)",
+    )
+
+
+def ice_server_from_url(url: str) -> IceServer:
+    """An ICE server from a URL, with TURN credentials taken out of its userinfo.
+
+    ``turn:USER:PASSWORD@HOST:PORT``: the password is what follows the *last*
+    colon, so a username may hold colons, as TURN REST usernames
+    (``<expiry>:<name>``) do. Either part may be percent-encoded (``%3A`` for a
+    colon in a password, ``%40`` for an ``@``).
+    """
+    scheme, _, rest = url.partition(":")
+    if "@" not in rest:
+        return IceServer(urls=(url,))
+    userinfo, _, host = rest.rpartition("@")
+    username, _, credential = userinfo.rpartition(":")
+    if not username:  # no colon at all: a username alone
+        username, credential = credential, ""
+    return IceServer(
+        urls=(f"{scheme}:{host}",),
+        username=unquote(username) or None,
+        credential=unquote(credential) or None,
     )
 
 
 def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
     """IceSettings from ``--ice-address`` and ``--ice-server`` options."""
-    servers = []
-    for url in args.ice_server:
-        scheme, _, rest = url.partition(":")
-        username = credential = None
-        if "@" in rest:
-            userinfo, _, host = rest.rpartition("@")
-            username, _, credential = userinfo.partition(":")
-            url = f"{scheme}:{host}"
-        servers.append(IceServer(urls=(url,), username=username, credential=credential))
-    return IceSettings(servers=tuple(servers), allowed_addresses=tuple(args.ice_address))
+    servers = tuple(ice_server_from_url(url) for url in args.ice_server)
+    return IceSettings(servers=servers, allowed_addresses=tuple(args.ice_address))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

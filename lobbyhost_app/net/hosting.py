@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from signalling_server import (
+    IceConfig,
     Limits,
     ServerConfig,
     SignallingError,
     SignallingServer,
     Timeouts,
+    TurnSecretServer,
+    TurnServer,
     serve,
 )
 
@@ -51,7 +54,12 @@ class HostingOptions:
     limits: Limits | None = None
     #: Timers of the embedded server (grace periods ...); protocol.md's defaults when ``None``.
     timeouts: Timeouts | None = None
+    #: The host's own ICE servers; the embedded server hands its STUN and TURN
+    #: servers (those with credentials) to every guest too.
     ice: IceSettings = field(default_factory=IceSettings)
+    #: TURN servers sharing a secret with this host (coturn ``use-auth-secret``):
+    #: the embedded server mints credentials from it for the host and each guest.
+    turn_secrets: tuple[TurnSecretServer, ...] = ()
     auto_accept: bool = False
     #: Reconnect and resume when the signalling socket drops.
     reconnect: bool = True
@@ -165,6 +173,7 @@ class HostingService:
                 port=port,
                 limits=self.options.limits or Limits(),
                 timeouts=self.options.timeouts or Timeouts(),
+                ice=embedded_ice_config(self.options.ice, self.options.turn_secrets),
             )
             self.server = server = await self._server_stack.enter_async_context(serve(config))
         except OSError as exc:
@@ -173,3 +182,21 @@ class HostingService:
             raise NetError(str(exc)) from exc
         logger.info("embedded signalling server listening on %s", server.url)
         return f"ws://{host_port(local_connect_host(host), server.port)}/"
+
+
+def embedded_ice_config(ice: IceSettings, turn_secrets: Sequence[TurnSecretServer]) -> IceConfig:
+    """What the embedded server hands the host and every guest: the host's STUN servers, its
+    TURN servers with credentials, and credentials minted per client from each shared secret.
+
+    A TURN URL without credentials is left out: nobody could use it.
+    """
+    stun: list[str] = []
+    turn: list[TurnServer] = []
+    for server in ice.servers:
+        stun += [url for url in server.urls if url.lower().startswith(("stun:", "stuns:"))]
+        turn_urls = tuple(url for url in server.urls if url.lower().startswith(("turn:", "turns:")))
+        if turn_urls and server.username and server.credential:
+            turn.append(
+                TurnServer(urls=turn_urls, username=server.username, credential=server.credential)
+            )
+    return IceConfig(stun_urls=tuple(stun), turn=tuple(turn), turn_secret=tuple(turn_secrets))
