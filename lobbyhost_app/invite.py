@@ -114,30 +114,6 @@ def listening_sentence(listen_host: str, port: int, lan: Iterable[str]) -> str:
     return f"Signalling server listening on {address}: guests can reach it there"
 
 
-def address_scope_note(host: str) -> str | None:
-    """Why ``host`` cannot work from another network, for the end of an error; ``None`` if it can.
-
-    A private (RFC 1918, unique local), loopback or link-local address reaches
-    only machines on the same network (or only this one), whatever the port.
-    """
-    literal = host.strip("[]")
-    if literal == "localhost":
-        return f"{literal} is this computer's own name: it only reaches a server on this computer"
-    try:
-        address = ipaddress.ip_address(literal)
-    except ValueError:
-        return None
-    if address.is_loopback:
-        return (
-            f"{literal} is this computer's own address: it only reaches a server on this computer"
-        )
-    if address.is_link_local:
-        return f"{literal} is a link-local address: it only works on the host's own network segment"
-    if address.is_private:
-        return f"{literal} is a private address: it only works on the host's own network"
-    return None
-
-
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback address or ``localhost``: reachable from this machine only."""
     host = host.strip("[]")

@@ -53,7 +53,8 @@ from signalling_server.protocol import (
     encode_action,
 )
 
-from ..invite import address_scope_note, is_loopback
+from ..invite import is_loopback
+from ..invite_address import address_scope_note
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import NetError, ServerError, connect_problem, error_code
 from .pacing import ActionPacer
