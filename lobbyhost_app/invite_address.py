@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import ifaddr
 
-from .invite import host_port, is_wildcard
+from .invite import AddressError, host_port, is_wildcard
 
 
 class AddressSource(enum.StrEnum):
@@ -43,6 +44,9 @@ _LOCAL_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 )
+
+#: One label of a host name (RFC 1123): letters, digits and inner hyphens.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 _SOURCE_WORDS = {
     AddressSource.INTERFACE: "network interface",
@@ -157,6 +161,23 @@ def preferred_invite_address(choices: Sequence[InviteAddress]) -> InviteAddress:
         if address.source is AddressSource.INTERFACE and address.reach is not Reach.THIS_COMPUTER:
             return address
     return choices[0]
+
+
+def typed_invite_address(text: str) -> InviteAddress:
+    """An address the host typed: an IP address or a DNS name (not looked up: it is for
+    guests to resolve). :class:`AddressError` for anything else."""
+    host = text.strip().strip("[]")
+    if not host:
+        raise AddressError("Type the address guests should use (an IP address or a name).")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels) or host.isdigit():
+            raise AddressError(
+                f"{text.strip()!r} is not an IP address or a host name guests could use."
+            ) from None
+    return InviteAddress(host, AddressSource.CUSTOM)
 
 
 async def discover_stun_address(stun_url: str) -> InviteAddress:

@@ -20,11 +20,11 @@ from signalling_server import Limits, SignallingServer, Timeouts
 
 from ..errors import LobbyHostError
 from ..invite import (
-    embedded_invite_link,
     listening_sentence,
     normalize_server_url,
     remote_invite_link,
 )
+from ..invite_address import interface_addresses
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
@@ -48,6 +48,7 @@ from ..session_values import (
     SignallingStatus,
 )
 from .base import ControllerBase, listen_error_message
+from .invite_controller import InviteController
 from .settings import AppSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,8 @@ class HostController(ControllerBase):
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(PEER_FLUSH_MS)
+        #: The invite link's address: choices, the one in use, the public one by STUN.
+        self.invite = InviteController(self)
         self._connect_signals()
         self._reset_auto_accept()
 
@@ -174,6 +177,8 @@ class HostController(ControllerBase):
         self.peer_connection_lost.connect(self._on_self_peer_connection_lost)
         self.peer_resumed.connect(self._on_self_peer_resumed)
         self.lobby_closed.connect(self._on_self_lobby_closed)
+        self.invite.link_changed.connect(self._on_invite_link_changed)
+        self.invite.discovery_failed.connect(self._on_invite_discovery_failed)
 
     @property
     def embedded_server(self) -> SignallingServer | None:
@@ -395,12 +400,15 @@ class HostController(ControllerBase):
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id
+        settings = self.settings.load()
         if self._listen is not None:
             host, port = self._listen
-            self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
+            self.invite.start(host, port, event.lobby_id, interface_addresses())
+            if settings.stun_urls:  # the public address, for the host to choose
+                self.invite.discover_public_address(settings.stun_urls[0])
         else:
-            settings = self.settings.load()
-            self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
+            self.invite.start_fixed(remote_invite_link(settings.remote_server_url, event.lobby_id))
+        self.invite_link = self.invite.link
         self._set_state(HostState.OPEN)
         self.message_logged.emit(f"Lobby {event.lobby_id} is open; invite link {self.invite_link}")
         self.lobby_opened.emit(event.lobby_id, self.invite_link)
@@ -491,7 +499,16 @@ class HostController(ControllerBase):
     def _on_self_peer_resumed(self, event: PeerResumed) -> None:
         self.peers.mark_reconnected(event.peer_id)
 
+    def _on_invite_link_changed(self, link: str, note: str) -> None:
+        if link and self.state is HostState.OPEN and link != self.invite_link:
+            self.message_logged.emit(f"Invite link is now {link} ({note})")
+        self.invite_link = link or None
+
+    def _on_invite_discovery_failed(self, message: str) -> None:
+        self.message_logged.emit(f"Public address not found: {message}")
+
     def _on_self_lobby_closed(self, reason: str) -> None:
+        self.invite.clear()
         self.code = self.invite_link = None
         self._request_names.clear()
         self._connected.clear()
