@@ -271,6 +271,7 @@ class HostController(ControllerBase):
                 limits=self.server_limits,
                 timeouts=self.server_timeouts,
                 ice=settings.ice_settings(),
+                turn_secrets=settings.turn_secrets(),
                 auto_accept=settings.auto_accept,
             )
             self._hosting = hosting = HostingService(options)
