@@ -39,7 +39,7 @@ def file_keyring(tmp_path: Path) -> PlaintextKeyring:
 def no_keyring() -> Iterator[None]:
     """A system with no keyring at all (keyring's own "fail" backend), for the test's length."""
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(fail.Keyring())  # type: ignore[no-untyped-call]  # untyped upstream
     try:
         yield
     finally:
