@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,10 +90,27 @@ class ServerConfig:
     #: A folder holding the Camus web client's static files (``dist/index.js``,
     #: ``css/``, ``fonts/``), served under ``/camus/static/``; never shipped (AGPL).
     camus_web_root: Path | None = None
+    #: A certificate chain and its private key (PEM files): the server then speaks
+    #: TLS itself (``wss://`` and ``https://``). Both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Reverse proxies (addresses or networks, such as ``127.0.0.1`` or
+    #: ``10.0.0.0/8``) whose ``X-Forwarded-For`` names the real client: behind a
+    #: TLS proxy, per-address limits then count clients, not the proxy.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key go together: give both or neither")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"trusted_proxies: {proxy!r} is not an address or network"
+                ) from exc
         if not self.dialect_time_scale > 0:
             raise ConfigError("dialect_time_scale must be positive")
 
@@ -123,8 +141,11 @@ def config_from_mapping(data: dict[str, Any], *, source: str | None = None) -> S
         ice = _ice_from_mapping(data.pop("ice", {}))
         if isinstance(data.get("web_root"), str):
             data["web_root"] = Path(data["web_root"])
-        if isinstance(data.get("camus_web_root"), str):
-            data["camus_web_root"] = Path(data["camus_web_root"])
+        for key in ("camus_web_root", "tls_cert", "tls_key"):
+            if isinstance(data.get(key), str):
+                data[key] = Path(data[key])
+        if isinstance(data.get("trusted_proxies"), list):
+            data["trusted_proxies"] = tuple(data["trusted_proxies"])
         return ServerConfig(limits=limits, timeouts=timeouts, ice=ice, **data)
     except TypeError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc

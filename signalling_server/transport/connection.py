@@ -22,6 +22,7 @@ import h11
 from ..codecs import Codec
 from ..config import ServerConfig
 from ..http_routes import HttpReply, HttpRequest, error_reply, method_not_allowed_reply
+from .forwarded import client_address
 from .handshake import accept_websocket
 from .http_wire import InvalidReply, encode_reply
 from .websocket import WebsocketSession
@@ -172,13 +173,16 @@ class Connection(asyncio.Protocol):
         method = request.method.decode("ascii")
         path, _, query = request.target.decode("latin-1").partition("?")
         listener = self._listener
+        headers = tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers
+        )
+        # Behind a trusted TLS proxy, limits and blocks apply to the real client.
+        self._address = client_address(self._address, headers, listener.trusted_proxies)
         http_request = HttpRequest(
             method=method,
             path=path,
             query=query,
-            headers=tuple(
-                (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers
-            ),
+            headers=headers,
             body=bytes(self._body),
             client=self._address,
         )

@@ -14,7 +14,9 @@ import logging
 from ..config import ServerConfig
 from ..ids import ConnectionId
 from .connection import Connection
+from .forwarded import Network, trusted_networks
 from .router import HttpRouter, WebsocketRoutes
+from .tls import server_tls_context
 from .websocket import ConnectionSink, WebsocketSession
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class Listener:
         self.websocket_routes = websocket_routes
         #: The ``Server`` header of every reply.
         self.server_header = server_header
+        #: Proxies whose X-Forwarded-For names the real client.
+        self.trusted_proxies: tuple[Network, ...] = trusted_networks(config.trusted_proxies)
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
         self._sessions: dict[ConnectionId, WebsocketSession] = {}
@@ -49,8 +53,15 @@ class Listener:
     async def start(self) -> None:
         """Listen on the configured host and port."""
         loop = asyncio.get_running_loop()
+        tls = None
+        if self.config.tls_cert is not None and self.config.tls_key is not None:
+            tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         self._server = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.port, backlog=BACKLOG
+            lambda: Connection(self),
+            self.config.host,
+            self.config.port,
+            backlog=BACKLOG,
+            ssl=tls,
         )
 
     @property
