@@ -53,15 +53,23 @@ def _free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running_coturn(
-    workdir: Path, *, secret: str | None = None, user: tuple[str, str] | None = None
+    workdir: Path,
+    *,
+    secret: str | None = None,
+    user: tuple[str, str] | None = None,
+    config: Path | None = None,
 ) -> AsyncIterator[Coturn]:
-    """coturn on 127.0.0.1 with a REST ``secret`` or a static ``user`` (name, password)."""
+    """coturn on 127.0.0.1 with a REST ``secret`` or a static ``user`` (name, password).
+
+    ``config``: a turnserver.conf to read as well (its values win where coturn
+    lets a file override the command line: write test values into the file).
+    """
     binary = shutil.which("turnserver")
     if binary is None:
         cannot_run("coturn is not installed (apt-get install coturn)")
     port = _free_port()
     args = [
-        "-n",  # no config file: everything is on this command line
+        *(("-c", str(config)) if config is not None else ("-n",)),  # -n: no config file
         "-v",  # verbose, for the "listener opened" line
         "--listening-ip=127.0.0.1",
         "--relay-ip=127.0.0.1",
