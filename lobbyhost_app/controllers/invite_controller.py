@@ -11,6 +11,7 @@ mapped). A link through a remote signalling server is fixed: nothing to choose.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
@@ -70,8 +71,7 @@ class InviteController(ControllerBase):
         """A lobby on a remote server: its link, with nothing to choose."""
         self.fixed, self.choices, self.chosen, self.link = True, [], None, link
         self.choices_changed.emit([])
-        host = link.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        self.link_changed.emit(link, reach_note(reach_of(host)))
+        self.link_changed.emit(link, reach_note(reach_of(urlsplit(link).hostname or "")))
 
     def clear(self) -> None:
         """The lobby closed: no link, no choices."""

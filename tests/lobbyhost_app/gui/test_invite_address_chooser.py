@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from lobbyhost_app.controllers import host_controller
 from lobbyhost_app.controllers.settings import Settings
 from lobbyhost_app.invite_address import AddressSource, InviteAddress
+from signalling_server import ServerConfig, serve
 from tests.coturn import running_coturn
 
 from .helpers import Hosting, hosting, wait_until
@@ -113,3 +114,16 @@ async def test_the_public_address_from_the_stun_server_is_offered(
                 lambda: combo.findText(public) >= 0, h.controller.invite.choices_changed
             )
             assert combo.currentIndex() == 0  # offered, not chosen: its port may be closed
+
+
+async def test_on_a_remote_server_the_link_is_the_servers_and_there_is_nothing_to_choose(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """Hosting on a remote lobbyhost-server: the link carries its address, the chooser is off, and its reach is said."""
+    async with serve(ServerConfig(port=0)) as remote:
+        Settings(settings_store).update(use_remote_server=True, remote_server_url=remote.url)
+        async with hosting(qtbot, settings_store) as h:
+            chooser = h.view.invite_address_chooser
+            assert h.view.invite_edit.text() == f"http://127.0.0.1:{remote.port}/join/{h.code}"
+            assert not chooser.address_combo.isEnabled() and not chooser.use_button.isEnabled()
+            assert chooser.reach_label.text() == "Only on this computer"
