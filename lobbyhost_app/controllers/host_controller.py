@@ -29,7 +29,7 @@ from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
 from ..net.host import HostSession
-from ..net.hosting import HostingOptions, HostingService
+from ..net.hosting import HANDSHAKE_TIMEOUT_S, HostingOptions, HostingService
 from ..net.ice import local_addresses
 from ..session_values import (
     ChatReceived,
@@ -61,7 +61,7 @@ _GONE_WORDS = {
     "kicked": "was kicked",
     "disconnected": "lost the connection",
     "lost": "lost the connection",
-    "failed": "could not connect",
+    "failed": "could not be reached (no network path worked; its seat is free again)",
     "closed": "was disconnected (lobby closed)",
 }
 
@@ -153,6 +153,8 @@ class HostController(ControllerBase):
         self.server_limits = Limits()
         #: Timers of the embedded server (grace periods, request timeout): protocol.md's defaults.
         self.server_timeouts = Timeouts()
+        #: Seconds a guest's link may take to open before it is dropped as unreachable.
+        self.handshake_timeout = HANDSHAKE_TIMEOUT_S
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -273,6 +275,7 @@ class HostController(ControllerBase):
                 ice=settings.ice_settings(),
                 turn_secrets=settings.turn_secrets(),
                 auto_accept=settings.auto_accept,
+                handshake_timeout=self.handshake_timeout,
             )
             self._hosting = hosting = HostingService(options)
             hosting.add_listener(self._on_session_event)

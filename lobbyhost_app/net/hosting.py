@@ -40,6 +40,10 @@ from .signalling import SignallingClient
 logger = logging.getLogger(__name__)
 
 
+#: How long a host waits for a guest's link to open, unless told otherwise.
+HANDSHAKE_TIMEOUT_S = 20.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostingOptions:
     """Where the signalling server is, and how the host behaves."""
@@ -61,6 +65,9 @@ class HostingOptions:
     #: the embedded server mints credentials from it for the host and each guest.
     turn_secrets: tuple[TurnSecretServer, ...] = ()
     auto_accept: bool = False
+    #: How long the host waits for a guest's link to open before giving up on it
+    #: (the guest is then kicked as unreachable, freeing its seat).
+    handshake_timeout: float = HANDSHAKE_TIMEOUT_S
     #: Reconnect and resume when the signalling socket drops.
     reconnect: bool = True
     ping_interval: float = 2.0
@@ -117,6 +124,7 @@ class HostingService:
                 self.options.ice,
                 auto_accept=self.options.auto_accept,
                 ping_interval=self.options.ping_interval,
+                handshake_timeout=self.options.handshake_timeout,
                 guest_grace=self._guest_grace(),
             )
             for listener in self._listeners:
