@@ -6,7 +6,7 @@
 
 import { codeFromPath, normaliseCode } from "./code.js";
 import { GuestPeer } from "./peer.js";
-import { Signalling, serverUrl } from "./signalling.js";
+import { Signalling, privateAddressNote, serverUrl } from "./signalling.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -44,6 +44,13 @@ const UNREACHABLE_HINT =
   "on either side is probably blocking it. The host can add a TURN server in " +
   "Settings (or host on a public server); or try from another network.";
 
+/** Why the signalling server could not be reached at all, with why a private address can't work. */
+function unreachableServer(hostname) {
+  const note = privateAddressNote(hostname);
+  const said = `Could not reach the signalling server at ${hostname}`;
+  return note ? `${said}: ${note}.` : `${said}.`;
+}
+
 /** The host's own words from an event, or "" when it gave none. */
 function hostWords(content) {
   return typeof content.message === "string" ? content.message.trim() : "";
@@ -64,7 +71,10 @@ class Visit {
       onEvent: (event, content) => this.onEvent(event, content),
       onOpen: (resuming) => this.onOpen(resuming),
       onLost: () => this.onLost(),
-      onClosed: () => this.end("Connection failed: lost the connection to the server", "error"),
+      onClosed: (everOpened) => {
+        if (everOpened) this.end("Connection failed: lost the connection to the server", "error");
+        else this.end(unreachableServer(window.location.hostname), "error");
+      },
     });
   }
 
