@@ -171,6 +171,13 @@ def _main(argv: Sequence[str] | None) -> int:
                 "uses the ICE settings of LobbyHost > Settings.",
                 file=sys.stderr,
             )
+        if args.server or args.turn_secret_file or args.invite_address:
+            print(
+                "lobbyhost: --server, --turn-secret-file and --invite-address are for "
+                "--headless; the window takes the remote server and the TURN secret from "
+                "LobbyHost > Settings, and the link address from its Link address row.",
+                file=sys.stderr,
+            )
         # Imported here so the headless host never loads Qt (servers have no display).
         from .app import run_gui
 
