@@ -38,14 +38,21 @@ class SecretStore:
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
         """``backend`` as given is used whatever it is (tests pass a file backend);
-        by default, keyring's choice for this system, unless it is no real keyring."""
-        if backend is None:
-            found = keyring.get_keyring()
-            backend = None if _backend_name(found) in _NOT_SECRET else found
-        self._backend = backend
+        by default, keyring's choice for this system, unless it is no real keyring,
+        looked for on first use (a desktop may ask to unlock its keyring then)."""
+        self._resolved = backend is not None
+        self._backend_found: KeyringBackend | None = backend
         #: What this run knows: every secret read or set (the keyring is asked once),
         #: and the only copy when there is no keyring.
         self._known: dict[str, str] = {}
+
+    @property
+    def _backend(self) -> KeyringBackend | None:
+        if not self._resolved:
+            found = keyring.get_keyring()
+            self._backend_found = None if _backend_name(found) in _NOT_SECRET else found
+            self._resolved = True
+        return self._backend_found
 
     @property
     def note(self) -> str | None:
@@ -54,10 +61,13 @@ class SecretStore:
 
     def get(self, name: str) -> str:
         """The secret called ``name``, or ``""``."""
-        if name in self._known or self._backend is None:
-            return self._known.get(name, "")
+        if name in self._known:
+            return self._known[name]
+        backend = self._backend
+        if backend is None:
+            return ""
         try:
-            value = self._backend.get_password(SERVICE, name) or ""
+            value = backend.get_password(SERVICE, name) or ""
         except keyring.errors.KeyringError as exc:
             self._give_up(exc)
             value = ""
@@ -66,10 +76,11 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         """Keep ``value`` as ``name``; an empty value forgets it."""
-        if self._backend is not None:
+        backend = self._backend
+        if backend is not None:
             try:
                 if value:
-                    self._backend.set_password(SERVICE, name, value)
+                    backend.set_password(SERVICE, name, value)
                 else:
                     self._forget(name)
             except keyring.errors.KeyringError as exc:
@@ -77,11 +88,12 @@ class SecretStore:
         self._known[name] = value
 
     def _forget(self, name: str) -> None:
-        assert self._backend is not None
+        backend = self._backend
+        assert backend is not None
         with contextlib.suppress(keyring.errors.PasswordDeleteError):  # nothing was stored
-            self._backend.delete_password(SERVICE, name)
+            backend.delete_password(SERVICE, name)
 
     def _give_up(self, exc: keyring.errors.KeyringError) -> None:
         """A keyring that fails (locked, gone): keep secrets in memory from now on, and say so."""
         logger.warning("the keyring failed (%s): secrets kept in memory only", type(exc).__name__)
-        self._backend = None
+        self._backend_found, self._resolved = None, True

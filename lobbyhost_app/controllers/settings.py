@@ -97,6 +97,12 @@ _KEYS: dict[str, str] = {
 #: Settings kept in the keyring, by the name they are stored under there.
 _SECRETS: dict[str, str] = {"turn_secret": "turn_secret"}
 
+
+def _secret_marker(name: str) -> str:
+    """The settings key saying a secret is in the keyring (never the secret itself)."""
+    return f"ice/{name}_in_keyring"
+
+
 #: Where older versions kept a setting, as a new process and as the writing one see it.
 _LEGACY_KEYS: dict[str, tuple[str, ...]] = {
     "display_name": ("General/display_name", "general/display_name"),
@@ -130,7 +136,11 @@ class Settings(QObject):
         self._move_legacy_keys()
         for item in dataclasses.fields(AppSettings):
             if item.name in _SECRETS:
-                values[item.name] = self.secrets.get(_SECRETS[item.name])
+                # Only a secret known to be there is asked for: no keyring prompt otherwise.
+                stored = self._store.value(_secret_marker(item.name), False)
+                values[item.name] = (
+                    self.secrets.get(_SECRETS[item.name]) if _convert(stored, False) else ""
+                )
                 continue
             default = getattr(defaults, item.name)
             raw = self._store.value(_KEYS[item.name], None)
@@ -155,7 +165,10 @@ class Settings(QObject):
         for item in dataclasses.fields(AppSettings):
             value = getattr(settings, item.name)
             if item.name in _SECRETS:
-                self.secrets.set(_SECRETS[item.name], value)
+                marked = _convert(self._store.value(_secret_marker(item.name), False), False)
+                if value or marked:
+                    self.secrets.set(_SECRETS[item.name], value)
+                self._store.setValue(_secret_marker(item.name), bool(value))
                 continue
             if isinstance(value, tuple):
                 value = " ".join(value)

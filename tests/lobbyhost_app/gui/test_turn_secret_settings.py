@@ -134,3 +134,11 @@ async def test_the_desktop_host_hands_guests_credentials_minted_from_the_secret(
         expiry, _, who = turn["username"].partition(":")
         assert int(expiry) > time.time() and who == accepted["connection_id"]
         assert urlsplit(parts.host.server_url).hostname == "127.0.0.1"
+
+
+def test_settings_without_a_secret_never_ask_the_keyring(
+    settings_store: QSettings, file_keyring: PlaintextKeyring
+) -> None:
+    """Until a secret was saved, loading settings leaves the keyring alone (no unlock prompt at start-up)."""
+    file_keyring.set_password(SERVICE, "turn_secret", "left by someone else")
+    assert Settings(settings_store, secrets=SecretStore(file_keyring)).load().turn_secret == ""
