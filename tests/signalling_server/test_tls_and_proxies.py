@@ -17,6 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from signalling_server import Limits, ServerConfig, serve
+from signalling_server.config import config_from_mapping
 from signalling_server.errors import ConfigError
 from signalling_server.transport.forwarded import client_address, trusted_networks
 from tests.signalling_server.test_http_and_cli import PROCESS_TIMEOUT, ROOT, cli_command
@@ -182,3 +183,14 @@ def test_the_client_address_is_taken_from_trusted_proxies_only(
     trusted = trusted_networks(["127.0.0.1", "10.0.0.0/8"])
     headers = [("X-Forwarded-For", value) for value in forwarded]
     assert client_address(peer, headers, trusted) == client
+
+
+def test_tls_and_proxy_keys_load_from_the_config_file(tmp_path: Path) -> None:
+    """tls_cert, tls_key and trusted_proxies in TOML become paths and a tuple; a bad proxy is a ConfigError naming it."""
+    config = config_from_mapping(
+        {"tls_cert": "/etc/c.pem", "tls_key": "/etc/k.pem", "trusted_proxies": ["10.0.0.0/8"]}
+    )
+    assert (config.tls_cert, config.tls_key) == (Path("/etc/c.pem"), Path("/etc/k.pem"))
+    assert config.trusted_proxies == ("10.0.0.0/8",)
+    with pytest.raises(ConfigError, match=r"'proxy\.example' is not an address or network"):
+        config_from_mapping({"trusted_proxies": ["proxy.example"]})
