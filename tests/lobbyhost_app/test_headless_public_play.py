@@ -12,6 +12,7 @@ from lobbyhost_app import cli
 from signalling_server import Limits, ServerConfig, serve
 from tests.coturn import running_coturn
 from tests.signalling_server.wsclient import WsClient
+from tests.tls_certificates import self_signed_certificate
 
 from .test_headless_and_guest_cli import START_TIMEOUT, guest, headless_host, running
 
@@ -125,3 +126,33 @@ def test_a_turn_secret_without_a_turn_server_is_a_usage_error(
         cli.main(["--headless", "--turn-secret-file", str(secret_file)])
     assert exited.value.code == 2
     assert "--ice-server turn:HOST:PORT" in capsys.readouterr().err
+
+
+async def test_headless_and_guest_cli_meet_on_a_wss_server_by_its_https_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server with a certificate (trusted through SSL_CERT_FILE): --server wss:// hosts, the invite link is https://, and lobbyhost-guest joins by it and connects."""
+    certificate = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate.cert))
+    config = ServerConfig(
+        port=0,
+        limits=Limits(password_hash_iterations=1),
+        tls_cert=certificate.cert,
+        tls_key=certificate.key,
+    )
+    async with serve(config) as server:
+        command = (
+            "--headless",
+            "--server",
+            server.url,
+            "--ice-address",
+            "127.0.0.1",
+            "--auto-accept",
+        )
+        async with running("host", "lobbyhost_app.cli", *command) as host:
+            started = await host.expect("lobby_started", within=START_TIMEOUT)
+            assert started["healthz"] == f"https://127.0.0.1:{server.port}/healthz"
+            invite = await host.expect("invite")
+            assert invite["link"] == f"https://127.0.0.1:{server.port}/join/{started['lobby_id']}"
+            async with guest(invite["link"], "") as bob:
+                await bob.expect("status", within=START_TIMEOUT, phase="connected")
