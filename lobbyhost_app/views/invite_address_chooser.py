@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from ..controllers.invite_controller import InviteController
 from ..errors import LobbyHostError
-from ..invite_address import InviteAddress, Reach
+from ..invite_address import InviteAddress
 
 
 class InviteAddressChooser(QWidget):
@@ -66,8 +66,6 @@ class InviteAddressChooser(QWidget):
     def _on_controller_link_changed(self, link: str, note: str) -> None:
         chosen = self.controller.chosen
         self.reach_label.setText(note[:1].upper() + note[1:] if link else "")
-        warn = chosen is not None and chosen.reach is not Reach.INTERNET
-        self.reach_label.setProperty("warning", warn)
         if chosen is not None:
             self.address_combo.setCurrentIndex(self._index_of(chosen))
 
