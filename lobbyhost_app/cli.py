@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,18 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="--headless: let a guest take over the lobby when this host leaves",
     )
     parser.add_argument(
-        "--server",
-        metavar="URL",
-        help="--headless: host on this running signalling server (ws://HOST:PORT/) instead "
-        "of an embedded one, so the lobby outlives this process",
-    )
-    parser.add_argument(
         "--name",
         help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
         "the window its settings)",
     )
     add_ice_arguments(parser)
     add_forward_arguments(parser)
+    public = parser.add_argument_group("playing over the internet (--headless)")
+    public.add_argument(
+        "--server",
+        metavar="URL",
+        help="host on a running lobbyhost-server (ws://, wss:// or https:// URL) instead "
+        "of the embedded one; guests use its address, nothing needs forwarding here",
+    )
+    public.add_argument(
+        "--turn-secret-file",
+        type=Path,
+        metavar="PATH",
+        help="a file holding the secret this host shares with a TURN server (coturn "
+        "use-auth-secret); --ice-server turn:HOST:PORT URLs given without credentials get "
+        "credentials minted from it for the host and every guest (a file, since a command "
+        "line is visible to every user of the machine)",
+    )
+    public.add_argument(
+        "--invite-address",
+        metavar="ADDR",
+        help="the address in the invite link: an IP address or a name, or 'stun' for the "
+        "public address the first --ice-server stun: URL sees (default: a LAN address)",
+    )
     return parser
 
 
@@ -190,6 +207,13 @@ def _main(argv: Sequence[str] | None) -> int:
                 "uses the ICE settings of LobbyHost > Settings.",
                 file=sys.stderr,
             )
+        if args.server or args.turn_secret_file or args.invite_address:
+            print(
+                "lobbyhost: --server, --turn-secret-file and --invite-address are for "
+                "--headless; the window takes the remote server and the TURN secret from "
+                "LobbyHost > Settings, and the link address from its Link address row.",
+                file=sys.stderr,
+            )
         # Imported here so the headless host never loads Qt (servers have no display).
         from .app import run_gui
 
@@ -198,9 +222,13 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     import asyncio
 
-    from .headless import HeadlessOptions, run_headless
+    from .headless import HeadlessOptions, public_play_options, run_headless
     from .net.ice import install_address_allow_list
 
+    try:
+        public = public_play_options(args, ice)
+    except LobbyHostError as exc:
+        parser.error(str(exc))
     install_address_allow_list(ice.allowed_addresses)
     host, port = args.listen or DEFAULT_LISTEN
     options = HeadlessOptions(
@@ -209,10 +237,12 @@ def _main(argv: Sequence[str] | None) -> int:
         code=args.code,
         auto_accept=args.auto_accept,
         name=args.name or DEFAULT_NAME,
-        ice=ice,
+        ice=public.ice,
+        remote_url=public.remote_url,
+        turn_secrets=public.turn_secrets,
+        invite_address=args.invite_address,
         forwards=tuple(args.forward),
         forward_target=args.forward_target,
         migratable=args.migratable,
-        server_url=args.server,
     )
     return asyncio.run(run_headless(options))

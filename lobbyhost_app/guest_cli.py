@@ -5,11 +5,12 @@ alone) works too: the code comes from the link.
 
 Prints events as JSON lines: ``status`` with ``phase``, ``detail`` (the host's
 own words, a lobby name or an error sentence) and, when the server said why the
-session ended, ``reason``; ``rtt``; ``chat`` (with ``from`` and ``peer_id`` when
-another guest said it); ``members``; ``forward`` for each local listener opened
-for a game port the host shares (``proto``, ``port``: the host's, ``local``:
-``127.0.0.1:N``, the address to give the game) and ``forward_closed`` when the
-host stops sharing it. Sends each stdin line as chat; a stdin with
+session ended, ``reason`` (with ``unreachable``, also ``message``: "The host
+could not reach you: ..." and what to try); ``rtt``; ``chat`` (with ``from`` and
+``peer_id`` when another guest said it); ``members``; ``forward`` for each local
+listener opened for a game port the host shares (``proto``, ``port``: the host's,
+``local``: ``127.0.0.1:N``, the address to give the game) and ``forward_closed``
+when the host stops sharing it. Sends each stdin line as chat; a stdin with
 nothing behind it (closed, ``/dev/null``) just means no chat to send.
 Exits when the session ends: 0 after leaving or the host closing the lobby,
 1 when rejected, kicked or failed; 2 for arguments it cannot use. SIGINT and
@@ -33,8 +34,9 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from urllib.parse import unquote
 
-from signalling_server.protocol import Promoted
+from signalling_server.protocol import KickReason, Promoted
 
 from .cli import parse_listen
 from .errors import LobbyHostError
@@ -72,6 +74,15 @@ _GOOD_ENDINGS = {
 
 def _print_event(event: GuestEvent) -> None:
     match event:
+        case GuestStatus(phase=phase, detail=detail, reason=KickReason.UNREACHABLE):
+            said = f"The host could not reach you: {detail}."
+            emit(
+                "status",
+                phase=phase.value,
+                detail=detail,
+                reason=KickReason.UNREACHABLE,
+                message=said,
+            )
         case GuestStatus(phase=phase, detail=detail, reason=None):
             emit("status", phase=phase.value, detail=detail)
         case GuestStatus(phase=phase, detail=detail, reason=reason):
@@ -306,22 +317,38 @@ def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=ice_server_url,
         metavar="URL",
-        help="an extra STUN/TURN URL (turn:user:pass@host:port for credentials; repeatable)",
+        help="an extra STUN/TURN URL (turn:USER:PASSWORD@HOST:PORT for credentials: the "
+        "password follows the last colon, so a TURN REST username such as 1700000000:bob "
+        "works; percent-encode a colon or @ in the password; repeatable)",
+    )
+
+
+def ice_server_from_url(url: str) -> IceServer:
+    """An ICE server from a URL, with TURN credentials taken out of its userinfo.
+
+    ``turn:USER:PASSWORD@HOST:PORT``: the password is what follows the *last*
+    colon, so a username may hold colons, as TURN REST usernames
+    (``<expiry>:<name>``) do. Either part may be percent-encoded (``%3A`` for a
+    colon in a password, ``%40`` for an ``@``).
+    """
+    scheme, _, rest = url.partition(":")
+    if "@" not in rest:
+        return IceServer(urls=(url,))
+    userinfo, _, host = rest.rpartition("@")
+    username, _, credential = userinfo.rpartition(":")
+    if not username:  # no colon at all: a username alone
+        username, credential = credential, ""
+    return IceServer(
+        urls=(f"{scheme}:{host}",),
+        username=unquote(username) or None,
+        credential=unquote(credential) or None,
     )
 
 
 def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
     """IceSettings from ``--ice-address`` and ``--ice-server`` options."""
-    servers = []
-    for url in args.ice_server:
-        scheme, _, rest = url.partition(":")
-        username = credential = None
-        if "@" in rest:
-            userinfo, _, host = rest.rpartition("@")
-            username, _, credential = userinfo.partition(":")
-            url = f"{scheme}:{host}"
-        servers.append(IceServer(urls=(url,), username=username, credential=credential))
-    return IceSettings(servers=tuple(servers), allowed_addresses=tuple(args.ice_address))
+    servers = tuple(ice_server_from_url(url) for url in args.ice_server)
+    return IceSettings(servers=servers, allowed_addresses=tuple(args.ice_address))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

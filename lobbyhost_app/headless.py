@@ -1,7 +1,9 @@
 """``lobbyhost --headless``: the embedded server and the host peers, no display.
 
 Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``
-(with ``forwards``, the game ports shared with ``--forward``), ``request_to_join``,
+(with ``forwards``, the game ports shared with ``--forward``), ``invite``
+(``link``, ``address``, ``source``, ``reach``, ``note``: who the link reaches,
+"only on your network" for a private address), ``request_to_join``,
 ``request_removed``, ``peer_connected``, ``peer_rtt``, ``chat``, ``peer_left``,
 ``lobby_closed``, ``error``, ``forward`` (a listener here for a port a guest
 shares: ``proto``, ``port``, ``local``), and ``output_dropped``
@@ -24,6 +26,7 @@ process.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -31,15 +34,30 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+from signalling_server import TurnSecretServer
 
 from .errors import LobbyHostError
-from .invite import host_port, local_connect_host
+from .invite import host_port, local_connect_host, normalize_server_url, remote_invite_link
+from .invite_address import (
+    InviteAddress,
+    Reach,
+    discover_stun_address,
+    interface_addresses,
+    invite_choices,
+    preferred_invite_address,
+    reach_note,
+    reach_of,
+    typed_invite_address,
+)
 from .jsonlines import emit, stdin_lines
 from .net.bridge import Forward
+from .net.errors import NetError
 from .net.forwards import SharedPort
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
-from .net.ice import IceSettings
+from .net.ice import IceServer, IceSettings
 from .net.relocation import move_to_successor
 from .session_values import (
     ChatReceived,
@@ -71,8 +89,73 @@ class HeadlessOptions:
     forward_target: str = "127.0.0.1"
     #: A guest takes over when this host leaves.
     migratable: bool = False
-    #: A running signalling server to host on instead of an embedded one.
-    server_url: str | None = None
+    #: A running lobbyhost-server to host on instead of the embedded one.
+    remote_url: str | None = None
+    #: TURN servers whose shared secret the embedded server mints credentials from.
+    turn_secrets: tuple[TurnSecretServer, ...] = ()
+    #: The invite link's address: an IP or name, ``"stun"`` (the public address the
+    #: first STUN server sees), or ``None`` for the preferred interface address.
+    invite_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublicPlay:
+    """What ``--server`` and ``--turn-secret-file`` make of the ICE options."""
+
+    ice: IceSettings
+    remote_url: str | None
+    turn_secrets: tuple[TurnSecretServer, ...]
+
+
+def public_play_options(args: argparse.Namespace, ice: IceSettings) -> PublicPlay:
+    """``--server``, ``--turn-secret-file`` and ``--invite-address`` checked together.
+
+    With a secret, every ``turn:`` server given without credentials moves out of
+    the host's own list into a :class:`TurnSecretServer` the embedded server mints
+    credentials from. Raises :class:`LobbyHostError` with a sentence for a usage error.
+    """
+    remote_url = normalize_server_url(args.server) if args.server else None
+    if remote_url is not None and args.listen is not None:
+        raise LobbyHostError("--listen is for the embedded server; --server uses a remote one")
+    if remote_url is not None and args.invite_address:
+        raise LobbyHostError("--invite-address is for the embedded server; --server has its own")
+    if args.invite_address == "stun" and not _stun_urls(ice):
+        raise LobbyHostError("--invite-address stun needs a STUN server: --ice-server stun:HOST")
+    if args.invite_address and args.invite_address != "stun":
+        typed_invite_address(args.invite_address)  # AddressError now, not after starting
+    if args.turn_secret_file is None:
+        return PublicPlay(ice, remote_url, ())
+    if remote_url is not None:
+        raise LobbyHostError(
+            "--turn-secret-file is for the embedded server; a remote server hands out "
+            "its own TURN credentials"
+        )
+    try:
+        secret = args.turn_secret_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        raise LobbyHostError(f"cannot read the TURN secret file {args.turn_secret_file}") from exc
+    if not secret:
+        raise LobbyHostError(f"the TURN secret file {args.turn_secret_file} is empty")
+    keep: list[IceServer] = []
+    minted: list[str] = []
+    for server in ice.servers:
+        turn = [url for url in server.urls if url.lower().startswith(("turn:", "turns:"))]
+        if turn and server.username is None and server.credential is None:
+            minted += turn
+        else:
+            keep.append(server)
+    if not minted:
+        raise LobbyHostError(
+            "--turn-secret-file needs a TURN server to use it with: --ice-server "
+            "turn:HOST:PORT (without credentials)"
+        )
+    secrets = (TurnSecretServer(urls=tuple(minted), secret=secret),)
+    kept = IceSettings(servers=tuple(keep), allowed_addresses=ice.allowed_addresses)
+    return PublicPlay(kept, None, secrets)
+
+
+def _stun_urls(ice: IceSettings) -> list[str]:
+    return [url for server in ice.servers for url in server.urls if url.lower().startswith("stun:")]
 
 
 class HeadlessHost:
@@ -207,11 +290,12 @@ async def run_headless(options: HeadlessOptions) -> int:
         HostingOptions(
             listen_host=options.listen_host,
             listen_port=options.listen_port,
+            remote_url=options.remote_url,
             ice=options.ice,
+            turn_secrets=options.turn_secrets,
             auto_accept=options.auto_accept,
             forwards=options.forwards,
             forward_target=options.forward_target,
-            remote_url=options.server_url,
         )
     )
     stop = asyncio.Event()
@@ -220,26 +304,11 @@ async def run_headless(options: HeadlessOptions) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await hosting.start()
-        host = HeadlessHost(hosting.session, embedded_server=options.server_url is None)
+        host = HeadlessHost(hosting.session, embedded_server=options.remote_url is None)
         opened = await hosting.open_lobby(
             lobby_id=options.code, display_name=options.name, migratable=options.migratable
         )
-        server = hosting.server
-        forwards = [str(port) for port in options.forwards]
-        if server is None:  # hosting on a running server (--server)
-            emit(
-                "lobby_started", lobby_id=opened.lobby_id, url=options.server_url, forwards=forwards
-            )
-        else:
-            here = host_port(local_connect_host(options.listen_host), server.port)
-            emit(
-                "lobby_started",
-                lobby_id=opened.lobby_id,
-                url=server.url,
-                port=server.port,
-                healthz=f"http://{here}/healthz",
-                forwards=forwards,
-            )
+        await _announce(hosting, options, opened.lobby_id)
         hosting.game_ports.add_forward_listener(_guest_forward_opened)
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [
@@ -259,3 +328,63 @@ async def run_headless(options: HeadlessOptions) -> int:
     finally:
         await hosting.stop()
     return 0
+
+
+async def _announce(hosting: HostingService, options: HeadlessOptions, code: str) -> None:
+    """``lobby_started``, then ``invite``: the link to share, its address and who it reaches."""
+    server = hosting.server
+    if server is None:  # a remote server: its address is the link's
+        url = hosting.client_url or ""
+        parts = urlsplit(url)
+        web = "https" if parts.scheme == "wss" else "http"
+        emit(
+            "lobby_started",
+            lobby_id=code,
+            url=url,
+            port=parts.port,
+            healthz=f"{web}://{parts.netloc}{parts.path.rstrip('/')}/healthz",
+            forwards=[str(port) for port in options.forwards],
+        )
+        host = parts.hostname or ""
+        link = remote_invite_link(url, code)
+        emit("invite", link=link, address=host, source="server", **_reach(reach_of(host)))
+        return
+    here = host_port(local_connect_host(options.listen_host), server.port)
+    emit(
+        "lobby_started",
+        lobby_id=code,
+        url=server.url,
+        port=server.port,
+        healthz=f"http://{here}/healthz",
+        forwards=[str(port) for port in options.forwards],
+    )
+    address = await _invite_address(options)
+    emit(
+        "invite",
+        link=address.link(server.port, code),
+        address=address.host,
+        source=address.source.value,
+        **_reach(address.reach),
+    )
+
+
+def _reach(reach: Reach) -> dict[str, str]:
+    return {"reach": reach.value, "note": reach_note(reach)}
+
+
+async def _invite_address(options: HeadlessOptions) -> InviteAddress:
+    """The address the options ask for; a STUN server that is silent falls back, said on stderr."""
+    fallback = preferred_invite_address(invite_choices(options.listen_host, interface_addresses()))
+    if options.invite_address is None:
+        return fallback
+    if options.invite_address != "stun":
+        return typed_invite_address(options.invite_address)
+    stun_url = _stun_urls(options.ice)[0]
+    try:
+        return await discover_stun_address(stun_url)
+    except NetError as exc:
+        emit(
+            "error",
+            message=f"no public address from {stun_url}: {exc}; the link uses {fallback.host}",
+        )
+        return fallback

@@ -220,6 +220,15 @@ ENDED = frozenset(
 #: Why a guest's session ended, as the server put it (never text someone typed).
 EndReason = RejectReason | CloseReason | KickReason
 
+#: Why a WebRTC handshake usually fails, and what helps: told to a guest the host
+#: could not reach (the server's ``kicked{reason:"unreachable"}``) or whose own
+#: handshake ran out of time. The browser page (resources/web/app.js) says the same.
+UNREACHABLE_HINT = (
+    "no network route between you and the host worked; a router or firewall "
+    "(NAT) on either side is probably blocking it. The host can add a TURN server "
+    "in Settings (or host on a public server); or try from another network"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class GuestStatus:

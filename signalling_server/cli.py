@@ -16,6 +16,7 @@ from . import __version__
 from .config import Limits, ServerConfig, Timeouts, config_from_mapping, load_toml
 from .errors import ConfigError
 from .server import serve
+from .transport.tls import server_tls_context
 
 logger = logging.getLogger("lobbyhost-server")
 
@@ -76,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="serve the Camus web client's static files from DIR (default: API clients only)",
     )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        metavar="PEM",
+        help="serve wss:// and https:// with this certificate chain (with --tls-key)",
+    )
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="the private key of --tls-cert")
     parser.add_argument(
         "--trusted-proxy",
         action="append",
@@ -146,8 +154,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     for key in ("host", "port", "dialect_time_scale"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
-    if args.camus_web_root is not None:
-        data["camus_web_root"] = str(args.camus_web_root)
+    for key in ("camus_web_root", "tls_cert", "tls_key"):
+        if getattr(args, key) is not None:
+            data[key] = str(getattr(args, key))
     if args.trusted_proxy:
         data["trusted_proxies"] = args.trusted_proxy
     if args.proxy_protocol:
@@ -203,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(max(logging.INFO, logging.getLogger().level))
     try:
         config = config_from_args(args)
+        if config.tls_cert is not None and config.tls_key is not None:
+            server_tls_context(config.tls_cert, config.tls_key)  # a bad file: usage error now
     except ConfigError as exc:
         parser.error(str(exc))
     try:

@@ -103,6 +103,10 @@ class ServerConfig:
     #: A folder holding the Camus web client's static files (``dist/index.js``,
     #: ``css/``, ``fonts/``), served under ``/camus/static/``; never shipped (AGPL).
     camus_web_root: Path | None = None
+    #: A certificate chain and its private key (PEM files): the server then speaks
+    #: TLS itself (``wss://`` and ``https://``). Both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     #: Reverse proxies (CIDR ranges) whose ``X-Forwarded-For`` names the client.
     trusted_proxies: tuple[str, ...] = ()
     #: Connections from trusted proxies start with a PROXY protocol (v1 or v2) header.
@@ -114,6 +118,15 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("tls_cert and tls_key go together: give both or neither")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"trusted_proxies: {proxy!r} is not an address or network"
+                ) from exc
         if not self.dialect_time_scale > 0:
             raise ConfigError("dialect_time_scale must be positive")
         for proxy in self.trusted_proxies:
@@ -161,8 +174,9 @@ def config_from_mapping(data: dict[str, Any], *, source: str | None = None) -> S
         ice = _ice_from_mapping(data.pop("ice", {}))
         if isinstance(data.get("web_root"), str):
             data["web_root"] = Path(data["web_root"])
-        if isinstance(data.get("camus_web_root"), str):
-            data["camus_web_root"] = Path(data["camus_web_root"])
+        for key in ("camus_web_root", "tls_cert", "tls_key"):
+            if isinstance(data.get(key), str):
+                data[key] = Path(data[key])
         for key in ("trusted_proxies", "allowed_origins"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(str(item) for item in data[key])

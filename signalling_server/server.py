@@ -111,9 +111,10 @@ class SignallingServer:
 
     @property
     def url(self) -> str:
-        """``ws://host:port/``, the native endpoint."""
+        """``ws://host:port/`` (``wss://`` with TLS), the native endpoint."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}/"
+        scheme = "wss" if self.config.tls_cert is not None else "ws"
+        return f"{scheme}://{host}:{self.port}/"
 
     @property
     def counters(self) -> ServerCounters:

@@ -21,17 +21,17 @@ from signalling_server.protocol import Promoted
 
 from ..errors import LobbyHostError
 from ..invite import (
-    embedded_invite_link,
     listening_sentence,
     normalize_server_url,
     remote_invite_link,
 )
+from ..invite_address import interface_addresses
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
 from ..net.guest import GuestSession
 from ..net.host import HostSession
-from ..net.hosting import HostingOptions, HostingService
+from ..net.hosting import HANDSHAKE_TIMEOUT_S, HostingOptions, HostingService
 from ..net.ice import local_addresses
 from ..net.migration import take_over
 from ..net.relocation import host_moved_lobby, move_to_successor
@@ -57,6 +57,7 @@ from ..session_values import (
 )
 from .base import ControllerBase, listen_error_message
 from .game_ports import HostGamePortsController
+from .invite_controller import InviteController
 from .settings import AppSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ _GONE_WORDS = {
     "kicked": "was kicked",
     "disconnected": "lost the connection",
     "lost": "lost the connection",
-    "failed": "could not connect",
+    "failed": "could not be reached (no network path worked; its seat is free again)",
     "closed": "was disconnected (lobby closed)",
 }
 
@@ -165,6 +166,8 @@ class HostController(ControllerBase):
         self.server_limits = Limits()
         #: Timers of the embedded server (grace periods, request timeout): protocol.md's defaults.
         self.server_timeouts = Timeouts()
+        #: Seconds a guest's link may take to open before it is dropped as unreachable.
+        self.handshake_timeout = HANDSHAKE_TIMEOUT_S
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -180,6 +183,8 @@ class HostController(ControllerBase):
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(PEER_FLUSH_MS)
+        #: The invite link's address: choices, the one in use, the public one by STUN.
+        self.invite = InviteController(self)
         self._connect_signals()
         self._reset_auto_accept()
 
@@ -192,6 +197,8 @@ class HostController(ControllerBase):
         self.peer_connection_lost.connect(self._on_self_peer_connection_lost)
         self.peer_resumed.connect(self._on_self_peer_resumed)
         self.lobby_closed.connect(self._on_self_lobby_closed)
+        self.invite.link_changed.connect(self._on_invite_link_changed)
+        self.invite.discovery_failed.connect(self._on_invite_discovery_failed)
 
     @property
     def embedded_server(self) -> SignallingServer | None:
@@ -323,8 +330,10 @@ class HostController(ControllerBase):
                 limits=self.server_limits,
                 timeouts=self.server_timeouts,
                 ice=settings.ice_settings(),
+                turn_secrets=settings.turn_secrets(),
                 auto_accept=settings.auto_accept,
                 forwards=self.game_ports.shared,
+                handshake_timeout=self.handshake_timeout,
             )
             self._hosting = hosting = HostingService(options)
             hosting.add_listener(self._on_session_event)
@@ -513,17 +522,20 @@ class HostController(ControllerBase):
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id
+        settings = self.settings.load()
         if self._listen is None and self._hosting is not None and self._hosting.server:
             self._listen = self._hosting.listen  # a lobby moved here: its server just started
             self.server_url = self._hosting.server.url
         if self._listen is not None:
             host, port = self._listen
-            self.invite_link = embedded_invite_link(host, port, event.lobby_id, local_addresses())
+            self.invite.start(host, port, event.lobby_id, interface_addresses())
+            if settings.stun_urls:  # the public address, for the host to choose
+                self.invite.discover_public_address(settings.stun_urls[0])
         elif self._adopted_server_url is not None:
-            self.invite_link = remote_invite_link(self._adopted_server_url, event.lobby_id)
+            self.invite.start_fixed(remote_invite_link(self._adopted_server_url, event.lobby_id))
         else:
-            settings = self.settings.load()
-            self.invite_link = remote_invite_link(settings.remote_server_url, event.lobby_id)
+            self.invite.start_fixed(remote_invite_link(settings.remote_server_url, event.lobby_id))
+        self.invite_link = self.invite.link
         self._set_state(HostState.OPEN)
         self.message_logged.emit(f"Lobby {event.lobby_id} is open; invite link {self.invite_link}")
         self.lobby_opened.emit(event.lobby_id, self.invite_link)
@@ -614,7 +626,16 @@ class HostController(ControllerBase):
     def _on_self_peer_resumed(self, event: PeerResumed) -> None:
         self.peers.mark_reconnected(event.peer_id)
 
+    def _on_invite_link_changed(self, link: str, note: str) -> None:
+        if link and self.state is HostState.OPEN and link != self.invite_link:
+            self.message_logged.emit(f"Invite link is now {link} ({note})")
+        self.invite_link = link or None
+
+    def _on_invite_discovery_failed(self, message: str) -> None:
+        self.message_logged.emit(f"Public address not found: {message}")
+
     def _on_self_lobby_closed(self, reason: str) -> None:
+        self.invite.clear()
         self.code = self.invite_link = None
         self.migratable = False
         self._request_names.clear()

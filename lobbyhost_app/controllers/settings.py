@@ -8,13 +8,16 @@ Lists are stored as one space-separated string so the INI file stays readable.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
+from signalling_server import TurnSecretServer
+
 from ..net.forwards import ForwardSpecError, SharedPort, parse_shared_port, unique_ports
 from ..net.ice import IceServer, IceSettings
+from .secret_store import SecretStore
 
 ORGANIZATION = "LobbyHost"
 APPLICATION = "LobbyHost"
@@ -46,11 +49,15 @@ class AppSettings:
     ice_allowed_addresses: tuple[str, ...] = ()
     #: The server last used in Join mode.
     join_server_url: str = ""
+    #: Shared with the TURN server (coturn ``use-auth-secret``): the embedded server
+    #: mints credentials from it for the host and every guest. Kept in the system
+    #: keyring (:class:`SecretStore`), never in the settings file.
+    turn_secret: str = field(default="", repr=False)
 
     def ice_settings(self) -> IceSettings:
         """The ICE servers and allow-list; raises ``NetError`` for an address that is not an IP."""
         servers = [IceServer(urls=(url,)) for url in self.stun_urls]
-        if self.turn_url:
+        if self.turn_url and not self.turn_secret:  # with a secret: turn_secrets()
             servers.append(
                 IceServer(
                     urls=(self.turn_url,),
@@ -61,6 +68,12 @@ class AppSettings:
         return IceSettings(
             servers=tuple(servers), allowed_addresses=tuple(self.ice_allowed_addresses)
         )
+
+    def turn_secrets(self) -> tuple[TurnSecretServer, ...]:
+        """The TURN server with its shared secret, when both are set."""
+        if not (self.turn_url and self.turn_secret):
+            return ()
+        return (TurnSecretServer(urls=(self.turn_url,), secret=self.turn_secret),)
 
     def lobby_name(self) -> str:
         return f"{self.display_name}'s lobby"
@@ -84,6 +97,14 @@ _KEYS: dict[str, str] = {
     "ice_allowed_addresses": "ice/allowed_addresses",
     "join_server_url": "join/server_url",
 }
+#: Settings kept in the keyring, by the name they are stored under there.
+_SECRETS: dict[str, str] = {"turn_secret": "turn_secret"}
+
+
+def _secret_marker(name: str) -> str:
+    """The settings key saying a secret is in the keyring (never the secret itself)."""
+    return f"ice/{name}_in_keyring"
+
 
 #: Where older versions kept a setting, as a new process and as the writing one see it.
 _LEGACY_KEYS: dict[str, tuple[str, ...]] = {
@@ -99,19 +120,34 @@ class Settings(QObject):
 
     changed = Signal(object)
 
-    def __init__(self, store: QSettings | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: QSettings | None = None,
+        parent: QObject | None = None,
+        *,
+        secrets: SecretStore | None = None,
+    ) -> None:
         super().__init__(parent)
         self._store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+        #: Where secret settings live (the system keyring, or memory when there is none).
+        self.secrets = secrets if secrets is not None else SecretStore()
 
     def load(self) -> AppSettings:
         """The stored settings; a missing or unreadable value falls back to its default."""
         defaults = AppSettings()
         values: dict[str, Any] = {}
         self._move_legacy_keys()
-        for field in dataclasses.fields(AppSettings):
-            default = getattr(defaults, field.name)
-            raw = self._store.value(_KEYS[field.name], None)
-            values[field.name] = default if raw is None else _convert(raw, default)
+        for item in dataclasses.fields(AppSettings):
+            if item.name in _SECRETS:
+                # Only a secret known to be there is asked for: no keyring prompt otherwise.
+                stored = self._store.value(_secret_marker(item.name), False)
+                values[item.name] = (
+                    self.secrets.get(_SECRETS[item.name]) if _convert(stored, False) else ""
+                )
+                continue
+            default = getattr(defaults, item.name)
+            raw = self._store.value(_KEYS[item.name], None)
+            values[item.name] = default if raw is None else _convert(raw, default)
         return AppSettings(**values)
 
     def _move_legacy_keys(self) -> None:
@@ -129,11 +165,17 @@ class Settings(QObject):
             self._store.sync()
 
     def save(self, settings: AppSettings) -> None:
-        for field in dataclasses.fields(AppSettings):
-            value = getattr(settings, field.name)
+        for item in dataclasses.fields(AppSettings):
+            value = getattr(settings, item.name)
+            if item.name in _SECRETS:
+                marked = _convert(self._store.value(_secret_marker(item.name), False), False)
+                if value or marked:
+                    self.secrets.set(_SECRETS[item.name], value)
+                self._store.setValue(_secret_marker(item.name), bool(value))
+                continue
             if isinstance(value, tuple):
                 value = " ".join(value)
-            self._store.setValue(_KEYS[field.name], value)
+            self._store.setValue(_KEYS[item.name], value)
         self._store.sync()
         self.changed.emit(settings)
 

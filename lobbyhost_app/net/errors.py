@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
 
 from signalling_server.protocol import Error, ErrorCode
 
@@ -86,6 +87,10 @@ def connect_problem(error: OSError) -> str:
     """Why a connection failed, in words (no errno numbers, no system text)."""
     if isinstance(error, socket.gaierror):
         return "that name could not be found"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"its TLS certificate is not trusted on this computer ({error.verify_message})"
+    if isinstance(error, ssl.SSLError):
+        return "the TLS handshake failed (is it a wss:// server, with a valid certificate?)"
     if isinstance(error, TimeoutError) and error.errno is None:
         return "it did not answer in time"
     return _CONNECT_WORDS.get(error.errno or 0, "the connection failed")

@@ -50,6 +50,7 @@ from signalling_server.protocol import (
 
 from ..session_values import (
     ENDED,
+    UNREACHABLE_HINT,
     EndReason,
     GuestChat,
     GuestEvent,
@@ -80,6 +81,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 GuestLinkListener = Callable[[PeerLink, LobbyChannel], None]
 
+#: How long ending waits for an answer being made to finish before closing the link.
+_CLOSE_WAIT_S = 5.0
+
 #: What a ``bye`` from the host means when the server has not said (yet).
 _BYE_ENDINGS: dict[str, tuple[GuestPhase, EndReason]] = {
     "kicked": (GuestPhase.KICKED, KickReason.KICKED_BY_HOST),
@@ -96,10 +100,14 @@ class GuestSession:
         ice: IceSettings,
         *,
         ping_interval: float = 2.0,
-        handshake_timeout: float = 20.0,
+        handshake_timeout: float = 25.0,
         connect: Callable[[str], Signalling] | None = None,
     ) -> None:
-        """``connect(url)`` makes the signalling connection to a server a lobby moves to."""
+        """``connect(url)`` makes the signalling connection to a server a lobby moves to.
+
+        ``handshake_timeout`` is a little longer than the host's (20 s), so the host's
+        verdict (``kicked{reason:"unreachable"}``) usually arrives first.
+        """
         self.signalling = signalling
         self._connect = connect
         self.ice = ice
@@ -131,6 +139,7 @@ class GuestSession:
         self._listeners: list[Callable[[GuestEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._early_chat: list[str] = []
+        self._answering: asyncio.Task[None] | None = None
         self._ended: asyncio.Future[GuestStatus] = asyncio.get_running_loop().create_future()
         self._link_listeners: list[GuestLinkListener] = []
         signalling.add_listener(self._on_signal)
@@ -159,7 +168,10 @@ class GuestSession:
             raise
         self.lobby_id = reply.lobby_id
         self.lobby_name = reply.name
-        self._set(GuestStatus(GuestPhase.WAITING, reply.name))
+        # The reply's frame may have come in one read with request_accepted (an
+        # auto-accepting host): then the session is past waiting already.
+        if self.status.phase is GuestPhase.IDLE:
+            self._set(GuestStatus(GuestPhase.WAITING, reply.name))
 
     async def wait_ended(self) -> GuestStatus:
         """Until the session ends (rejected, kicked, closed, failed, left)."""
@@ -201,6 +213,11 @@ class GuestSession:
                 left = reason is RejectReason.HOST_LEFT
                 phase = GuestPhase.HOST_LEFT if left else GuestPhase.REJECTED
                 self._spawn(self._end(GuestStatus(phase, message or "", reason)))
+            case Kicked(reason=KickReason.UNREACHABLE):
+                unreachable = GuestStatus(
+                    GuestPhase.FAILED, UNREACHABLE_HINT, KickReason.UNREACHABLE
+                )
+                self._spawn(self._end(unreachable))
             case Kicked(reason=reason, message=message):
                 self._spawn(self._end(GuestStatus(GuestPhase.KICKED, message or "", reason)))
             case LobbyClosed(reason=reason):
@@ -335,7 +352,7 @@ class GuestSession:
                 await link.wait_open()
         except (TimeoutError, ConnectionError):
             if link is self.link and self.status.phase is GuestPhase.CONNECTING:
-                failed = "the connection to the host could not be set up"
+                failed = f"the connection to the host could not be set up: {UNREACHABLE_HINT}"
                 await self._end(GuestStatus(GuestPhase.FAILED, failed))
 
     def _received_description(self, event: ReceivedSessionDescription) -> None:
@@ -347,7 +364,7 @@ class GuestSession:
             logger.info("ignoring a bad description from the host: %s", exc)
             return
         if description.type == "offer":
-            self._spawn(self._answer(self.link, description.sdp))
+            self._answering = self._spawn(self._answer(self.link, description.sdp))
 
     async def _answer(self, link: PeerLink, sdp: str) -> None:
         host_id = self._host_id
@@ -355,6 +372,8 @@ class GuestSession:
         try:
             await link.set_remote_description("offer", sdp)
             await link.pc.setLocalDescription(await link.pc.createAnswer())
+            if self.status.phase in ENDED:
+                return  # ended while gathering (the host gave up, say): nobody to answer
             answer = link.local_description()
             await self.signalling.send(
                 SetSessionDescription(connection_id=host_id, description=answer)
@@ -419,6 +438,11 @@ class GuestSession:
         if self.status.phase in ENDED:
             return
         self._set(status)
+        answering = self._answering
+        if answering is not None and answering is not asyncio.current_task():
+            # Closing the peer connection while aiortc gathers candidates leaks the
+            # sockets gathered after the close: let the answer finish first.
+            await asyncio.wait({answering}, timeout=_CLOSE_WAIT_S)
         if self.lobby is not None:
             await self.lobby.close(bye="left" if status.phase is GuestPhase.LEFT else None)
         if self.link is not None:

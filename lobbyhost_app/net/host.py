@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -37,6 +37,7 @@ from signalling_server.protocol import (
     IceCandidate,
     IceServerInfo,
     KickGuest,
+    KickReason,
     LeaveReason,
     LoadSnapshot,
     LobbyClosed,
@@ -118,6 +119,8 @@ class _Guest:
     game: GameChannel
     handshake: asyncio.Task[None] | None = None
     signalling_lost: bool = False
+    #: Set once the guest's answer is applied.
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class HostSession:
@@ -131,17 +134,22 @@ class HostSession:
         auto_accept: bool = False,
         ping_interval: float = 2.0,
         handshake_timeout: float = 20.0,
+        answer_timeout: float = 10.0,
         clock: Clock = SYSTEM_CLOCK,
         guest_grace: float = 30.0,
     ) -> None:
         """``guest_grace`` is how long the server keeps a dropped guest's place (its
-        ``guest_grace``: 30 s unless the server was set up otherwise)."""
+        ``guest_grace``: 30 s unless the server was set up otherwise). A guest whose
+        answer to the offer has not come within ``answer_timeout``, or whose link is
+        not open within ``handshake_timeout``, is dropped as unreachable: sockets that
+        never answer cannot hold an auto-accept lobby's seats for long."""
         self.signalling = signalling
         self.ice = ice
         self.auto_accept = auto_accept
         self.lobby_id: str | None = None
         self._ping_interval = ping_interval
         self._handshake_timeout = handshake_timeout
+        self._answer_timeout = answer_timeout
         self._clock = clock  # handshake deadlines run on it
         self._guest_grace = guest_grace
         self._listeners: list[Callable[[HostEvent], None]] = []
@@ -465,11 +473,16 @@ class HostSession:
                 SendIceCandidate(connection_id=guest.connection_id, candidate=END_OF_CANDIDATES),
                 on_error=refused,
             )
-            await within(self._clock, self._handshake_timeout, link.wait_open())
+            await within(self._clock, self._handshake_timeout, self._answered_and_open(guest))
         except (TimeoutError, ConnectionError, NetError, ValueError) as exc:
             logger.info("handshake with %s failed: %s", guest.name, exc)
             if self._guests.get(guest.connection_id) is guest:
                 await self._drop(guest, "failed")
+
+    async def _answered_and_open(self, guest: _Guest) -> None:
+        """Until the guest's link is open; ``TimeoutError`` if its answer is late."""
+        await within(self._clock, self._answer_timeout, guest.answered.wait())
+        await guest.link.wait_open()
 
     # What a guest relays is untrusted: at worst it ends that guest's link, as failed.
 
@@ -495,6 +508,8 @@ class HostSession:
         except PeerError as exc:
             logger.info("bad answer from %s: %s", guest.name, exc)
             await self._drop(guest, "failed")
+            return
+        guest.answered.set()
 
     def _received_candidate(self, event: ReceivedIceCandidate) -> None:
         guest = self._guests.get(event.connection_id)
@@ -590,9 +605,27 @@ class HostSession:
         self._emit(PeerUpdated(guest.connection_id, guest.name, guest.peer_id, guest.link.stats()))
 
     async def _drop(self, guest: _Guest, reason: str) -> None:
-        """Forget a guest (reporting ``reason`` once) and close its link."""
+        """Forget a guest (reporting ``reason`` once) and close its link.
+
+        A guest the host cannot reach (``failed``) is also kicked on the server
+        as ``unreachable``: its seat is freed and it is told why, instead of
+        waiting on "connecting" while holding a place a real guest could take.
+        """
         if self._forget(guest, reason):
+            if reason == "failed":
+                await self._kick_unreachable(guest)
             await self._say_bye_and_close(guest, reason)
+
+    async def _kick_unreachable(self, guest: _Guest) -> None:
+        if self.lobby_id is None or not self.signalling.connected:
+            return
+
+        def refused(error: ServerError) -> None:  # it left or dropped meanwhile: nothing to free
+            logger.info("kicking unreachable %s: %s", guest.name, error)
+
+        kick = KickGuest(connection_id=guest.connection_id, code=KickReason.UNREACHABLE)
+        with contextlib.suppress(NetError):
+            await self.signalling.send(kick, on_error=refused)
 
     @staticmethod
     async def _say_bye_and_close(guest: _Guest, reason: str) -> None:

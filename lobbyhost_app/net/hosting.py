@@ -20,11 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from signalling_server import (
+    IceConfig,
     Limits,
     ServerConfig,
     SignallingError,
     SignallingServer,
     Timeouts,
+    TurnSecretServer,
+    TurnServer,
     serve,
 )
 from signalling_server.protocol import SeatRequest
@@ -41,6 +44,10 @@ from .signalling import SignallingClient
 logger = logging.getLogger(__name__)
 
 
+#: How long a host waits for a guest's link to open, unless told otherwise.
+HANDSHAKE_TIMEOUT_S = 20.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostingOptions:
     """Where the signalling server is, and how the host behaves."""
@@ -55,8 +62,16 @@ class HostingOptions:
     limits: Limits | None = None
     #: Timers of the embedded server (grace periods ...); protocol.md's defaults when ``None``.
     timeouts: Timeouts | None = None
+    #: The host's own ICE servers; the embedded server hands its STUN and TURN
+    #: servers (those with credentials) to every guest too.
     ice: IceSettings = field(default_factory=IceSettings)
+    #: TURN servers sharing a secret with this host (coturn ``use-auth-secret``):
+    #: the embedded server mints credentials from it for the host and each guest.
+    turn_secrets: tuple[TurnSecretServer, ...] = ()
     auto_accept: bool = False
+    #: How long the host waits for a guest's link to open before giving up on it
+    #: (the guest is then kicked as unreachable, freeing its seat).
+    handshake_timeout: float = HANDSHAKE_TIMEOUT_S
     #: Reconnect and resume when the signalling socket drops.
     reconnect: bool = True
     ping_interval: float = 2.0
@@ -128,6 +143,7 @@ class HostingService:
                 self.options.ice,
                 auto_accept=self.options.auto_accept,
                 ping_interval=self.options.ping_interval,
+                handshake_timeout=self.options.handshake_timeout,
                 guest_grace=self._guest_grace(),
             )
             for listener in self._listeners:
@@ -195,6 +211,7 @@ class HostingService:
                 limits=self.options.limits or Limits(),
                 timeouts=self.options.timeouts or Timeouts(),
                 allowed_origins=self.options.allowed_origins,
+                ice=embedded_ice_config(self.options.ice, self.options.turn_secrets),
             )
             self.server = server = await self._server_stack.enter_async_context(serve(config))
         except OSError as exc:
@@ -203,3 +220,21 @@ class HostingService:
             raise NetError(str(exc)) from exc
         logger.info("embedded signalling server listening on %s", server.url)
         return f"ws://{host_port(local_connect_host(host), server.port)}/"
+
+
+def embedded_ice_config(ice: IceSettings, turn_secrets: Sequence[TurnSecretServer]) -> IceConfig:
+    """What the embedded server hands the host and every guest: the host's STUN servers, its
+    TURN servers with credentials, and credentials minted per client from each shared secret.
+
+    A TURN URL without credentials is left out: nobody could use it.
+    """
+    stun: list[str] = []
+    turn: list[TurnServer] = []
+    for server in ice.servers:
+        stun += [url for url in server.urls if url.lower().startswith(("stun:", "stuns:"))]
+        turn_urls = tuple(url for url in server.urls if url.lower().startswith(("turn:", "turns:")))
+        if turn_urls and server.username and server.credential:
+            turn.append(
+                TurnServer(urls=turn_urls, username=server.username, credential=server.credential)
+            )
+    return IceConfig(stun_urls=tuple(stun), turn=tuple(turn), turn_secret=tuple(turn_secrets))

@@ -23,10 +23,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -52,6 +54,8 @@ from signalling_server.protocol import (
     encode_action,
 )
 
+from ..invite import is_loopback
+from ..invite_address import address_scope_note
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import NetError, ServerError, connect_problem, error_code
 from .pacing import ActionPacer
@@ -234,9 +238,14 @@ class SignallingClient:
             raise NetError(f"cannot reach the signalling server at {self.url}: {exc}") from exc
         except OSError as exc:  # TimeoutError included
             logger.info("cannot reach %s: %r", self.url, exc)
-            raise NetError(
-                f"cannot reach the signalling server at {self.url}: {connect_problem(exc)}"
-            ) from exc
+            problem = connect_problem(exc)
+            host = urlsplit(self.url).hostname or ""
+            # A shared link with a LAN address fails from anywhere else: say why.
+            # (Loopback fails only when nothing listens here, which the problem says.)
+            note = None if is_loopback(host) else address_scope_note(host)
+            if note is not None and not isinstance(exc, socket.gaierror):
+                problem = f"{problem}. {note[0].upper()}{note[1:]}"
+            raise NetError(f"cannot reach the signalling server at {self.url}: {problem}") from exc
 
     async def _send_frame(self, frame: bytes) -> None:
         if self._gone:

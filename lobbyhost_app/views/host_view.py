@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ..controllers.settings import AppSettings
 from ..session_values import HostState, SnapshotLoaded, SnapshotStored
 from .game_ports_panel import HostGamePortsPanel
+from .invite_address_chooser import InviteAddressChooser
 from .kick_dialog import KickDialog
 from .peers_table import PeersTable
 from .qr_dialog import InviteQrDialog
@@ -131,6 +132,9 @@ class HostView(QWidget):
         link_buttons.addWidget(self.copy_link_button)
         link_buttons.addWidget(self.qr_button)
         grid.addLayout(link_buttons, 2, 3)
+        self.invite_address_chooser = InviteAddressChooser(controller.invite, lobby_box)
+        grid.addWidget(QLabel("Link address", lobby_box), 3, 0)
+        grid.addWidget(self.invite_address_chooser, 3, 1, 1, 3)
         options = QHBoxLayout()
         options.addWidget(QLabel("Password", lobby_box))
         options.addWidget(self.password_edit)
@@ -140,12 +144,12 @@ class HostView(QWidget):
         options.addWidget(self.lock_check)
         options.addWidget(self.auto_accept_check)
         options.addStretch(1)
-        grid.addLayout(options, 3, 0, 1, 4)
+        grid.addLayout(options, 4, 0, 1, 4)
         migration = QHBoxLayout()
         migration.addWidget(self.migratable_check)
         migration.addStretch(1)
         migration.addWidget(self.snapshot_label)
-        grid.addLayout(migration, 4, 0, 1, 4)
+        grid.addLayout(migration, 5, 0, 1, 4)
         grid.setColumnStretch(1, 1)
 
         # Requests, peers, log --------------------------------------------------------------
@@ -227,6 +231,7 @@ class HostView(QWidget):
         self.log_panel.chat_submitted.connect(c.send_chat)
         c.state_changed.connect(self._on_controller_state_changed)
         c.lobby_opened.connect(self._on_controller_lobby_opened)
+        c.invite.link_changed.connect(self._on_invite_link_changed)
         c.lobby_closed.connect(self._on_controller_lobby_closed)
         c.lobby_info_changed.connect(self._on_controller_lobby_info_changed)
         c.snapshot_stored.connect(self._on_controller_snapshot_stored)
@@ -371,6 +376,9 @@ class HostView(QWidget):
 
     def _on_controller_snapshot_stored(self, snapshot: SnapshotStored | SnapshotLoaded) -> None:
         self.snapshot_label.setText(describe_snapshot(snapshot.saved_at, snapshot.size))
+
+    def _on_invite_link_changed(self, link: str, note: str) -> None:
+        self.invite_edit.setText(link)
 
     def _on_controller_lobby_closed(self, reason: str) -> None:
         self.snapshot_label.clear()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from signalling_server.protocol import CloseReason, RejectReason
+from signalling_server.protocol import CloseReason, KickReason, RejectReason
 
 from ..controllers.settings import AppSettings
 from ..errors import LobbyHostError
@@ -70,6 +70,8 @@ def describe_status(status: GuestStatus, lobby_name: str | None = None) -> str:
             return "The host closed the lobby."
         case GuestPhase.KICKED:
             return "The host removed you from the lobby" + (f": {said}." if said else ".")
+        case GuestPhase.FAILED if status.reason is KickReason.UNREACHABLE:
+            return f"The host could not reach you: {said}."
         case GuestPhase.FAILED:
             return f"Could not join: {said}" if said else "Could not join."
         case GuestPhase.LEFT:

@@ -68,6 +68,19 @@ class SettingsDialog(QDialog):
         self.turn_user_edit = QLineEdit(current.turn_username, self)
         self.turn_credential_edit = QLineEdit(current.turn_credential, self)
         self.turn_credential_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.turn_secret_edit = QLineEdit(current.turn_secret, self)
+        self.turn_secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.turn_secret_edit.setPlaceholderText(
+            "instead of a username: coturn's static-auth-secret"
+        )
+        self.turn_secret_edit.setToolTip(
+            "The secret your TURN server shares with you (coturn use-auth-secret): your "
+            "server gives you and every guest short-lived credentials made from it. Kept "
+            "in the system keyring, not in the settings file."
+        )
+        self.turn_secret_note = QLabel(settings.secrets.note or "", self)
+        self.turn_secret_note.setWordWrap(True)
+        self.turn_secret_note.setVisible(settings.secrets.note is not None)
         self.allowed_edit = QLineEdit(" ".join(current.ice_allowed_addresses), self)
         self.allowed_edit.setPlaceholderText("every address (leave empty)")
         here = ", ".join(address for address in local_addresses() if ":" not in address)
@@ -97,6 +110,8 @@ class SettingsDialog(QDialog):
         network_form.addRow("TURN server", self.turn_url_edit)
         network_form.addRow("TURN username", self.turn_user_edit)
         network_form.addRow("TURN credential", self.turn_credential_edit)
+        network_form.addRow("TURN shared secret", self.turn_secret_edit)
+        network_form.addRow("", self.turn_secret_note)
         network_form.addRow("Use only addresses", self.allowed_edit)
         network_form.addRow("", self.allowed_hint)
         layout = QVBoxLayout(self)
@@ -143,9 +158,12 @@ class SettingsDialog(QDialog):
             turn_url=turn,
             turn_username=self.turn_user_edit.text().strip(),
             turn_credential=self.turn_credential_edit.text(),
+            turn_secret=self.turn_secret_edit.text().strip(),
             ice_allowed_addresses=_split(self.allowed_edit.text()),
         )
         values.ice_settings()  # checks the allow-list holds IP addresses
+        if values.turn_secret and not values.turn_url:
+            raise LobbyHostError("A TURN shared secret needs the TURN server it is for.")
         return values
 
     def _on_buttons_accepted(self) -> None:

@@ -6,7 +6,7 @@
 
 import { codeFromPath, normaliseCode } from "./code.js";
 import { GuestPeer } from "./peer.js";
-import { Signalling, serverUrl } from "./signalling.js";
+import { Signalling, privateAddressNote, serverUrl } from "./signalling.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -37,6 +37,20 @@ const REJECT_WORDS = new Map([
   ["timeout", "the host did not answer in time"],
 ]);
 
+// Why a WebRTC handshake usually fails and what helps; the desktop app and
+// lobbyhost-guest say the same (lobbyhost_app/session_values.py UNREACHABLE_HINT).
+const UNREACHABLE_HINT =
+  "no network route between you and the host worked; a router or firewall (NAT) " +
+  "on either side is probably blocking it. The host can add a TURN server in " +
+  "Settings (or host on a public server); or try from another network.";
+
+/** Why the signalling server could not be reached at all, with why a private address can't work. */
+function unreachableServer(hostname) {
+  const note = privateAddressNote(hostname);
+  const said = `Could not reach the signalling server at ${hostname}`;
+  return note ? `${said}: ${note}.` : `${said}.`;
+}
+
 /** The host's own words from an event, or "" when it gave none. */
 function hostWords(content) {
   return typeof content.message === "string" ? content.message.trim() : "";
@@ -65,7 +79,10 @@ class Visit {
       onEvent: (event, content) => signalling === this.signalling && this.onEvent(event, content),
       onOpen: (resuming) => this.onOpen(resuming),
       onLost: () => this.onLost(),
-      onClosed: () => this.end("Connection failed: lost the connection to the server", "error"),
+      onClosed: (everOpened) => {
+        if (everOpened) this.end("Connection failed: lost the connection to the server", "error");
+        else this.end(unreachableServer(window.location.hostname), "error");
+      },
     });
     return signalling;
   }
@@ -146,6 +163,10 @@ class Visit {
         else this.end("Lobby closed", "warn");
       },
       kicked(content) {
+        if (content.reason === "unreachable") {
+          this.end(`The host could not reach you: ${UNREACHABLE_HINT}`, "error");
+          return;
+        }
         const said = hostWords(content);
         this.end(said ? `Kicked: ${said}` : "Kicked: the host removed you from the lobby", "error");
       },
@@ -223,7 +244,9 @@ class Visit {
         else this.showLinkState();
       },
       closed: () => current() && this.onPeerLost("Host left: the connection to the host closed", "warn"),
-      failed: () => current() && this.onPeerLost("Connection failed: could not reach the host", "error"),
+      failed: () =>
+        current() &&
+        this.onPeerLost(`Connection failed: could not reach the host: ${UNREACHABLE_HINT}`, "error"),
     });
     const current = () => this.peer === peer && !this.ended;
     peer.hostId = this.hostId;

@@ -13,7 +13,8 @@ export class Signalling {
    * @param {{onEvent: Function, onOpen: Function, onLost: Function, onClosed: Function}} handlers
    *   onEvent(name, content): every server event;
    *   onOpen(resuming): the socket is open (resuming: after a drop, resume sent);
-   *   onLost(): dropped, reconnecting; onClosed(): dropped for good.
+   *   onLost(): dropped, reconnecting; onClosed(everOpened): dropped for good
+   *   (everOpened false: the server was never reached at all).
    */
   constructor(url, handlers) {
     this.url = url;
@@ -23,6 +24,7 @@ export class Signalling {
     this.closing = false;
     this.lostAt = null;
     this.retryTimer = null;
+    this.everOpened = false;
   }
 
   connect() {
@@ -48,6 +50,7 @@ export class Signalling {
     const socket = new WebSocket(this.url);
     this.socket = socket;
     socket.addEventListener("open", () => {
+      this.everOpened = true;
       this.lostAt = null;
       if (resuming) this.send("resume", { token: this.resumeToken });
       this.handlers.onOpen(resuming);
@@ -72,7 +75,7 @@ export class Signalling {
   dropped() {
     const now = Date.now();
     if (!this.resumeToken) {
-      this.handlers.onClosed();
+      this.handlers.onClosed(this.everOpened);
       return;
     }
     if (this.lostAt === null) {
@@ -81,7 +84,7 @@ export class Signalling {
       this.handlers.onLost();
     }
     if (now - this.lostAt > GIVE_UP_AFTER_MS) {
-      this.handlers.onClosed();
+      this.handlers.onClosed(this.everOpened);
       return;
     }
     const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.retries);
@@ -94,4 +97,31 @@ export class Signalling {
 export function serverUrl(location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}/`;
+}
+
+/**
+ * Why a server at `hostname` cannot be reached from another network, or "" when
+ * it can be (the desktop app and lobbyhost-guest say the same: invite_address.py).
+ */
+export function privateAddressNote(hostname) {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    if (a === 169 && b === 254) {
+      return `${host} is a link-local address: it only works on the host's own network`;
+    }
+    if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+        (a === 100 && b >= 64 && b <= 127)) {
+      return `${host} is a private address: it only works on the host's own network`;
+    }
+    return "";
+  }
+  if (/^fe[89ab][0-9a-f]:/.test(host)) {
+    return `${host} is a link-local address: it only works on the host's own network`;
+  }
+  if (/^f[cd][0-9a-f]{2}:/.test(host)) {
+    return `${host} is a private address: it only works on the host's own network`;
+  }
+  return "";
 }

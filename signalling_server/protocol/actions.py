@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
-from .codes import ErrorCode
+from .codes import ErrorCode, KickReason
 from .errors import ProtocolError
 
 MAX_ID_LENGTH: Final = 64
@@ -144,6 +144,9 @@ class KickGuest(Action, frozen=True):
     block: bool = False
     #: Older clients' name for ``message``; taken as the host's words too.
     reason: RawMessage | None = None
+    #: Why, as a code the guest can act on: ``unreachable`` when the host gave up
+    #: on the handshake; the guest's ``kicked.reason``.
+    code: KickReason = KickReason.KICKED_BY_HOST
 
 
 class Resume(Action, frozen=True):

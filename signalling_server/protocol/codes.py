@@ -76,6 +76,9 @@ class KickReason(enum.StrEnum):
     """Why a guest was removed (``kicked``); the host's own words go in ``message``."""
 
     KICKED_BY_HOST = "kicked_by_host"
+    #: The host gave up on the WebRTC handshake (ICE failed or timed out, or the
+    #: data channel never opened) and freed the seat.
+    UNREACHABLE = "unreachable"
 
 
 class MigrationReason(enum.StrEnum):

@@ -9,7 +9,7 @@ from ..lobby import Connection, JoinRequest, Lobby, Member, Role
 from ..policy import Approval, PeerIds
 from ..protocol import actions as a
 from ..protocol import events as ev
-from ..protocol.codes import ErrorCode, KickReason, LeaveReason, RejectReason
+from ..protocol.codes import ErrorCode, LeaveReason, RejectReason
 from ..protocol.errors import ProtocolError
 from .base import RegistryBase, TimerKind, clean_message, clean_name
 
@@ -165,7 +165,7 @@ class JoinRules(RegistryBase):
         message = clean_message(action.message, action.reason)
         if target in lobby.guests:
             member = lobby.guests.pop(target)
-            self._send(target, ev.Kicked(lobby.lobby_id, KickReason.KICKED_BY_HOST, message))
+            self._send(target, ev.Kicked(lobby.lobby_id, action.code, message))
         elif target in lobby.away:
             member = lobby.away.pop(target)
         elif target in lobby.pending:

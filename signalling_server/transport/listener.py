@@ -26,6 +26,7 @@ from .admission import ConnectionAdmission, connection_ceiling
 from .client_address import ClientAddresses
 from .connection import Connection
 from .router import HttpRouter, WebsocketRoutes
+from .tls import server_tls_context
 from .websocket import ConnectionSink, WebsocketSession
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,15 @@ class Listener:
     async def start(self) -> None:
         """Listen on the configured host and port."""
         loop = asyncio.get_running_loop()
+        tls = None
+        if self.config.tls_cert is not None and self.config.tls_key is not None:
+            tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         self._server = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.port, backlog=BACKLOG
+            lambda: Connection(self),
+            self.config.host,
+            self.config.port,
+            backlog=BACKLOG,
+            ssl=tls,
         )
         _watch_accept_failures(loop, self)
 

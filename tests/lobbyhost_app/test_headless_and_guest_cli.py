@@ -363,8 +363,8 @@ async def test_commands_from_a_regular_file_are_read(tmp_path: Path) -> None:
                 process.kill()
                 await process.wait()
     events = [json.loads(line) for line in out.decode().splitlines()]
-    assert [e["event"] for e in events] == ["lobby_started", "error", "lobby_closed"]
-    assert events[1]["message"] == "not a command: not json"
+    assert [e["event"] for e in events] == ["lobby_started", "invite", "error", "lobby_closed"]
+    assert events[2]["message"] == "not a command: not json"
     assert process.returncode == 0
 
 

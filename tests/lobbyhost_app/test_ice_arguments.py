@@ -48,3 +48,38 @@ def test_stun_and_turn_urls_are_taken(program: str) -> None:
         IceServer(urls=("stun:127.0.0.1:3478",)),
         IceServer(urls=("turn:127.0.0.1:3478",), username="u", credential="p"),
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        pytest.param(
+            "turn:1700000000:bob:c2VjcmV0+/=@127.0.0.1:3478",
+            IceServer(
+                urls=("turn:127.0.0.1:3478",), username="1700000000:bob", credential="c2VjcmV0+/="
+            ),
+            id="rest-username-with-a-colon",
+        ),
+        pytest.param(
+            "turn:ann:p%3Ass%40w@127.0.0.1:3478?transport=tcp",
+            IceServer(
+                urls=("turn:127.0.0.1:3478?transport=tcp",), username="ann", credential="p:ss@w"
+            ),
+            id="percent-encoded-password",
+        ),
+        pytest.param(
+            "turn:1700000000%3Abob:pw@127.0.0.1",
+            IceServer(urls=("turn:127.0.0.1",), username="1700000000:bob", credential="pw"),
+            id="percent-encoded-username",
+        ),
+        pytest.param(
+            "turns:ann@turn.example.org",
+            IceServer(urls=("turns:turn.example.org",), username="ann"),
+            id="username-alone",
+        ),
+    ],
+)
+def test_turn_credentials_keep_colons_in_the_username(url: str, server: IceServer) -> None:
+    """The password follows the last colon, so TURN REST usernames (<expiry>:<name>) stay whole; %XX decodes."""
+    args = guest_cli.build_parser().parse_args([*REQUIRED["lobbyhost-guest"], "--ice-server", url])
+    assert guest_cli.ice_from_arguments(args).servers == (server,)

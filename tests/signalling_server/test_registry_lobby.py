@@ -168,6 +168,27 @@ def test_kick_guest_tells_both_and_guest_becomes_idle() -> None:
     other.expect_error("invalid_token")
 
 
+def test_kick_as_unreachable_frees_the_seat_and_tells_the_guest_why() -> None:
+    """kick_guest with code unreachable: the guest learns the host could not reach it, and its seat is free."""
+    h = Harness()
+    host, code, _ = open_lobby(h, max_guests=1)
+    bob, _ = accept(h, host, code)
+    host.act("kick_guest", connection_id=bob.id, code="unreachable")
+    assert bob.expect("kicked") == {"lobby_id": code, "reason": "unreachable"}
+    assert host.expect("guest_left") == {"connection_id": bob.id, "reason": "kicked"}
+    accept(h, host, code, address="127.0.0.9")
+
+
+def test_kick_with_an_unknown_code_is_refused_and_changes_nothing() -> None:
+    """A kick_guest code outside the closed set is invalid_message; the guest stays."""
+    h = Harness()
+    host, code, _ = open_lobby(h)
+    bob, _ = accept(h, host, code)
+    host.act("kick_guest", connection_id=bob.id, code="bored")
+    host.expect_error("invalid_message")
+    assert h.registry.connection(bob.id).role is Role.GUEST  # type: ignore[union-attr]
+
+
 def test_kick_of_pending_joiner_is_not_accepted() -> None:
     """A host kicks guests; a pending joiner must be rejected instead (not_accepted)."""
     h = Harness()

@@ -20,6 +20,7 @@ from lobbyhost_app.app import AppParts, build
 from lobbyhost_app.controllers import host_controller
 from lobbyhost_app.controllers.host_controller import HostState
 from lobbyhost_app.controllers.settings import Settings
+from lobbyhost_app.invite_address import AddressSource, InviteAddress
 from lobbyhost_app.net.guest import GuestPhase
 from tests.qt_fixtures import loopback_settings
 from tests.timeouts import scaled
@@ -289,6 +290,11 @@ async def test_the_log_names_addresses_people_can_use_not_0_0_0_0(
     """Listening on 0.0.0.0, the log gives this machine's LAN address and the invite link instead."""
     # A documentation address stands in for the LAN card; nothing ever connects to it.
     monkeypatch.setattr(host_controller, "local_addresses", lambda: ["127.0.0.1", "192.0.2.10"])
+    interfaces = [
+        InviteAddress("127.0.0.1", AddressSource.INTERFACE, "lo"),
+        InviteAddress("192.0.2.10", AddressSource.INTERFACE, "eth0"),
+    ]
+    monkeypatch.setattr(host_controller, "interface_addresses", lambda: interfaces)
     Settings(settings_store).update(listen_host="0.0.0.0", listen_port=0)
     async with hosting(qtbot, settings_store) as h:
         log = h.view.log_panel.plain_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 import pytest
@@ -14,6 +15,8 @@ from lobbyhost_app.controllers.base import listen_error_message
 from lobbyhost_app.controllers.settings import Settings
 from lobbyhost_app.net.errors import ListenError
 from lobbyhost_app.views.settings_dialog import SettingsDialog
+from tests.ci import cannot_run
+from tests.conftest import NETNS_ENV
 
 from .helpers import running_app, wait_until
 from .test_join_window import fill_and_join, show_join_tab
@@ -123,3 +126,22 @@ def test_listen_errors_never_end_in_the_systems_text(error: OSError) -> None:
     for text in (listen_error_message(error, "::1", 8765), str(ListenError("::1", 8765, error))):
         assert "Errno" not in text
         assert error.strerror not in text
+
+
+async def test_an_unreachable_private_address_says_it_only_works_on_the_hosts_network(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """Joining a private address that cannot be reached says why: it only works on the host's own network."""
+    if not os.environ.get(NETNS_ENV):
+        # Outside the suite's loopback-only namespace this would try a real LAN address.
+        cannot_run("needs the loopback-only network namespace the suite makes as root")
+    async with running_app(settings_store) as parts:
+        view = show_join_tab(qtbot, parts)
+        fill_and_join(qtbot, view, "http://192.168.1.20:8765/join/K7QX2M", "", "Zoe")
+        await wait_until(view.error_banner.isVisible, parts.guest.error_occurred)
+    assert view.error_banner.text().startswith(
+        "Cannot reach the signalling server at ws://192.168.1.20:8765/: "
+    )
+    assert "192.168.1.20 is a private address: it only works on the host's own network" in (
+        view.error_banner.text()
+    )

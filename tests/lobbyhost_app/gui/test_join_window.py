@@ -38,12 +38,20 @@ class RealHost:
 
 
 @contextlib.asynccontextmanager
-async def real_host(*, auto_accept: bool) -> AsyncIterator[RealHost]:
+async def real_host(
+    *, auto_accept: bool, handshake_timeout: float = 20.0
+) -> AsyncIterator[RealHost]:
     """A server on 127.0.0.1 and a lobby hosted by the net layer's HostSession."""
     async with serve(ServerConfig(host="127.0.0.1", port=0)) as server:
         signalling = SignallingClient(server.url, reconnect=False)
         await signalling.connect()
-        session = HostSession(signalling, LOOPBACK, auto_accept=auto_accept, ping_interval=0.5)
+        session = HostSession(
+            signalling,
+            LOOPBACK,
+            auto_accept=auto_accept,
+            ping_interval=0.5,
+            handshake_timeout=handshake_timeout,
+        )
         events: Recorder[HostEvent] = Recorder()
         session.add_listener(events)
         try:
@@ -183,6 +191,22 @@ async def test_a_kicked_guest_reads_words_and_the_hosts_message(
         await host.session.kick(request.connection_id, "afk")
         await wait_phase(parts, GuestPhase.KICKED)
         assert view.status_label.text() == "The host removed you from the lobby: afk."
+
+
+async def test_a_guest_the_host_cannot_reach_reads_why_with_a_nat_hint(
+    qtbot: QtBot, settings_store: QSettings
+) -> None:
+    """A host that gives up on the handshake: the Join view says the host could not reach you, with a NAT/TURN hint."""
+    async with (
+        real_host(auto_accept=True, handshake_timeout=0.0) as host,
+        running_app(settings_store) as parts,
+    ):
+        view = show_join_tab(qtbot, parts)
+        fill_and_join(qtbot, view, host.url, host.code, "Zoe")
+        await wait_phase(parts, GuestPhase.FAILED)
+        text = view.status_label.text()
+        assert text.startswith("The host could not reach you: ")
+        assert "NAT" in text and "TURN server" in text
 
 
 def test_status_sentences_come_from_the_reason_and_quote_the_host() -> None:

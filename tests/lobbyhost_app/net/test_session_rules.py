@@ -11,6 +11,7 @@ from lobbyhost_app.net.guest import GuestSession
 from lobbyhost_app.net.host import HostSession
 from lobbyhost_app.net.signalling_api import ConnectionClosed, ResumeFailed
 from lobbyhost_app.session_values import (
+    UNREACHABLE_HINT,
     GuestEvent,
     GuestPhase,
     GuestStatus,
@@ -33,11 +34,14 @@ from signalling_server.protocol import (
     MemberInfo,
     RejectJoinRequest,
     RejectReason,
+    RequestAccepted,
     RequestCancelled,
     RequestRejected,
     RequestRemoved,
     RequestToJoin,
+    ServerEvent,
 )
+from signalling_server.protocol.actions import Action
 
 from ..loopback import LOOPBACK
 from .fake_signalling import FakeSignalling
@@ -75,6 +79,11 @@ async def test_join_sends_one_typed_action() -> None:
             Kicked("ABC123", KickReason.KICKED_BY_HOST),
             GuestStatus(GuestPhase.KICKED, "", KickReason.KICKED_BY_HOST),
             id="kicked-without-words",
+        ),
+        pytest.param(
+            Kicked("ABC123", KickReason.UNREACHABLE),
+            GuestStatus(GuestPhase.FAILED, UNREACHABLE_HINT, KickReason.UNREACHABLE),
+            id="host-could-not-reach-the-guest",
         ),
         pytest.param(
             RequestRejected("ABC123", RejectReason.REJECTED_BY_HOST, "host_left"),
@@ -140,6 +149,28 @@ async def test_a_refused_join_is_failed_with_the_servers_sentence() -> None:
         await guest.join("ABC123", "Bob")
     assert raised.value.code is ErrorCode.LOBBY_LOCKED
     assert events.events == [GuestStatus(GuestPhase.FAILED, "the lobby is locked")]
+
+
+class AcceptedInTheSameRead(FakeSignalling):
+    """The server's reply to join_lobby and an auto-accepting host's request_accepted
+    arrive together: listeners hear the acceptance before join() gets its reply."""
+
+    async def request(self, action: Action) -> ServerEvent:
+        reply = await super().request(action)
+        if isinstance(action, JoinLobby):
+            self.feed(RequestAccepted("ABC123", "host-1", "me", 2, "guest-token", []))
+        return reply
+
+
+async def test_an_acceptance_arriving_with_the_join_reply_is_not_overwritten_by_waiting() -> None:
+    """A guest accepted in the same read as its join reply stays connecting, never back to waiting."""
+    guest = GuestSession(AcceptedInTheSameRead(), LOOPBACK)
+    events: Recorder[GuestEvent] = Recorder()
+    guest.add_listener(events)
+    await guest.join("ABC123", "Bob")
+    assert guest.status.phase is GuestPhase.CONNECTING
+    assert [e.phase for e in events.events if isinstance(e, GuestStatus)] == [GuestPhase.CONNECTING]
+    await guest.leave()
 
 
 # The host's side -----------------------------------------------------------------------
