@@ -1,0 +1,435 @@
+"""A NAT lab of network namespaces: two homes behind NAT routers, a cloud, an internet between.
+
+::
+
+    home "host"                      internet (a bridge)                 home "guest"
+    host 192.168.1.10 -- host router ======== br0 ======== guest router -- guest 192.168.2.10
+                         WAN 100.128.0.2       |           WAN 203.0.113.3
+                                           cloud 203.0.113.10
+                                           (coturn, lobbyhost-server)
+
+Every namespace is named ``natlab-<pid>-<n>-<role>`` (``n`` counts labs in this
+process), so parallel runs never collide, and :meth:`Lab.close` deletes them all,
+with every process started in them, even when building the lab failed half-way.
+Nothing routes out: the lab's links are veth pairs between its own namespaces,
+none reaches the namespace the lab was built from. On the internet every address
+is on-link (a default route through the bridge), like one flat public network.
+
+Routers masquerade LAN traffic behind their WAN address with iptables-legacy
+(miniupnpd's libiptc reads and writes the legacy tables): plain ``MASQUERADE``
+keeps a source port per inside endpoint and filters replies by remote address
+and port, a port-restricted cone NAT; ``--random-fully`` picks a new port per
+destination, a symmetric NAT.
+
+The host router's WAN address, 100.128.0.2, is outside every reserved range on
+purpose: Debian 12's miniupnpd (2.3.1) refuses to map ports when its WAN address
+is reserved (the documentation ranges included: UPnP error 501), as a real
+router behind carrier-grade NAT does. The address exists only inside the lab's
+namespaces and nothing is routed out of them. The guest router keeps a
+documentation address (203.0.113.3), so a miniupnpd started there is a router
+that refuses.
+
+Use it as a context manager (``with Lab(...) as lab``) from a root process that
+may create network namespaces; :func:`lab_unavailable` says why not otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import enum
+import hashlib
+import hmac
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+#: Labs made by this process so far: part of every namespace name.
+_lab_numbers = itertools.count(1)
+_CLONE_NEWNET = 0x40000000
+NETNS_DIR = Path("/var/run/netns")
+
+CLOUD_ADDRESS = "203.0.113.10"
+#: Public-looking (miniupnpd maps only on a non-reserved WAN address); lab-only.
+HOST_ROUTER_WAN = "100.128.0.2"
+GUEST_ROUTER_WAN = "203.0.113.3"
+HOST_LAN = ("192.168.1.1", "192.168.1.10")
+GUEST_LAN = ("192.168.2.1", "192.168.2.10")
+STUN_PORT = 3478
+#: Programs the lab runs, each from its Debian package.
+REQUIRED_PROGRAMS = {"ip": "iproute2", "iptables-legacy": "iptables", "turnserver": "coturn"}
+
+
+class LabError(RuntimeError):
+    """The lab could not be built or a process in it did not start."""
+
+
+class NatKind(enum.Enum):
+    """How a home router translates: port-restricted cone or symmetric."""
+
+    CONE = "cone"
+    SYMMETRIC = "symmetric"
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """One network namespace of the lab and its address (LAN or internet)."""
+
+    namespace: str
+    address: str
+
+    def command(self, *argv: str) -> list[str]:
+        """``argv`` run inside this machine's namespace."""
+        return ["ip", "netns", "exec", self.namespace, *argv]
+
+
+@dataclass(frozen=True, slots=True)
+class Router(Machine):
+    """A home router: ``address`` is its LAN side, ``wan_address`` its internet side."""
+
+    wan_address: str
+    lan_network: str
+    nat: NatKind
+
+
+@dataclass(frozen=True, slots=True)
+class TurnServer:
+    """The cloud's coturn: STUN and TURN on one port, TURN REST credentials from ``secret``."""
+
+    host: str
+    port: int
+    secret: str
+    realm: str
+
+    @property
+    def stun_url(self) -> str:
+        return f"stun:{self.host}:{self.port}"
+
+    @property
+    def turn_url(self) -> str:
+        return f"turn:{self.host}:{self.port}?transport=udp"
+
+    def rest_credentials(self, ttl_s: int = 3600) -> tuple[str, str]:
+        """A TURN REST username (the expiry alone, no colon) and its credential."""
+        username = str(int(time.time()) + ttl_s)
+        digest = hmac.new(self.secret.encode(), username.encode(), hashlib.sha1).digest()
+        return username, base64.b64encode(digest).decode()
+
+    def turn_argument(self, ttl_s: int = 3600) -> str:
+        """The TURN server as an ``--ice-server`` value with fresh REST credentials."""
+        username, credential = self.rest_credentials(ttl_s)
+        return f"turn:{username}:{credential}@{self.host}:{self.port}"
+
+
+@dataclass(eq=False)
+class LabProcess:
+    """A process running in a lab namespace, its output kept in a file for failure messages."""
+
+    label: str
+    process: subprocess.Popen[bytes]
+    output_path: Path
+    _output: IO[bytes] = field(repr=False)
+
+    def output(self) -> str:
+        return self.output_path.read_text("utf-8", "replace")
+
+    def wait_for_output(self, text: str, timeout: float) -> None:
+        """Until ``text`` shows in its output; :class:`LabError` if it exits or time runs out.
+
+        Daemons say they are ready only in their logs: reading the log as it grows
+        is waiting on that event (the file is looked at again every 50 ms).
+        """
+        done = threading.Event()
+        deadline = time.monotonic() + timeout
+        while not done.wait(0.05):
+            if text in self.output():
+                return
+            if self.process.poll() is not None:
+                raise LabError(f"{self.label} exited ({self.process.returncode}):\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.label} never said {text!r}:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._output.close()
+
+
+def lab_unavailable() -> str | None:
+    """Why no lab can be built here (``None`` when one can)."""
+    if os.geteuid() != 0:
+        return "the NAT lab needs root to create network namespaces"
+    missing = [f"{name} ({package})" for name, package in REQUIRED_PROGRAMS.items()]
+    missing = [m for m in missing if shutil.which(m.split()[0]) is None]
+    if missing:
+        return "the NAT lab needs " + ", ".join(missing)
+    return None
+
+
+class Lab:
+    """The namespaces, links, NAT rules and processes of one lab; :meth:`close` removes all."""
+
+    def __init__(self, *, host_nat: NatKind = NatKind.CONE, guest_nat: NatKind = NatKind.CONE):
+        self.prefix = f"natlab-{os.getpid()}-{next(_lab_numbers)}"
+        self.host_nat = host_nat
+        self.guest_nat = guest_nat
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self.namespaces: list[str] = []
+        self.processes: list[LabProcess] = []
+        self.internet = self._name("inet")
+        self.cloud = Machine(self._name("cloud"), CLOUD_ADDRESS)
+        self.host_router = Router(
+            self._name("hostrouter"), HOST_LAN[0], HOST_ROUTER_WAN, "192.168.1.0/24", host_nat
+        )
+        self.guest_router = Router(
+            self._name("guestrouter"), GUEST_LAN[0], GUEST_ROUTER_WAN, "192.168.2.0/24", guest_nat
+        )
+        self.host = Machine(self._name("host"), HOST_LAN[1])
+        self.guest = Machine(self._name("guest"), GUEST_LAN[1])
+
+    def _name(self, role: str) -> str:
+        return f"{self.prefix}-{role}"
+
+    # Building and tearing down ---------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        try:
+            self.build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def build(self) -> None:
+        """Create the namespaces, wire them and set the routers' NAT."""
+        NETNS_DIR.mkdir(parents=True, exist_ok=True)
+        for namespace in (
+            self.internet,
+            self.cloud.namespace,
+            self.host_router.namespace,
+            self.guest_router.namespace,
+            self.host.namespace,
+            self.guest.namespace,
+        ):
+            _run("ip", "netns", "add", namespace)
+            self.namespaces.append(namespace)
+            _run("ip", "-n", namespace, "link", "set", "lo", "up")
+        _run("ip", "-n", self.internet, "link", "add", "br0", "type", "bridge")
+        _run("ip", "-n", self.internet, "link", "set", "br0", "up")
+        self._attach_to_internet(self.cloud.namespace, "cloud", self.cloud.address)
+        for router, machine in ((self.host_router, self.host), (self.guest_router, self.guest)):
+            self._attach_to_internet(router.namespace, machine.namespace[-5:], router.wan_address)
+            self._build_home(router, machine)
+
+    def _attach_to_internet(self, namespace: str, port_name: str, address: str) -> None:
+        """A ``wan`` link from ``namespace`` to the bridge; every internet address on-link."""
+        _run("ip", "-n", self.internet, "link", "add", port_name, "type", "veth",
+             "peer", "name", "wan", "netns", namespace)  # fmt: skip
+        _run("ip", "-n", self.internet, "link", "set", port_name, "master", "br0", "up")
+        _run("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", "wan")
+        _run("ip", "-n", namespace, "link", "set", "wan", "up")
+        _run("ip", "-n", namespace, "route", "add", "default", "dev", "wan")
+
+    def _build_home(self, router: Router, machine: Machine) -> None:
+        _run("ip", "-n", router.namespace, "link", "add", "lan", "type", "veth",
+             "peer", "name", "eth0", "netns", machine.namespace)  # fmt: skip
+        _run("ip", "-n", router.namespace, "addr", "add", f"{router.address}/24", "dev", "lan")
+        _run("ip", "-n", router.namespace, "link", "set", "lan", "up")
+        _run("ip", "-n", machine.namespace, "addr", "add", f"{machine.address}/24", "dev", "eth0")
+        _run("ip", "-n", machine.namespace, "link", "set", "eth0", "up")
+        _run("ip", "-n", machine.namespace, "route", "add", "default", "via", router.address)
+        _run(*router.command("sysctl", "-q", "-w", "net.ipv4.ip_forward=1"))
+        masquerade = ["-j", "MASQUERADE"]
+        if router.nat is NatKind.SYMMETRIC:
+            masquerade.append("--random-fully")
+        iptables = router.command("iptables-legacy")
+        _run(*iptables, "-t", "nat", "-A", "POSTROUTING", "-o", "wan", *masquerade)
+        # The chains miniupnpd adds its rules to (what Debian's iptables_init.sh makes).
+        _run(*iptables, "-t", "nat", "-N", "MINIUPNPD")
+        _run(*iptables, "-t", "nat", "-I", "PREROUTING", "-i", "wan", "-j", "MINIUPNPD")
+        _run(*iptables, "-t", "nat", "-N", "MINIUPNPD-POSTROUTING")
+        _run(*iptables, "-t", "nat", "-I", "POSTROUTING", "-o", "wan",
+             "-j", "MINIUPNPD-POSTROUTING")  # fmt: skip
+        _run(*iptables, "-t", "filter", "-N", "MINIUPNPD")
+        # A home router: replies and mapped ports in from the WAN, nothing else.
+        _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-m", "conntrack",
+             "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")  # fmt: skip
+        _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-j", "MINIUPNPD")
+        _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-j", "DROP")
+
+    def close(self) -> None:
+        """Stop every process, delete every namespace and the lab's files; never raises."""
+        for process in reversed(self.processes):
+            with contextlib.suppress(OSError):
+                process.stop()
+        self.processes.clear()
+        for namespace in reversed(self.namespaces):
+            # Deleting a namespace deletes its veth ends, and so their peers too.
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+        self.namespaces.clear()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # Processes ---------------------------------------------------------------------------
+
+    def start(self, machine: Machine | str, label: str, argv: Sequence[str]) -> LabProcess:
+        """Start ``argv`` inside ``machine`` (or a namespace name); stopped by :meth:`close`."""
+        namespace = machine if isinstance(machine, str) else machine.namespace
+        output_path = self.workdir / f"{label}.log"
+        output = output_path.open("wb")
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        started = LabProcess(label, process, output_path, output)
+        self.processes.append(started)
+        return started
+
+    def stop(self, process: LabProcess) -> None:
+        """Stop one process started with :meth:`start` before the lab closes."""
+        process.stop()
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def run(self, machine: Machine, *argv: str) -> str:
+        """Run ``argv`` in ``machine`` to its end; its output, or :class:`LabError`."""
+        return _run(*machine.command(*argv))
+
+    def start_turn_server(self, *, timeout: float = 10.0) -> TurnServer:
+        """coturn in the cloud: STUN and TURN on 3478, TURN REST credentials (use-auth-secret)."""
+        server = TurnServer(CLOUD_ADDRESS, STUN_PORT, secret=os.urandom(16).hex(), realm="natlab")
+        config = self.workdir / "turnserver.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    f"listening-ip={server.host}",
+                    f"relay-ip={server.host}",
+                    f"listening-port={server.port}",
+                    "min-port=49152",
+                    "max-port=65535",
+                    "use-auth-secret",
+                    f"static-auth-secret={server.secret}",
+                    f"realm={server.realm}",
+                    "fingerprint",
+                    "no-tls",
+                    "no-dtls",
+                    "no-tcp-relay",
+                    "no-cli",
+                    "no-software-attribute",
+                    f"pidfile={self.workdir / 'turnserver.pid'}",
+                    f"userdb={self.workdir / 'turndb.sqlite'}",
+                    "log-file=stdout",
+                    "simple-log",
+                    "verbose",
+                    "",
+                ]
+            )
+        )
+        process = self.start(self.cloud, "coturn", ["turnserver", "-c", str(config)])
+        process.wait_for_output(f"UDP listener opened on: {server.host}:{server.port}", timeout)
+        return server
+
+    def start_signalling_server(
+        self, turn: TurnServer | None = None, *, port: int = 8765, timeout: float = 20.0
+    ) -> str:
+        """The standalone ``lobbyhost-server`` in the cloud, handing out ``turn``'s ICE servers."""
+        argv = [*python_module("signalling_server.cli"), "--host", CLOUD_ADDRESS,
+                "--port", str(port)]  # fmt: skip
+        if turn is not None:
+            argv += ["--stun", turn.stun_url, "--turn-secret-url", turn.turn_url,
+                     "--turn-secret", turn.secret]  # fmt: skip
+        process = self.start(self.cloud, "lobbyhost-server", argv)
+        process.wait_for_output("listening on ws://", timeout)
+        return f"ws://{CLOUD_ADDRESS}:{port}/"
+
+    def start_port_mapper(
+        self, router: Router, *, timeout: float = 10.0, allow_ports: str = "1024-65535"
+    ) -> LabProcess:
+        """Debian's miniupnpd on ``router``: UPnP-IGD and NAT-PMP for its LAN, its own ports."""
+        config = self.workdir / f"miniupnpd-{router.namespace[-11:]}.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    "ext_ifname=wan",
+                    "listening_ip=lan",
+                    "port=5000",
+                    "enable_natpmp=yes",
+                    "enable_upnp=yes",
+                    "secure_mode=yes",
+                    "system_uptime=yes",
+                    "notify_interval=60",
+                    "clean_ruleset_interval=600",
+                    "uuid=3e9b5b6c-0f3a-4d7a-9c55-6c1f0e2d4a10",
+                    f"allow {allow_ports} {router.lan_network} {allow_ports}",
+                    "deny 0-65535 0.0.0.0/0 0-65535",
+                    "",
+                ]
+            )
+        )
+        pid_file = self.workdir / f"miniupnpd-{router.namespace[-11:]}.pid"
+        process = self.start(
+            router,
+            f"miniupnpd-{router.namespace.rsplit('-', 1)[-1]}",
+            ["miniupnpd", "-d", "-f", str(config), "-P", str(pid_file)],
+        )
+        process.wait_for_output("HTTP listening on port 5000", timeout)
+        return process
+
+    # Entering a namespace ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def inside(self, machine: Machine) -> Iterator[None]:
+        """Run this thread inside ``machine``'s namespace for the block.
+
+        Sockets opened by the thread (and processes and threads it starts) in
+        the block live in ``machine``'s network; those opened before stay where
+        they were. For in-process peers, e.g. the app's hosting service on the
+        lab's host machine.
+        """
+        libc = ctypes.CDLL(None, use_errno=True)
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(NETNS_DIR / machine.namespace, os.O_RDONLY)
+        try:
+            if libc.setns(target, _CLONE_NEWNET) != 0:
+                raise LabError(f"setns {machine.namespace}: {os.strerror(ctypes.get_errno())}")
+            try:
+                yield
+            finally:
+                if libc.setns(own, _CLONE_NEWNET) != 0:
+                    raise LabError(f"setns back: {os.strerror(ctypes.get_errno())}")
+        finally:
+            os.close(target)
+            os.close(own)
+
+
+def python_module(module: str) -> list[str]:
+    """How to run ``main()`` of ``module`` from this checkout with this Python."""
+    root = Path(__file__).resolve().parents[2]
+    code = f"import sys; sys.path.insert(0, {str(root)!r}); from {module} import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code]
+
+
+def _run(*argv: str) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
