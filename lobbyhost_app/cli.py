@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
         "the window its settings)",
     )
+    parser.add_argument(
+        "--map-port",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="--headless: ask the router (UPnP) to forward the server's port while the "
+        "lobby is open, and say how it went on a port_mapping line (default: off; "
+        "the window always asks)",
+    )
     add_ice_arguments(parser)
     return parser
 
@@ -168,5 +176,6 @@ def _main(argv: Sequence[str] | None) -> int:
         auto_accept=args.auto_accept,
         name=args.name or DEFAULT_NAME,
         ice=ice,
+        map_port=args.map_port,
     )
     return asyncio.run(run_headless(options))

@@ -2,9 +2,10 @@
 
 Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``,
 ``request_to_join``, ``request_removed``, ``peer_connected``, ``peer_rtt``,
-``chat``, ``peer_left``, ``lobby_closed``, ``error``, and ``output_dropped``
-(``count``) after lines a stalled reader missed: printing never blocks the
-event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
+``chat``, ``peer_left``, ``lobby_closed``, ``error``, ``port_mapping`` (with
+``--map-port``: the router's answer, a :class:`~.net.port_mapping.PortMappingState`),
+and ``output_dropped`` (``count``) after lines a stalled reader missed: printing
+never blocks the event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
 also ``{"kick": ID, "reason": ...}`` and ``{"chat": TEXT, "to"?: ID}``.
 """
@@ -25,6 +26,7 @@ from .jsonlines import emit, stdin_lines
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceSettings
+from .net.port_mapping import PortMappingOptions, PortMappingState
 from .session_values import (
     ChatReceived,
     HostEvent,
@@ -47,6 +49,14 @@ class HeadlessOptions:
     auto_accept: bool = False
     name: str = "Host"
     ice: IceSettings = field(default_factory=IceSettings)
+    #: Ask the router to forward the server's port. Off by default: a headless
+    #: host often runs on a server or in a container, where no router would
+    #: answer, and changing a router is something a script should ask for.
+    map_port: bool = False
+
+
+def emit_port_mapping(state: PortMappingState) -> None:
+    emit("port_mapping", **state.as_fields())
 
 
 class HeadlessHost:
@@ -134,8 +144,10 @@ async def run_headless(options: HeadlessOptions) -> int:
             listen_port=options.listen_port,
             ice=options.ice,
             auto_accept=options.auto_accept,
+            port_mapping=PortMappingOptions() if options.map_port else None,
         )
     )
+    hosting.add_port_mapping_listener(emit_port_mapping)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

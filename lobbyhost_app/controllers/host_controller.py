@@ -31,6 +31,7 @@ from ..net.errors import ListenError
 from ..net.host import HostSession
 from ..net.hosting import HostingOptions, HostingService
 from ..net.ice import local_addresses
+from ..net.port_mapping import PortMappingOptions, PortMappingState, PortMappingStatus
 from ..session_values import (
     ChatReceived,
     HostEvent,
@@ -110,6 +111,7 @@ class HostController(ControllerBase):
         chat_received(str name, str text)
         chat_sent(str text)
         lobby_info_changed(LobbyInfo)
+        port_mapping_changed(PortMappingState): the router's answer about the server's port
         message_logged(str): a lobby event in words, for the log panel
         error_occurred(str)
 
@@ -129,6 +131,7 @@ class HostController(ControllerBase):
     chat_received = Signal(str, str)
     chat_sent = Signal(str)
     lobby_info_changed = Signal(object)
+    port_mapping_changed = Signal(object)
     message_logged = Signal(str)
 
     def __init__(
@@ -152,6 +155,8 @@ class HostController(ControllerBase):
         self.server_limits = Limits()
         #: Timers of the embedded server (grace periods, request timeout): protocol.md's defaults.
         self.server_timeouts = Timeouts()
+        #: Ask the router to forward the embedded server's port (``None``: don't).
+        self.port_mapping: PortMappingOptions | None = PortMappingOptions()
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -267,9 +272,11 @@ class HostController(ControllerBase):
                 timeouts=self.server_timeouts,
                 ice=settings.ice_settings(),
                 auto_accept=settings.auto_accept,
+                port_mapping=self.port_mapping,
             )
             self._hosting = hosting = HostingService(options)
             hosting.add_listener(self._on_session_event)
+            hosting.add_port_mapping_listener(self._on_port_mapping)
             if options.remote_url is not None:
                 self.message_logged.emit(f"Connecting to {options.remote_url}")
             await self._start(hosting)
@@ -392,6 +399,11 @@ class HostController(ControllerBase):
                 self._signalling_status(event)
             case _:
                 pass
+
+    def _on_port_mapping(self, state: PortMappingState) -> None:
+        if state.status is not PortMappingStatus.SEARCHING and state.renewals == 0:
+            self.message_logged.emit(state.message)
+        self.port_mapping_changed.emit(state)
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id

@@ -7,6 +7,10 @@ signalling server (unless a remote server's URL is given), connects a
 :class:`~lobbyhost_app.net.host.HostSession`; :meth:`HostingService.stop`
 takes all of it down again, in order, whatever was reached.
 
+With :attr:`HostingOptions.port_mapping` set, opening a lobby on the embedded
+server also asks the home router to forward its port
+(:mod:`lobbyhost_app.net.port_mapping`); stopping removes the mapping first.
+
 The ICE address allow-list is not installed here: that is process-wide, the
 job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
 """
@@ -14,6 +18,7 @@ job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ from ..session_values import HostEvent, LobbyOpened
 from .errors import ListenError, NetError
 from .host import HostSession
 from .ice import IceSettings
+from .port_mapping import PortMapper, PortMappingListener, PortMappingOptions, PortMappingState
 from .signalling import SignallingClient
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,9 @@ class HostingOptions:
     #: Reconnect and resume when the signalling socket drops.
     reconnect: bool = True
     ping_interval: float = 2.0
+    #: Ask the router to forward the embedded server's port while a lobby is
+    #: open (``None``: don't). Not with a remote server or a loopback listener.
+    port_mapping: PortMappingOptions | None = None
 
 
 class HostingService:
@@ -70,6 +79,8 @@ class HostingService:
         self._session: HostSession | None = None
         self._client: SignallingClient | None = None
         self._listeners: list[Callable[[HostEvent], None]] = []
+        self._port_mapper: PortMapper | None = None
+        self._port_mapping_listeners: list[PortMappingListener] = []
         self._server_stack = contextlib.AsyncExitStack()
 
     @property
@@ -91,6 +102,17 @@ class HostingService:
         self._listeners.append(listener)
         if self._session is not None:
             self._session.add_listener(listener)
+
+    def add_port_mapping_listener(self, listener: PortMappingListener) -> None:
+        """Hear each state of the router's port mapping (once a lobby opens)."""
+        self._port_mapping_listeners.append(listener)
+        if self._port_mapper is not None:
+            self._port_mapper.add_listener(listener)
+
+    @property
+    def port_mapping(self) -> PortMappingState | None:
+        """The router's port mapping as it stands (``None``: not asked for)."""
+        return self._port_mapper.state if self._port_mapper is not None else None
 
     async def start(self) -> None:
         """Start the server (unless remote), connect, make the session.
@@ -127,20 +149,40 @@ class HostingService:
         password: str | None = None,
         display_name: str | None = None,
     ) -> LobbyOpened:
-        """Open the lobby on the started session; raises :class:`ServerError` if refused."""
-        return await self.session.start(
+        """Open the lobby on the started session; raises :class:`ServerError` if refused.
+
+        Then the port mapping starts, in the background, when asked for.
+        """
+        opened = await self.session.start(
             name=name,
             lobby_id=lobby_id,
             max_guests=max_guests,
             password=password,
             display_name=display_name,
         )
+        self._start_port_mapping()
+        return opened
+
+    def _start_port_mapping(self) -> None:
+        options, server = self.options.port_mapping, self.server
+        if options is None or server is None or self._port_mapper is not None:
+            return
+        if _is_loopback(self.options.listen_host):
+            logger.info("not mapping a port: the server listens on loopback only")
+            return
+        self._port_mapper = mapper = PortMapper(server.port, options=options)
+        for listener in self._port_mapping_listeners:
+            mapper.add_listener(listener)
+        mapper.start()
 
     async def stop(self, *, close_lobby: bool = True) -> None:
         """Close the lobby (guests are told) and the connection, then stop the server."""
         session, self._session = self._session, None
         client, self._client = self._client, None
+        mapper, self._port_mapper = self._port_mapper, None
         try:
+            if mapper is not None:
+                await mapper.close()
             if session is not None:
                 await session.close(close_lobby=close_lobby)
             elif client is not None:
@@ -173,3 +215,13 @@ class HostingService:
             raise NetError(str(exc)) from exc
         logger.info("embedded signalling server listening on %s", server.url)
         return f"ws://{host_port(local_connect_host(host), server.port)}/"
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (a listen address) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -25,6 +25,7 @@ from ..controllers.settings import AppSettings
 from ..session_values import HostState
 from .kick_dialog import KickDialog
 from .peers_table import PeersTable
+from .port_mapping_status import PortMappingStatusLine
 from .qr_dialog import InviteQrDialog
 from .request_list import JoinRequestList
 from .widgets import ACCENT, ConfirmationBox, ErrorBanner, LogPanel, heading_font
@@ -119,6 +120,8 @@ class HostView(QWidget):
         options.addWidget(self.auto_accept_check)
         options.addStretch(1)
         grid.addLayout(options, 3, 0, 1, 4)
+        self.port_mapping_line = PortMappingStatusLine(lobby_box)
+        grid.addWidget(self.port_mapping_line, 4, 0, 1, 4)
         grid.setColumnStretch(1, 1)
 
         # Requests, peers, log --------------------------------------------------------------
@@ -200,6 +203,7 @@ class HostView(QWidget):
         c.lobby_closed.connect(self._on_controller_lobby_closed)
         c.lobby_info_changed.connect(self._on_controller_lobby_info_changed)
         c.message_logged.connect(self.log_panel.log)
+        c.port_mapping_changed.connect(self.port_mapping_line.show_state)
         c.chat_received.connect(self.log_panel.chat)
         c.chat_sent.connect(self._on_controller_chat_sent)
         c.error_occurred.connect(self._on_controller_error_occurred)

@@ -1,0 +1,440 @@
+"""Automatic port mapping: ask the home router (UPnP-IGD) to forward the embedded server's port.
+
+A :class:`PortMapper` finds the router on the local network, asks it to forward
+one TCP port to this machine, renews the lease while it runs, and removes the
+mapping on :meth:`PortMapper.close`. What happened is a value,
+:class:`PortMappingState` (opened with the router's external address and port,
+refused with the router's own reason, or no router found), handed to listeners
+each time it changes: the host window shows it as a status line, the headless
+host prints it as a JSON line, and the invite-address chooser reads the
+router's external address from it.
+
+The router is spoken to through miniupnpc (the MiniUPnP project's own client,
+the same project as most routers' UPnP daemon). Its calls block, so each runs
+on a short-lived daemon thread, one at a time: a slow router never stalls the
+event loop, and quitting never waits for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import ipaddress
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
+
+from .errors import NetError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PortMappingListener = Callable[["PortMappingState"], None]
+
+#: The router's error when a port is already forwarded to someone else (UPnP 718).
+_CONFLICT = "ConflictInMappingEntry"
+#: An IGDv1 router that takes only mappings without a lease (UPnP 725).
+_PERMANENT_ONLY = "OnlyPermanentLeasesSupported"
+
+
+class PortMappingError(NetError):
+    """A port mapping could not be made."""
+
+
+class NoRouterFound(PortMappingError):
+    """No router on the local network answered UPnP discovery."""
+
+
+class RouterRefused(PortMappingError):
+    """The router answered but refused the mapping; the message is the router's reason."""
+
+
+class PortMappingStatus(enum.Enum):
+    """Where a port mapping stands."""
+
+    SEARCHING = "searching"
+    OPENED = "opened"
+    REFUSED = "refused"
+    NO_ROUTER = "no_router"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortMappingState:
+    """One port mapping as the router last answered about it."""
+
+    status: PortMappingStatus
+    #: This machine's port (the embedded server's).
+    port: int
+    protocol: str = "TCP"
+    #: The router's address on the internet side (its own view: behind another
+    #: NAT this is not the public address), once the mapping is open.
+    external_address: str | None = None
+    external_port: int | None = None
+    #: The router's own words when it refused, or why no router was found.
+    reason: str | None = None
+    #: Seconds the router keeps the mapping unless renewed (0: until removed).
+    lease_s: int | None = None
+    #: How many times the lease was renewed.
+    renewals: int = 0
+
+    @property
+    def message(self) -> str:
+        """One sentence for the host."""
+        port, protocol = self.port, self.protocol
+        match self.status:
+            case PortMappingStatus.SEARCHING:
+                return f"Asking your router to open port {port}…"
+            case PortMappingStatus.OPENED if self.external_port not in (None, port):
+                return (
+                    f"Port {port} opened on your router "
+                    f"(guests outside use port {self.external_port})"
+                )
+            case PortMappingStatus.OPENED:
+                return f"Port {port} opened on your router"
+            case PortMappingStatus.REFUSED:
+                return f"Router refused: forward {protocol} {port} by hand, or use a public server"
+            case PortMappingStatus.NO_ROUTER:
+                return (
+                    f"No router answered: forward {protocol} {port} by hand, or use a public server"
+                )
+            case PortMappingStatus.REMOVED:
+                return f"Port {port} closed on your router"
+
+    @property
+    def external_endpoint(self) -> tuple[str, int] | None:
+        """Where guests outside reach the port, while the mapping is open."""
+        if self.status is not PortMappingStatus.OPENED or self.external_address is None:
+            return None
+        return self.external_address, self.external_port or self.port
+
+    def as_fields(self) -> dict[str, Any]:
+        """The state as JSON-ready fields (the headless host's ``port_mapping`` line)."""
+        fields: dict[str, Any] = {
+            "status": self.status.value,
+            "port": self.port,
+            "protocol": self.protocol,
+            "message": self.message,
+        }
+        if self.external_address is not None:
+            fields["external_address"] = self.external_address
+            fields["external_port"] = self.external_port
+        if self.reason is not None:
+            fields["reason"] = self.reason
+        if self.lease_s is not None:
+            fields["lease_s"] = self.lease_s
+            fields["renewals"] = self.renewals
+        return fields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortMappingOptions:
+    """How long to look for a router, and the lease asked for."""
+
+    #: How long UPnP discovery waits for routers to answer.
+    discover_timeout_s: float = 2.0
+    #: The lease asked for; renewed at half of it. Routers drop a mapping whose
+    #: lease ran out, so a crashed app leaves no port open for long.
+    lease_s: int = 3600
+    #: How long removing the mapping may take when the lobby closes or the app quits.
+    remove_timeout_s: float = 3.0
+    description: str = "LobbyHost"
+
+    def __post_init__(self) -> None:
+        if self.discover_timeout_s <= 0 or self.remove_timeout_s <= 0:
+            raise ValueError("port mapping timeouts must be positive")
+        if self.lease_s < 2:
+            raise ValueError("a port mapping lease must be at least 2 s")
+
+
+class Router(Protocol):
+    """A router that forwards ports: the seam between :class:`PortMapper` and UPnP."""
+
+    async def add(
+        self,
+        *,
+        external_port: int,
+        internal_port: int,
+        protocol: str,
+        description: str,
+        lease_s: int,
+    ) -> int:
+        """Forward ``external_port`` here; returns the external port the router chose."""
+        ...
+
+    async def remove(self, *, external_port: int, protocol: str) -> None: ...
+
+    async def external_address(self) -> str: ...
+
+
+RouterFinder = Callable[[PortMappingOptions], Awaitable[Router]]
+
+
+async def _on_thread(call: Callable[[], T]) -> T:
+    """``call()`` on a daemon thread of its own: a blocking library call off the event loop.
+
+    A daemon thread, not the loop's executor: nothing waits for it at exit, so
+    a router that never answers cannot hold up quitting.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = call()
+        except Exception as exc:  # handed over to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="upnp", daemon=True).start()
+    return await done
+
+
+class UpnpRouter:
+    """An Internet Gateway Device found by UPnP discovery, through miniupnpc."""
+
+    def __init__(self, upnp: Any) -> None:
+        self._upnp = upnp
+        self._lock = asyncio.Lock()  # one call at a time on miniupnpc's object
+        #: This machine's address on the router's network.
+        self.lan_address: str = upnp.lanaddr
+
+    @classmethod
+    async def find(cls, options: PortMappingOptions) -> UpnpRouter:
+        """Discover the router; :class:`NoRouterFound` when none answers in time."""
+        import miniupnpc
+
+        def discover() -> Any:
+            upnp = miniupnpc.UPnP()
+            upnp.discoverdelay = max(1, round(options.discover_timeout_s * 1000))
+            try:
+                found = upnp.discover()
+                if not found:
+                    raise NoRouterFound("no UPnP device answered")
+                upnp.selectigd()
+            except NoRouterFound:
+                raise
+            except Exception as exc:  # miniupnpc raises plain Exception with its reason
+                raise NoRouterFound(str(exc)) from exc
+            return upnp
+
+        return cls(await _on_thread(discover))
+
+    async def _call(self, method: str, *args: object) -> Any:
+        async with self._lock:
+            try:
+                return await _on_thread(lambda: getattr(self._upnp, method)(*args))
+            except Exception as exc:  # the router's UPnP error, in miniupnpc's words
+                raise RouterRefused(str(exc) or type(exc).__name__) from exc
+
+    async def add(
+        self,
+        *,
+        external_port: int,
+        internal_port: int,
+        protocol: str,
+        description: str,
+        lease_s: int,
+    ) -> int:
+        """Forward ``external_port``; if another machine holds it, any port the router picks."""
+        try:
+            await self._call(
+                "addportmapping",
+                external_port,
+                protocol,
+                self.lan_address,
+                internal_port,
+                description,
+                "",
+                lease_s,
+            )
+            return external_port
+        except RouterRefused as exc:
+            if _CONFLICT not in str(exc):
+                raise
+        chosen = await self._call(
+            "addanyportmapping",
+            external_port,
+            protocol,
+            self.lan_address,
+            internal_port,
+            description,
+            "",
+            lease_s,
+        )
+        return int(chosen)
+
+    async def remove(self, *, external_port: int, protocol: str) -> None:
+        await self._call("deleteportmapping", external_port, protocol)
+
+    async def external_address(self) -> str:
+        address = str(await self._call("externalipaddress"))
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as exc:
+            raise RouterRefused(f"the router gave no external address ({address!r})") from exc
+        return address
+
+
+class PortMapper:
+    """One port forwarded by the router while this runs: found, opened, renewed, removed.
+
+    :meth:`start` works in the background and tells listeners each state;
+    :meth:`close` stops it and removes the mapping (also while it is still
+    being made).
+    """
+
+    def __init__(
+        self,
+        port: int,
+        *,
+        options: PortMappingOptions | None = None,
+        protocol: str = "TCP",
+        find_router: RouterFinder = UpnpRouter.find,
+    ) -> None:
+        self.options = options or PortMappingOptions()
+        self.state = PortMappingState(
+            status=PortMappingStatus.SEARCHING, port=port, protocol=protocol
+        )
+        self._find_router = find_router
+        self._listeners: list[PortMappingListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._router: Router | None = None
+        self._mapped_port: int | None = None
+
+    def add_listener(self, listener: PortMappingListener) -> None:
+        """Hear every state from now on (called on the event loop)."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Find the router and open the port in the background, then keep it open."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def wait_settled(self) -> PortMappingState:
+        """Until the router answered (opened, refused) or none was found."""
+        settled = asyncio.get_running_loop().create_future()
+
+        def on_state(state: PortMappingState) -> None:
+            if state.status is not PortMappingStatus.SEARCHING and not settled.done():
+                settled.set_result(state)
+
+        if self.state.status is not PortMappingStatus.SEARCHING:
+            return self.state
+        self._listeners.append(on_state)
+        try:
+            result: PortMappingState = await settled
+            return result
+        finally:
+            self._listeners.remove(on_state)
+
+    async def close(self) -> None:
+        """Stop renewing and remove the mapping from the router (bounded in time)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        router, external_port = self._router, self._mapped_port
+        self._mapped_port = None
+        if router is None or external_port is None:
+            return
+        try:
+            async with asyncio.timeout(self.options.remove_timeout_s):
+                await router.remove(external_port=external_port, protocol=self.state.protocol)
+        except (PortMappingError, TimeoutError) as exc:
+            # The lease ends it anyway: the router drops the mapping when it runs out.
+            logger.warning("could not remove port %s from the router: %s", external_port, exc)
+        self._set(replace(self.state, status=PortMappingStatus.REMOVED))
+
+    async def _run(self) -> None:
+        state, options = self.state, self.options
+        try:
+            self._router = router = await self._find_router(options)
+        except NoRouterFound as exc:
+            logger.info("no router for port mapping: %s", exc)
+            self._set(replace(state, status=PortMappingStatus.NO_ROUTER, reason=str(exc)))
+            return
+        lease_s = options.lease_s
+        try:
+            try:
+                external_port = await self._add(router, lease_s)
+            except RouterRefused as exc:
+                if _PERMANENT_ONLY not in str(exc):
+                    raise
+                lease_s = 0  # removed on close; nothing to renew
+                external_port = await self._add(router, lease_s)
+            external_address = await router.external_address()
+        except RouterRefused as exc:
+            logger.info("the router refused to map port %s: %s", state.port, exc)
+            self._set(replace(state, status=PortMappingStatus.REFUSED, reason=str(exc)))
+            return
+        self._set(
+            replace(
+                state,
+                status=PortMappingStatus.OPENED,
+                external_address=external_address,
+                external_port=external_port,
+                lease_s=lease_s,
+            )
+        )
+        if lease_s:
+            await self._renew_forever(router, lease_s)
+
+    async def _add(self, router: Router, lease_s: int) -> int:
+        external_port = self._mapped_port or self.state.port
+        chosen = await router.add(
+            external_port=external_port,
+            internal_port=self.state.port,
+            protocol=self.state.protocol,
+            description=self.options.description,
+            lease_s=lease_s,
+        )
+        self._mapped_port = chosen
+        return chosen
+
+    async def _renew_forever(self, router: Router, lease_s: int) -> None:
+        """Ask again at half the lease, so the router never lets it run out while open."""
+        while True:
+            await asyncio.sleep(lease_s / 2)
+            try:
+                await self._add(router, lease_s)
+            except RouterRefused as exc:
+                logger.warning("the router refused to renew port %s: %s", self.state.port, exc)
+                self._mapped_port = None
+                self._set(replace(self.state, status=PortMappingStatus.REFUSED, reason=str(exc)))
+                return
+            self._set(replace(self.state, renewals=self.state.renewals + 1))
+
+    def _set(self, state: PortMappingState) -> None:
+        self.state = state
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:
+                logger.exception("a port mapping listener failed on %s", state.status.value)
+
+
+__all__ = [
+    "NoRouterFound",
+    "PortMapper",
+    "PortMappingError",
+    "PortMappingOptions",
+    "PortMappingState",
+    "PortMappingStatus",
+    "Router",
+    "RouterRefused",
+    "UpnpRouter",
+]
