@@ -28,6 +28,7 @@ from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
 from .net.guest import GuestSession
 from .net.ice import IceServer, IceSettings, install_address_allow_list
+from .net.route_preference import DEFAULT_RELAY_DELAY_S
 from .net.signalling import SignallingClient
 from .session_values import (
     GuestChat,
@@ -154,6 +155,14 @@ def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="an extra STUN/TURN URL (turn:user:pass@host:port for credentials; repeatable)",
     )
+    parser.add_argument(
+        "--relay-delay",
+        type=float,
+        default=DEFAULT_RELAY_DELAY_S,
+        metavar="SECONDS",
+        help="check routes through a TURN relay only this long after the direct ones, "
+        f"so a direct route wins when there is one (default {DEFAULT_RELAY_DELAY_S:g}; 0: at once)",
+    )
 
 
 def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
@@ -167,7 +176,11 @@ def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
             username, _, credential = userinfo.partition(":")
             url = f"{scheme}:{host}"
         servers.append(IceServer(urls=(url,), username=username, credential=credential))
-    return IceSettings(servers=tuple(servers), allowed_addresses=tuple(args.ice_address))
+    return IceSettings(
+        servers=tuple(servers),
+        allowed_addresses=tuple(args.ice_address),
+        relay_delay_s=args.relay_delay,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

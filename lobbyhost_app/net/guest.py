@@ -187,7 +187,10 @@ class GuestSession:
         self.peer_id = event.peer_id
         self._ice_servers = list(event.ice_servers)
         self._set(GuestStatus(GuestPhase.CONNECTING))
-        self.link = link = PeerLink(RTCPeerConnection(self.ice.configuration(self._ice_servers)))
+        self.link = link = PeerLink(
+            RTCPeerConnection(self.ice.configuration(self._ice_servers)),
+            relay_delay_s=self.ice.relay_delay_s,
+        )
         self.lobby = lobby = LobbyChannel(link, ping_interval=self._ping_interval)
         self.game = GameChannel(link)
         link.add_state_listener(self._link_changed)

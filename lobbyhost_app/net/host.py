@@ -298,7 +298,10 @@ class HostSession:
         connection_id = event.connection_id
         self._requests.pop(connection_id, None)
         self._emit(RequestGone(connection_id, "accepted"))
-        link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
+        link = PeerLink(
+            RTCPeerConnection(self.ice.configuration(self._server_ice)),
+            relay_delay_s=self.ice.relay_delay_s,
+        )
         lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
         game = GameChannel(link)
         guest = _Guest(connection_id, event.name, event.peer_id, link, lobby, game)
