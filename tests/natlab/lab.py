@@ -50,7 +50,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -241,39 +241,108 @@ class Lab:
 
     def _attach_to_internet(self, namespace: str, port_name: str, address: str) -> None:
         """A ``wan`` link from ``namespace`` to the bridge; every internet address on-link."""
-        _run("ip", "-n", self.internet, "link", "add", port_name, "type", "veth",
-             "peer", "name", "wan", "netns", namespace)  # fmt: skip
+        _run(
+            "ip",
+            "-n",
+            self.internet,
+            "link",
+            "add",
+            port_name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wan",
+            "netns",
+            namespace,
+        )
         _run("ip", "-n", self.internet, "link", "set", port_name, "master", "br0", "up")
         _run("ip", "-n", namespace, "addr", "add", f"{address}/24", "dev", "wan")
         _run("ip", "-n", namespace, "link", "set", "wan", "up")
         _run("ip", "-n", namespace, "route", "add", "default", "dev", "wan")
 
     def _build_home(self, router: Router, machine: Machine) -> None:
-        _run("ip", "-n", router.namespace, "link", "add", "lan", "type", "veth",
-             "peer", "name", "eth0", "netns", machine.namespace)  # fmt: skip
+        _run(
+            "ip",
+            "-n",
+            router.namespace,
+            "link",
+            "add",
+            "lan",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            machine.namespace,
+        )
         _run("ip", "-n", router.namespace, "addr", "add", f"{router.address}/24", "dev", "lan")
         _run("ip", "-n", router.namespace, "link", "set", "lan", "up")
         _run("ip", "-n", machine.namespace, "addr", "add", f"{machine.address}/24", "dev", "eth0")
         _run("ip", "-n", machine.namespace, "link", "set", "eth0", "up")
         _run("ip", "-n", machine.namespace, "route", "add", "default", "via", router.address)
         _run(*router.command("sysctl", "-q", "-w", "net.ipv4.ip_forward=1"))
-        masquerade = ["-j", "MASQUERADE"]
-        if router.nat is NatKind.SYMMETRIC:
-            masquerade.append("--random-fully")
         iptables = router.command("iptables-legacy")
-        _run(*iptables, "-t", "nat", "-A", "POSTROUTING", "-o", "wan", *masquerade)
+        _run(*iptables, "-t", "nat", "-A", "POSTROUTING", "-o", "wan", *_masquerade(router.nat))
         # The chains miniupnpd adds its rules to (what Debian's iptables_init.sh makes).
         _run(*iptables, "-t", "nat", "-N", "MINIUPNPD")
         _run(*iptables, "-t", "nat", "-I", "PREROUTING", "-i", "wan", "-j", "MINIUPNPD")
         _run(*iptables, "-t", "nat", "-N", "MINIUPNPD-POSTROUTING")
-        _run(*iptables, "-t", "nat", "-I", "POSTROUTING", "-o", "wan",
-             "-j", "MINIUPNPD-POSTROUTING")  # fmt: skip
+        _run(
+            *iptables, "-t", "nat", "-I", "POSTROUTING", "-o", "wan", "-j", "MINIUPNPD-POSTROUTING"
+        )
         _run(*iptables, "-t", "filter", "-N", "MINIUPNPD")
         # A home router: replies and mapped ports in from the WAN, nothing else.
-        _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-m", "conntrack",
-             "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")  # fmt: skip
+        _run(
+            *iptables,
+            "-t",
+            "filter",
+            "-A",
+            "FORWARD",
+            "-i",
+            "wan",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED,RELATED",
+            "-j",
+            "ACCEPT",
+        )
         _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-j", "MINIUPNPD")
         _run(*iptables, "-t", "filter", "-A", "FORWARD", "-i", "wan", "-j", "DROP")
+        # Nothing new in to the router itself either. Besides being what home routers
+        # do, it matters for hole punching: a check that reached the router's own
+        # stack would leave a conntrack entry that makes its NAT pick another port
+        # for the LAN's next packet to that peer (a symmetric NAT by accident).
+        _run(
+            *iptables,
+            "-t",
+            "filter",
+            "-A",
+            "INPUT",
+            "-i",
+            "wan",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED,RELATED",
+            "-j",
+            "ACCEPT",
+        )
+        _run(*iptables, "-t", "filter", "-A", "INPUT", "-i", "wan", "-j", "DROP")
+
+    def set_nat(self, router: Router, nat: NatKind) -> Router:
+        """Make ``router`` translate as ``nat`` from now on (flows under way keep theirs)."""
+        iptables = router.command("iptables-legacy", "-t", "nat")
+        _run(*iptables, "-D", "POSTROUTING", "-o", "wan", *_masquerade(router.nat))
+        _run(*iptables, "-A", "POSTROUTING", "-o", "wan", *_masquerade(nat))
+        changed = replace(router, nat=nat)
+        if router == self.host_router:
+            self.host_router = changed
+        elif router == self.guest_router:
+            self.guest_router = changed
+        return changed
 
     def close(self) -> None:
         """Stop every process, delete every namespace and the lab's files; never raises."""
@@ -352,11 +421,22 @@ class Lab:
         self, turn: TurnServer | None = None, *, port: int = 8765, timeout: float = 20.0
     ) -> str:
         """The standalone ``lobbyhost-server`` in the cloud, handing out ``turn``'s ICE servers."""
-        argv = [*python_module("signalling_server.cli"), "--host", CLOUD_ADDRESS,
-                "--port", str(port)]  # fmt: skip
+        argv = [
+            *python_module("signalling_server.cli"),
+            "--host",
+            CLOUD_ADDRESS,
+            "--port",
+            str(port),
+        ]
         if turn is not None:
-            argv += ["--stun", turn.stun_url, "--turn-secret-url", turn.turn_url,
-                     "--turn-secret", turn.secret]  # fmt: skip
+            argv += [
+                "--stun",
+                turn.stun_url,
+                "--turn-secret-url",
+                turn.turn_url,
+                "--turn-secret",
+                turn.secret,
+            ]
         process = self.start(self.cloud, "lobbyhost-server", argv)
         process.wait_for_output("listening on ws://", timeout)
         return f"ws://{CLOUD_ADDRESS}:{port}/"
@@ -426,6 +506,13 @@ def python_module(module: str) -> list[str]:
     root = Path(__file__).resolve().parents[2]
     code = f"import sys; sys.path.insert(0, {str(root)!r}); from {module} import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", code]
+
+
+def _masquerade(nat: NatKind) -> list[str]:
+    """The iptables target that makes a router this kind of NAT."""
+    if nat is NatKind.SYMMETRIC:
+        return ["-j", "MASQUERADE", "--random-fully"]
+    return ["-j", "MASQUERADE"]
 
 
 def _run(*argv: str) -> str:
