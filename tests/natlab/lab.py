@@ -191,6 +191,8 @@ class Lab:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.namespaces: list[str] = []
         self.processes: list[LabProcess] = []
+        #: The cloud's coturn, once started.
+        self.turn: TurnServer | None = None
         self.internet = self._name("inet")
         self.cloud = Machine(self._name("cloud"), CLOUD_ADDRESS)
         self.host_router = Router(
@@ -379,6 +381,17 @@ class Lab:
         if process in self.processes:
             self.processes.remove(process)
 
+    def forwarded_ports(self, router: Router) -> set[tuple[str, int]]:
+        """The ports ``router`` forwards now (protocol, port): miniupnpd's rules, read back."""
+        rules = self.run(router, "iptables-legacy", "-t", "nat", "-S", "MINIUPNPD")
+        ports = set()
+        for rule in rules.splitlines():
+            words = rule.split()
+            if "--dport" in words and "-p" in words:
+                protocol = words[words.index("-p") + 1].upper()
+                ports.add((protocol, int(words[words.index("--dport") + 1])))
+        return ports
+
     def run(self, machine: Machine, *argv: str) -> str:
         """Run ``argv`` in ``machine`` to its end; its output, or :class:`LabError`."""
         return _run(*machine.command(*argv))
@@ -415,6 +428,7 @@ class Lab:
         )
         process = self.start(self.cloud, "coturn", ["turnserver", "-c", str(config)])
         process.wait_for_output(f"UDP listener opened on: {server.host}:{server.port}", timeout)
+        self.turn = server
         return server
 
     def start_signalling_server(
