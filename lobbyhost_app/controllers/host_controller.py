@@ -157,6 +157,9 @@ class HostController(ControllerBase):
         self.server_timeouts = Timeouts()
         #: Ask the router to forward the embedded server's port (``None``: don't).
         self.port_mapping: PortMappingOptions | None = PortMappingOptions()
+        #: The router's latest answer about the server's port (its external
+        #: address is one source for the invite link); ``None`` until asked.
+        self.port_mapping_state: PortMappingState | None = None
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -259,6 +262,7 @@ class HostController(ControllerBase):
             settings = self.settings.update(max_guests=max_guests)
         settings = self.overrides.apply(settings)
         self._set_state(HostState.STARTING)
+        self.port_mapping_state = None
         try:
             options = HostingOptions(
                 listen_host=settings.listen_host,
@@ -401,6 +405,7 @@ class HostController(ControllerBase):
                 pass
 
     def _on_port_mapping(self, state: PortMappingState) -> None:
+        self.port_mapping_state = state
         if state.status is not PortMappingStatus.SEARCHING and state.renewals == 0:
             self.message_logged.emit(state.message)
         self.port_mapping_changed.emit(state)

@@ -488,6 +488,16 @@ class Lab:
         process.wait_for_output("HTTP listening on port 5000", timeout)
         return process
 
+    def program_inside(self, machine: Machine, program: str) -> Path:
+        """A script that runs ``program`` (with its arguments) inside ``machine``.
+
+        For launchers that take an executable's path, e.g. Playwright's for chromium.
+        """
+        script = self.workdir / f"{Path(program).name}-in-{machine.namespace.rsplit('-', 1)[-1]}"
+        script.write_text(f'#!/bin/sh\nexec ip netns exec {machine.namespace} {program} "$@"\n')
+        script.chmod(0o755)
+        return script
+
     # Entering a namespace ------------------------------------------------------------
 
     @contextlib.contextmanager
