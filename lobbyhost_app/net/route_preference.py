@@ -91,6 +91,8 @@ def prefer_direct_pairs(pc: RTCPeerConnection, relay_delay_s: float) -> bool:
     async def check_start(pair: Any) -> None:
         if not delay_timer:
             delay_timer.append(loop.call_later(relay_delay_s, relay_released.set))
+        if not relay_released.is_set() and not direct_pair_may_succeed():
+            relay_released.set()
         if is_relayed(pair) and not relay_released.is_set():
             # In progress while held back: aioice neither restarts it nor counts
             # the check list as failed, and goes on with the frozen pairs behind it.
@@ -99,8 +101,9 @@ def prefer_direct_pairs(pc: RTCPeerConnection, relay_delay_s: float) -> bool:
         await check_start_now(pair)
 
     def check_list_maybe_fail() -> None:
-        # Called by aioice after every check and at the end of remote candidates.
-        if not relay_released.is_set() and not direct_pair_may_succeed():
+        # Called by aioice after every check and at the end of remote candidates;
+        # before the first check the pairs are not formed yet: nothing to judge.
+        if delay_timer and not relay_released.is_set() and not direct_pair_may_succeed():
             relay_released.set()
         check_list_progressed()
 

@@ -363,15 +363,7 @@ class Lab:
     def start(self, machine: Machine | str, label: str, argv: Sequence[str]) -> LabProcess:
         """Start ``argv`` inside ``machine`` (or a namespace name); stopped by :meth:`close`."""
         namespace = machine if isinstance(machine, str) else machine.namespace
-        output_path = self.workdir / f"{label}.log"
-        output = output_path.open("wb")
-        process = subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        started = LabProcess(label, process, output_path, output)
+        started = start_logged(["ip", "netns", "exec", namespace, *argv], label, self.workdir)
         self.processes.append(started)
         return started
 
@@ -399,35 +391,9 @@ class Lab:
     def start_turn_server(self, *, timeout: float = 10.0) -> TurnServer:
         """coturn in the cloud: STUN and TURN on 3478, TURN REST credentials (use-auth-secret)."""
         server = TurnServer(CLOUD_ADDRESS, STUN_PORT, secret=os.urandom(16).hex(), realm="natlab")
-        config = self.workdir / "turnserver.conf"
-        config.write_text(
-            "\n".join(
-                [
-                    f"listening-ip={server.host}",
-                    f"relay-ip={server.host}",
-                    f"listening-port={server.port}",
-                    "min-port=49152",
-                    "max-port=65535",
-                    "use-auth-secret",
-                    f"static-auth-secret={server.secret}",
-                    f"realm={server.realm}",
-                    "fingerprint",
-                    "no-tls",
-                    "no-dtls",
-                    "no-tcp-relay",
-                    "no-cli",
-                    "no-software-attribute",
-                    f"pidfile={self.workdir / 'turnserver.pid'}",
-                    f"userdb={self.workdir / 'turndb.sqlite'}",
-                    "log-file=stdout",
-                    "simple-log",
-                    "verbose",
-                    "",
-                ]
-            )
-        )
+        config = write_coturn_config(server, self.workdir)
         process = self.start(self.cloud, "coturn", ["turnserver", "-c", str(config)])
-        process.wait_for_output(f"UDP listener opened on: {server.host}:{server.port}", timeout)
+        process.wait_for_output(coturn_ready_line(server), timeout)
         self.turn = server
         return server
 
@@ -523,6 +489,54 @@ class Lab:
         finally:
             os.close(target)
             os.close(own)
+
+
+def start_logged(argv: Sequence[str], label: str, workdir: Path) -> LabProcess:
+    """Start ``argv`` with its output in ``workdir/label.log``; the caller stops it."""
+    output_path = workdir / f"{label}.log"
+    output = output_path.open("wb")
+    process = subprocess.Popen(
+        list(argv), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+    )
+    return LabProcess(label, process, output_path, output)
+
+
+def write_coturn_config(server: TurnServer, workdir: Path, *, loopback: bool = False) -> Path:
+    """A coturn configuration for ``server``: STUN, TURN over UDP, REST credentials, no TLS.
+
+    ``loopback`` lets it relay between loopback addresses (tests outside the lab).
+    """
+    config = workdir / "turnserver.conf"
+    lines = [
+        f"listening-ip={server.host}",
+        f"relay-ip={server.host}",
+        f"listening-port={server.port}",
+        "min-port=49152",
+        "max-port=65535",
+        "use-auth-secret",
+        f"static-auth-secret={server.secret}",
+        f"realm={server.realm}",
+        "fingerprint",
+        "no-tls",
+        "no-dtls",
+        "no-tcp-relay",
+        "no-cli",
+        "no-software-attribute",
+        f"pidfile={workdir / 'turnserver.pid'}",
+        f"userdb={workdir / 'turndb.sqlite'}",
+        "log-file=stdout",
+        "simple-log",
+        "verbose",
+    ]
+    if loopback:
+        lines.append("allow-loopback-peers")
+    config.write_text("\n".join([*lines, ""]))
+    return config
+
+
+def coturn_ready_line(server: TurnServer) -> str:
+    """What coturn logs once it answers on ``server``'s UDP port."""
+    return f"UDP listener opened on: {server.host}:{server.port}"
 
 
 def python_module(module: str) -> list[str]:
