@@ -13,8 +13,11 @@ host's ``peer_connected`` line says. Measured in the same run:
 * loopback: host and guest on one machine over 127.0.0.1, no ICE servers (baseline);
 * STUN: both homes port-restricted cone NATs, STUN only;
 * TURN: the guest's home a symmetric NAT, STUN and TURN offered;
-* direct share: cone to cone with STUN and TURN offered, with relayed checks held
-  back (``--relay-delay``, the default) and without (0: aioice as it is).
+* direct share: cone to cone with STUN and TURN offered (routes only; the join
+  times are in the table too): with the homes near each other; then with a slow
+  path between the homes (``Lab.slow_path_between_homes``, 64 kbit/s) while the
+  TURN server stays near, with relayed checks held back (``--relay-delay``, the
+  default) and without (0: aioice as it is).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from tests.natlab.lab import Lab, LabError, Machine, NatKind, TurnServer, lab_un
 
 JOIN_TIMEOUT = 30.0
 PORT = 8765
+#: The rate between the two homes for the direct-share runs (the cloud stays near).
+SLOW_PATH = "64kbit"
 
 
 @dataclass
@@ -120,12 +125,24 @@ async def run(rounds: int, direct_sessions: int) -> dict[str, Any]:
         results["stun"] = await sessions(
             lab.host, lab.guest, [*listen, *stun], stun, rounds, "stun", through=wan
         )
-        for delay, key in ((0.0, "direct_share_no_delay"), (None, "direct_share")):
-            print(f"cone to cone, STUN and TURN offered, relay delay {delay}", flush=True)
-            both = ice_args(turn.stun_url, turn.turn_argument(), relay_delay=delay)
-            results[key] = await sessions(
-                lab.host, lab.guest, [*listen, *both], both, direct_sessions, "mix", through=wan
-            )
+        both = ice_args(turn.stun_url, turn.turn_argument())
+        print("cone to cone, STUN and TURN offered", flush=True)
+        results["direct_share_near"] = await sessions(
+            lab.host, lab.guest, [*listen, *both], both, direct_sessions, "near", through=wan
+        )
+        with lab.slow_path_between_homes(SLOW_PATH):
+            for delay, key in ((0.0, "direct_share_no_delay"), (None, "direct_share")):
+                print(f"cone to cone, slow path between homes, relay delay {delay}", flush=True)
+                both = ice_args(turn.stun_url, turn.turn_argument(), relay_delay=delay)
+                results[key] = await sessions(
+                    lab.host,
+                    lab.guest,
+                    [*listen, *both],
+                    both,
+                    direct_sessions,
+                    "far",
+                    through=wan,
+                )
         print("TURN, cone to symmetric", flush=True)
         lab.set_nat(lab.guest_router, NatKind.SYMMETRIC)
         both = ice_args(turn.stun_url, turn.turn_argument())
@@ -153,8 +170,17 @@ def table(result: dict[str, Any]) -> str:
         "loopback": "loopback, same machine (baseline)",
         "stun": "through STUN: cone NAT to cone NAT",
         "turn": "through TURN: cone NAT to symmetric NAT",
-        "direct_share": f"cone to cone, TURN offered, relay delay {DEFAULT_RELAY_DELAY_S:g} s",
-        "direct_share_no_delay": "cone to cone, TURN offered, no relay delay (aioice as is)",
+        "direct_share_near": (
+            f"cone to cone, TURN offered, relay delay {DEFAULT_RELAY_DELAY_S:g} s"
+        ),
+        "direct_share": (
+            f"cone to cone, {SLOW_PATH}/s between homes, TURN offered, "
+            f"relay delay {DEFAULT_RELAY_DELAY_S:g} s"
+        ),
+        "direct_share_no_delay": (
+            f"cone to cone, {SLOW_PATH}/s between homes, TURN offered, "
+            "no relay delay (aioice as is)"
+        ),
     }
     for key, name in names.items():
         r = result[key]

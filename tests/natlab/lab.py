@@ -346,6 +346,91 @@ class Lab:
             self.guest_router = changed
         return changed
 
+    @contextlib.contextmanager
+    def slow_path_between_homes(self, rate: str = "64kbit") -> Iterator[None]:
+        """For the block, traffic from one home to the other crawls at ``rate``; the cloud stays near.
+
+        That is when a check through the relay can answer before a direct one
+        (aioice then nominates the relay): a direct path far slower than the
+        way to the TURN server. The routers shape what they send to the other
+        home's WAN address with htb (a rate, so bigger packets wait longer);
+        netem, which would add plain latency, is not in every kernel (not in
+        this one).
+        """
+        shaped = ((self.host_router, self.guest_router), (self.guest_router, self.host_router))
+        try:
+            for router, other in shaped:
+                tc = router.command("tc")
+                _run(
+                    *tc,
+                    "qdisc",
+                    "add",
+                    "dev",
+                    "wan",
+                    "root",
+                    "handle",
+                    "1:",
+                    "htb",
+                    "default",
+                    "10",
+                )
+                _run(
+                    *tc,
+                    "class",
+                    "add",
+                    "dev",
+                    "wan",
+                    "parent",
+                    "1:",
+                    "classid",
+                    "1:10",
+                    "htb",
+                    "rate",
+                    "1gbit",
+                )
+                _run(
+                    *tc,
+                    "class",
+                    "add",
+                    "dev",
+                    "wan",
+                    "parent",
+                    "1:",
+                    "classid",
+                    "1:20",
+                    "htb",
+                    "rate",
+                    rate,
+                    "ceil",
+                    rate,
+                )
+                _run(
+                    *tc,
+                    "filter",
+                    "add",
+                    "dev",
+                    "wan",
+                    "parent",
+                    "1:",
+                    "protocol",
+                    "ip",
+                    "u32",
+                    "match",
+                    "ip",
+                    "dst",
+                    f"{other.wan_address}/32",
+                    "flowid",
+                    "1:20",
+                )
+            yield
+        finally:
+            for router, _ in shaped:
+                subprocess.run(
+                    router.command("tc", "qdisc", "del", "dev", "wan", "root"),
+                    capture_output=True,
+                    check=False,
+                )
+
     def close(self) -> None:
         """Stop every process, delete every namespace and the lab's files; never raises."""
         for process in reversed(self.processes):

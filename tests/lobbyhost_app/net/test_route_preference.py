@@ -79,8 +79,12 @@ async def handshake(
     link = PeerLink(host_pc, relay_delay_s=relay_delay_s)
     opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    def on_open() -> None:
+        if not opened.done():
+            opened.set_result(None)
+
     def on_lobby(channel: RTCDataChannel) -> None:
-        channel.on("open", lambda: opened.done() or opened.set_result(None))
+        channel.on("open", on_open)
 
     link.on_channel("lobby", on_lobby)
     link.open_channel("lobby")
