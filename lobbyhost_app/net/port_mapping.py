@@ -394,14 +394,20 @@ class PortMapper:
             await self._renew_forever(router, lease_s)
 
     async def _add(self, router: Router, lease_s: int) -> int:
-        external_port = self._mapped_port or self.state.port
-        chosen = await router.add(
-            external_port=external_port,
-            internal_port=self.state.port,
-            protocol=self.state.protocol,
-            description=self.options.description,
-            lease_s=lease_s,
-        )
+        wanted = self._mapped_port or self.state.port
+        # Counted as mapped while the router works on it: a close meanwhile removes it.
+        self._mapped_port = wanted
+        try:
+            chosen = await router.add(
+                external_port=wanted,
+                internal_port=self.state.port,
+                protocol=self.state.protocol,
+                description=self.options.description,
+                lease_s=lease_s,
+            )
+        except RouterRefused:
+            self._mapped_port = None
+            raise
         self._mapped_port = chosen
         return chosen
 
@@ -413,7 +419,6 @@ class PortMapper:
                 await self._add(router, lease_s)
             except RouterRefused as exc:
                 logger.warning("the router refused to renew port %s: %s", self.state.port, exc)
-                self._mapped_port = None
                 self._set(replace(self.state, status=PortMappingStatus.REFUSED, reason=str(exc)))
                 return
             self._set(replace(self.state, renewals=self.state.renewals + 1))
