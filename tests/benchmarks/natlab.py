@@ -191,8 +191,9 @@ def table(result: dict[str, Any]) -> str:
         )
     rows.append("")
     rows.append(
-        f"Direct routes, cone to cone with TURN offered: {share('direct_share')} "
-        f"with the relay delay, {share('direct_share_no_delay')} without; target >= 95 %."
+        f"Direct routes, cone to cone with TURN offered: {share('direct_share_near')} with "
+        f"the relay delay; with a slow path between the homes {share('direct_share')} with "
+        f"the relay delay, {share('direct_share_no_delay')} without; target >= 95 %."
     )
     return "\n".join(rows)
 

@@ -119,3 +119,23 @@ async def test_public_server_mode_needs_no_port_forwarding(cone_lab: Lab) -> Non
         finally:
             await hosting.stop()
     assert cone_lab.forwarded_ports(cone_lab.host_router) == set()
+
+
+async def test_homes_far_apart_still_connect_directly_with_the_relay_near(cone_lab: Lab) -> None:
+    """With a slow path between the homes and TURN near both, every session still takes the direct route (relayed checks wait)."""
+    ice = ice_arguments(turn_of(cone_lab))
+    router = cone_lab.host_router
+    with cone_lab.slow_path_between_homes():
+        async with headless_host(
+            cone_lab.host, "--listen", f"0.0.0.0:{PORT}", "--map-port", *ice
+        ) as host:
+            started = await host.expect("lobby_started", START_S)
+            await host.expect("port_mapping", START_S, status="opened")
+            url = f"ws://{router.wan_address}:{PORT}/"
+            for number in range(3):
+                name = f"Far{number}"
+                async with guest(cone_lab.guest, url, started["lobby_id"], *ice, name=name) as g:
+                    await g.expect("status", CONNECT_S, phase="connected")
+                    connected = await host.expect("peer_connected", CONNECT_S, name=name)
+                    assert connected["route"] == "srflx", connected
+            await host.stop()
