@@ -11,8 +11,8 @@ router's external address from it.
 
 The router is spoken to through miniupnpc (the MiniUPnP project's own client,
 the same project as most routers' UPnP daemon). Its calls block, so each runs
-on a short-lived daemon thread, one at a time: a slow router never stalls the
-event loop, and quitting never waits for one.
+on the event loop's executor, one at a time: a slow router never stalls the
+event loop.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import contextlib
 import enum
 import ipaddress
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
@@ -174,32 +173,14 @@ RouterFinder = Callable[[PortMappingOptions], Awaitable[Router]]
 
 
 async def _on_thread(call: Callable[[], T]) -> T:
-    """``call()`` on a daemon thread of its own: a blocking library call off the event loop.
+    """``call()`` on the loop's executor: a blocking library call off the event loop.
 
-    A daemon thread, not the loop's executor: nothing waits for it at exit, so
-    a router that never answers cannot hold up quitting.
+    The loop's own executor, not threads of our own: the loop waits for it
+    before it closes, so no thread hands a result to a loop that is gone (on
+    qasync's loop that takes the process down). miniupnpc's calls end on their
+    own socket timeouts, discovery after ``discover_timeout_s``.
     """
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if done.cancelled():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result = call()
-        except Exception as exc:  # handed over to the awaiting coroutine
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=run, name="upnp", daemon=True).start()
-    return await done
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
 class UpnpRouter:

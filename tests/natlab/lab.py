@@ -50,9 +50,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
 
 #: Labs made by this process so far: part of every namespace name.
 _lab_numbers = itertools.count(1)
@@ -131,33 +130,51 @@ class TurnServer:
         return f"turn:{username}:{credential}@{self.host}:{self.port}"
 
 
-@dataclass(eq=False)
 class LabProcess:
-    """A process running in a lab namespace, its output kept in a file for failure messages."""
+    """A process running in a lab namespace; a thread copies its output to a log file as it comes.
 
-    label: str
-    process: subprocess.Popen[bytes]
-    output_path: Path
-    _output: IO[bytes] = field(repr=False)
+    Daemons say they are ready only in their output: :meth:`wait_for_output`
+    waits on the copying thread's notice of each new line, with a timeout.
+    """
+
+    def __init__(self, label: str, process: subprocess.Popen[bytes], output_path: Path) -> None:
+        self.label = label
+        self.process = process
+        self.output_path = output_path
+        self._text = ""
+        self._ended = False
+        self._changed = threading.Condition()
+        self._copier = threading.Thread(target=self._copy, name=f"lab-{label}", daemon=True)
+        self._copier.start()
+
+    def _copy(self) -> None:
+        assert self.process.stdout is not None
+        with self.output_path.open("wb") as log:
+            for line in iter(self.process.stdout.readline, b""):
+                log.write(line)
+                log.flush()
+                with self._changed:
+                    self._text += line.decode("utf-8", "replace")
+                    self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
 
     def output(self) -> str:
-        return self.output_path.read_text("utf-8", "replace")
+        with self._changed:
+            return self._text
 
     def wait_for_output(self, text: str, timeout: float) -> None:
-        """Until ``text`` shows in its output; :class:`LabError` if it exits or time runs out.
-
-        Daemons say they are ready only in their logs: reading the log as it grows
-        is waiting on that event (the file is looked at again every 50 ms).
-        """
-        done = threading.Event()
-        deadline = time.monotonic() + timeout
-        while not done.wait(0.05):
-            if text in self.output():
+        """Until ``text`` shows in its output; :class:`LabError` if it exits or time runs out."""
+        with self._changed:
+            self._changed.wait_for(lambda: text in self._text or self._ended, timeout)
+            if text in self._text:
                 return
-            if self.process.poll() is not None:
-                raise LabError(f"{self.label} exited ({self.process.returncode}):\n{self.output()}")
-            if time.monotonic() > deadline:
-                raise LabError(f"{self.label} never said {text!r}:\n{self.output()}")
+            ended = self._ended
+        if ended:
+            self.process.wait()
+            raise LabError(f"{self.label} exited ({self.process.returncode}):\n{self.output()}")
+        raise LabError(f"{self.label} never said {text!r} within {timeout:g} s:\n{self.output()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -167,7 +184,9 @@ class LabProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._output.close()
+        self._copier.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def lab_unavailable() -> str | None:
@@ -577,13 +596,11 @@ class Lab:
 
 
 def start_logged(argv: Sequence[str], label: str, workdir: Path) -> LabProcess:
-    """Start ``argv`` with its output in ``workdir/label.log``; the caller stops it."""
-    output_path = workdir / f"{label}.log"
-    output = output_path.open("wb")
+    """Start ``argv`` with its output copied to ``workdir/label.log``; the caller stops it."""
     process = subprocess.Popen(
-        list(argv), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    return LabProcess(label, process, output_path, output)
+    return LabProcess(label, process, workdir / f"{label}.log")
 
 
 def write_coturn_config(server: TurnServer, workdir: Path, *, loopback: bool = False) -> Path:
