@@ -1,4 +1,4 @@
-"""Automatic port mapping: ask the home router (UPnP-IGD) to forward the embedded server's port.
+"""Automatic port mapping: ask the home router (UPnP-IGD, NAT-PMP) to forward the server's port.
 
 A :class:`PortMapper` finds the router on the local network, asks it to forward
 one TCP port to this machine, renews the lease while it runs, and removes the
@@ -12,7 +12,8 @@ router's external address from it.
 The router is spoken to through miniupnpc (the MiniUPnP project's own client,
 the same project as most routers' UPnP daemon). Its calls block, so each runs
 on the event loop's executor, one at a time: a slow router never stalls the
-event loop.
+event loop. A router that no UPnP discovery finds is asked with NAT-PMP
+(:mod:`.nat_pmp`) at the default gateway.
 """
 
 from __future__ import annotations
@@ -269,6 +270,19 @@ class UpnpRouter:
         return address
 
 
+async def find_router(options: PortMappingOptions) -> Router:
+    """The router on the local network: by UPnP discovery, else the gateway by NAT-PMP."""
+    try:
+        return await UpnpRouter.find(options)
+    except NoRouterFound as no_upnp:
+        from .nat_pmp import NatPmpRouter  # imports this module: loaded only when needed
+
+        try:
+            return await NatPmpRouter.find(options)
+        except NoRouterFound as no_nat_pmp:
+            raise NoRouterFound(f"UPnP: {no_upnp}; NAT-PMP: {no_nat_pmp}") from no_nat_pmp
+
+
 class PortMapper:
     """One port forwarded by the router while this runs: found, opened, renewed, removed.
 
@@ -283,7 +297,7 @@ class PortMapper:
         *,
         options: PortMappingOptions | None = None,
         protocol: str = "TCP",
-        find_router: RouterFinder = UpnpRouter.find,
+        find_router: RouterFinder = find_router,
     ) -> None:
         self.options = options or PortMappingOptions()
         self.state = PortMappingState(
@@ -423,4 +437,5 @@ __all__ = [
     "Router",
     "RouterRefused",
     "UpnpRouter",
+    "find_router",
 ]

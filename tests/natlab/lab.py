@@ -212,6 +212,8 @@ class Lab:
         self.processes: list[LabProcess] = []
         #: The cloud's coturn, once started.
         self.turn: TurnServer | None = None
+        #: miniupnpd by router namespace.
+        self.port_mappers: dict[str, LabProcess] = {}
         self.internet = self._name("inet")
         self.cloud = Machine(self._name("cloud"), CLOUD_ADDRESS)
         self.host_router = Router(
@@ -526,9 +528,20 @@ class Lab:
         return f"ws://{CLOUD_ADDRESS}:{port}/"
 
     def start_port_mapper(
-        self, router: Router, *, timeout: float = 10.0, allow_ports: str = "1024-65535"
+        self,
+        router: Router,
+        *,
+        upnp: bool = True,
+        timeout: float = 10.0,
+        allow_ports: str = "1024-65535",
     ) -> LabProcess:
-        """Debian's miniupnpd on ``router``: UPnP-IGD and NAT-PMP for its LAN, its own ports."""
+        """Debian's miniupnpd on ``router``: NAT-PMP, and UPnP-IGD unless ``upnp`` is false.
+
+        One per router: a miniupnpd already running there is stopped first.
+        """
+        running = self.port_mappers.pop(router.namespace, None)
+        if running is not None:
+            self.stop(running)
         config = self.workdir / f"miniupnpd-{router.namespace[-11:]}.conf"
         config.write_text(
             "\n".join(
@@ -537,7 +550,7 @@ class Lab:
                     "listening_ip=lan",
                     "port=5000",
                     "enable_natpmp=yes",
-                    "enable_upnp=yes",
+                    f"enable_upnp={'yes' if upnp else 'no'}",
                     "secure_mode=yes",
                     "system_uptime=yes",
                     "notify_interval=60",
@@ -555,7 +568,10 @@ class Lab:
             f"miniupnpd-{router.namespace.rsplit('-', 1)[-1]}",
             ["miniupnpd", "-d", "-f", str(config), "-P", str(pid_file)],
         )
-        process.wait_for_output("HTTP listening on port 5000", timeout)
+        process.wait_for_output("Listening for NAT-PMP/PCP traffic on port 5351", timeout)
+        if upnp:
+            process.wait_for_output("HTTP listening on port 5000", timeout)
+        self.port_mappers[router.namespace] = process
         return process
 
     def program_inside(self, machine: Machine, program: str) -> Path:
