@@ -12,6 +12,9 @@ it directly; the desktop app's controllers wrap it.
     channels.py        LobbyChannel, GameChannel: the data-channel contract
     hosting.py         HostingService: embedded server + client + host session, once
     ice.py             IceSettings, and the process-wide address allow-list
+    route_preference.py  direct routes first: relayed ICE pairs are checked after a delay
+    port_mapping.py    PortMapper: the router forwards the server's port (state as a value)
+    upnp.py, nat_pmp.py  the two ways of asking a router: UPnP-IGD, NAT-PMP
 
 The values these report (states, stats, session events) live in
 :mod:`lobbyhost_app.session_values`, which loads none of this.

@@ -9,11 +9,9 @@ each time it changes: the host window shows it as a status line, the headless
 host prints it as a JSON line, and the invite-address chooser reads the
 router's external address from it.
 
-The router is spoken to through miniupnpc (the MiniUPnP project's own client,
-the same project as most routers' UPnP daemon). Its calls block, so each runs
-on the event loop's executor, one at a time: a slow router never stalls the
-event loop. A router that no UPnP discovery finds is asked with NAT-PMP
-(:mod:`.nat_pmp`) at the default gateway.
+The router is found by UPnP discovery (:mod:`.upnp`, through miniupnpc), or,
+when no UPnP device answers, asked with NAT-PMP at the default gateway
+(:mod:`.nat_pmp`); both implement :class:`Router`, the seam the mapper uses.
 """
 
 from __future__ import annotations
@@ -21,23 +19,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from .errors import NetError
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 PortMappingListener = Callable[["PortMappingState"], None]
 
-#: The router's error when a port is already forwarded to someone else (UPnP 718).
-_CONFLICT = "ConflictInMappingEntry"
-#: An IGDv1 router that takes only mappings without a lease (UPnP 725).
-_PERMANENT_ONLY = "OnlyPermanentLeasesSupported"
+#: A router's error for an IGDv1 router that takes only mappings without a lease (UPnP 725).
+PERMANENT_ONLY = "OnlyPermanentLeasesSupported"
 
 
 class PortMappingError(NetError):
@@ -173,110 +167,15 @@ class Router(Protocol):
 RouterFinder = Callable[[PortMappingOptions], Awaitable[Router]]
 
 
-async def _on_thread(call: Callable[[], T]) -> T:
-    """``call()`` on the loop's executor: a blocking library call off the event loop.
-
-    The loop's own executor, not threads of our own: the loop waits for it
-    before it closes, so no thread hands a result to a loop that is gone (on
-    qasync's loop that takes the process down). miniupnpc's calls end on their
-    own socket timeouts, discovery after ``discover_timeout_s``.
-    """
-    return await asyncio.get_running_loop().run_in_executor(None, call)
-
-
-class UpnpRouter:
-    """An Internet Gateway Device found by UPnP discovery, through miniupnpc."""
-
-    def __init__(self, upnp: Any) -> None:
-        self._upnp = upnp
-        self._lock = asyncio.Lock()  # one call at a time on miniupnpc's object
-        #: This machine's address on the router's network.
-        self.lan_address: str = upnp.lanaddr
-
-    @classmethod
-    async def find(cls, options: PortMappingOptions) -> UpnpRouter:
-        """Discover the router; :class:`NoRouterFound` when none answers in time."""
-        import miniupnpc
-
-        def discover() -> Any:
-            upnp = miniupnpc.UPnP()
-            upnp.discoverdelay = max(1, round(options.discover_timeout_s * 1000))
-            try:
-                found = upnp.discover()
-                if not found:
-                    raise NoRouterFound("no UPnP device answered")
-                upnp.selectigd()
-            except NoRouterFound:
-                raise
-            except Exception as exc:  # miniupnpc raises plain Exception with its reason
-                raise NoRouterFound(str(exc)) from exc
-            return upnp
-
-        return cls(await _on_thread(discover))
-
-    async def _call(self, method: str, *args: object) -> Any:
-        async with self._lock:
-            try:
-                return await _on_thread(lambda: getattr(self._upnp, method)(*args))
-            except Exception as exc:  # the router's UPnP error, in miniupnpc's words
-                raise RouterRefused(str(exc) or type(exc).__name__) from exc
-
-    async def add(
-        self,
-        *,
-        external_port: int,
-        internal_port: int,
-        protocol: str,
-        description: str,
-        lease_s: int,
-    ) -> int:
-        """Forward ``external_port``; if another machine holds it, any port the router picks."""
-        try:
-            await self._call(
-                "addportmapping",
-                external_port,
-                protocol,
-                self.lan_address,
-                internal_port,
-                description,
-                "",
-                lease_s,
-            )
-            return external_port
-        except RouterRefused as exc:
-            if _CONFLICT not in str(exc):
-                raise
-        chosen = await self._call(
-            "addanyportmapping",
-            external_port,
-            protocol,
-            self.lan_address,
-            internal_port,
-            description,
-            "",
-            lease_s,
-        )
-        return int(chosen)
-
-    async def remove(self, *, external_port: int, protocol: str) -> None:
-        await self._call("deleteportmapping", external_port, protocol)
-
-    async def external_address(self) -> str:
-        address = str(await self._call("externalipaddress"))
-        try:
-            ipaddress.ip_address(address)
-        except ValueError as exc:
-            raise RouterRefused(f"the router gave no external address ({address!r})") from exc
-        return address
-
-
 async def find_router(options: PortMappingOptions) -> Router:
     """The router on the local network: by UPnP discovery, else the gateway by NAT-PMP."""
+    # Each client module imports this one, and loads its library: imported when needed.
+    from .nat_pmp import NatPmpRouter
+    from .upnp import UpnpRouter
+
     try:
         return await UpnpRouter.find(options)
     except NoRouterFound as no_upnp:
-        from .nat_pmp import NatPmpRouter  # imports this module: loaded only when needed
-
         try:
             return await NatPmpRouter.find(options)
         except NoRouterFound as no_nat_pmp:
@@ -367,7 +266,7 @@ class PortMapper:
             try:
                 external_port = await self._add(router, lease_s)
             except RouterRefused as exc:
-                if _PERMANENT_ONLY not in str(exc):
+                if PERMANENT_ONLY not in str(exc):
                     raise
                 lease_s = 0  # removed on close; nothing to renew
                 external_port = await self._add(router, lease_s)
@@ -436,6 +335,5 @@ __all__ = [
     "PortMappingStatus",
     "Router",
     "RouterRefused",
-    "UpnpRouter",
     "find_router",
 ]

@@ -34,7 +34,8 @@ from typing import Any
 
 from lobbyhost_app.net.route_preference import DEFAULT_RELAY_DELAY_S
 from tests.natlab.cli import START_TIMEOUT, CliProcess, guest, headless_host
-from tests.natlab.lab import Lab, LabError, Machine, NatKind, TurnServer, lab_unavailable
+from tests.natlab.lab import Lab, Machine, NatKind, lab_unavailable
+from tests.natlab.processes import LabError, TurnServer
 
 JOIN_TIMEOUT = 30.0
 PORT = 8765

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .lab import LabError, Machine, python_module
+from .lab import Machine
+from .processes import LabError, python_module
 
 #: The first line comes after Python has imported aiortc.
 START_TIMEOUT = 20.0

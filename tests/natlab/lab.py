@@ -35,23 +35,28 @@ may create network namespaces; :func:`lab_unavailable` says why not otherwise.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import ctypes
 import enum
-import hashlib
-import hmac
 import itertools
 import os
 import shutil
+import signal
 import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from .processes import (
+    LabError,
+    LabProcess,
+    TurnServer,
+    coturn_ready_line,
+    python_module,
+    start_logged,
+    write_coturn_config,
+)
 
 #: Labs made by this process so far: part of every namespace name.
 _lab_numbers = itertools.count(1)
@@ -67,10 +72,6 @@ GUEST_LAN = ("192.168.2.1", "192.168.2.10")
 STUN_PORT = 3478
 #: Programs the lab runs, each from its Debian package.
 REQUIRED_PROGRAMS = {"ip": "iproute2", "iptables-legacy": "iptables", "turnserver": "coturn"}
-
-
-class LabError(RuntimeError):
-    """The lab could not be built or a process in it did not start."""
 
 
 class NatKind(enum.Enum):
@@ -99,94 +100,6 @@ class Router(Machine):
     wan_address: str
     lan_network: str
     nat: NatKind
-
-
-@dataclass(frozen=True, slots=True)
-class TurnServer:
-    """The cloud's coturn: STUN and TURN on one port, TURN REST credentials from ``secret``."""
-
-    host: str
-    port: int
-    secret: str
-    realm: str
-
-    @property
-    def stun_url(self) -> str:
-        return f"stun:{self.host}:{self.port}"
-
-    @property
-    def turn_url(self) -> str:
-        return f"turn:{self.host}:{self.port}?transport=udp"
-
-    def rest_credentials(self, ttl_s: int = 3600) -> tuple[str, str]:
-        """A TURN REST username (the expiry alone, no colon) and its credential."""
-        username = str(int(time.time()) + ttl_s)
-        digest = hmac.new(self.secret.encode(), username.encode(), hashlib.sha1).digest()
-        return username, base64.b64encode(digest).decode()
-
-    def turn_argument(self, ttl_s: int = 3600) -> str:
-        """The TURN server as an ``--ice-server`` value with fresh REST credentials."""
-        username, credential = self.rest_credentials(ttl_s)
-        return f"turn:{username}:{credential}@{self.host}:{self.port}"
-
-
-class LabProcess:
-    """A process running in a lab namespace; a thread copies its output to a log file as it comes.
-
-    Daemons say they are ready only in their output: :meth:`wait_for_output`
-    waits on the copying thread's notice of each new line, with a timeout.
-    """
-
-    def __init__(self, label: str, process: subprocess.Popen[bytes], output_path: Path) -> None:
-        self.label = label
-        self.process = process
-        self.output_path = output_path
-        self._text = ""
-        self._ended = False
-        self._changed = threading.Condition()
-        self._copier = threading.Thread(target=self._copy, name=f"lab-{label}", daemon=True)
-        self._copier.start()
-
-    def _copy(self) -> None:
-        assert self.process.stdout is not None
-        with self.output_path.open("wb") as log:
-            for line in iter(self.process.stdout.readline, b""):
-                log.write(line)
-                log.flush()
-                with self._changed:
-                    self._text += line.decode("utf-8", "replace")
-                    self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def output(self) -> str:
-        with self._changed:
-            return self._text
-
-    def wait_for_output(self, text: str, timeout: float) -> None:
-        """Until ``text`` shows in its output; :class:`LabError` if it exits or time runs out."""
-        with self._changed:
-            self._changed.wait_for(lambda: text in self._text or self._ended, timeout)
-            if text in self._text:
-                return
-            ended = self._ended
-        if ended:
-            self.process.wait()
-            raise LabError(f"{self.label} exited ({self.process.returncode}):\n{self.output()}")
-        raise LabError(f"{self.label} never said {text!r} within {timeout:g} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._copier.join(5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def lab_unavailable() -> str | None:
@@ -244,6 +157,7 @@ class Lab:
     def build(self) -> None:
         """Create the namespaces, wire them and set the routers' NAT."""
         NETNS_DIR.mkdir(parents=True, exist_ok=True)
+        remove_stale_labs()
         for namespace in (
             self.internet,
             self.cloud.namespace,
@@ -611,57 +525,29 @@ class Lab:
             os.close(own)
 
 
-def start_logged(argv: Sequence[str], label: str, workdir: Path) -> LabProcess:
-    """Start ``argv`` with its output copied to ``workdir/label.log``; the caller stops it."""
-    process = subprocess.Popen(
-        list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    return LabProcess(label, process, workdir / f"{label}.log")
+def remove_stale_labs() -> list[str]:
+    """Delete the labs of processes that died without closing theirs (a crash, a kill -9).
 
-
-def write_coturn_config(server: TurnServer, workdir: Path, *, loopback: bool = False) -> Path:
-    """A coturn configuration for ``server``: STUN, TURN over UDP, REST credentials, no TLS.
-
-    ``loopback`` lets it relay between loopback addresses (tests outside the lab).
+    Their namespaces carry the dead process's pid (``natlab-<pid>-...``): the
+    processes still running inside are killed, the namespaces and files removed.
+    Returns the namespaces removed.
     """
-    config = workdir / "turnserver.conf"
-    lines = [
-        f"listening-ip={server.host}",
-        f"relay-ip={server.host}",
-        f"listening-port={server.port}",
-        "min-port=49152",
-        "max-port=65535",
-        "use-auth-secret",
-        f"static-auth-secret={server.secret}",
-        f"realm={server.realm}",
-        "fingerprint",
-        "no-tls",
-        "no-dtls",
-        "no-tcp-relay",
-        "no-cli",
-        "no-software-attribute",
-        f"pidfile={workdir / 'turnserver.pid'}",
-        f"userdb={workdir / 'turndb.sqlite'}",
-        "log-file=stdout",
-        "simple-log",
-        "verbose",
-    ]
-    if loopback:
-        lines.append("allow-loopback-peers")
-    config.write_text("\n".join([*lines, ""]))
-    return config
-
-
-def coturn_ready_line(server: TurnServer) -> str:
-    """What coturn logs once it answers on ``server``'s UDP port."""
-    return f"UDP listener opened on: {server.host}:{server.port}"
-
-
-def python_module(module: str) -> list[str]:
-    """How to run ``main()`` of ``module`` from this checkout with this Python."""
-    root = Path(__file__).resolve().parents[2]
-    code = f"import sys; sys.path.insert(0, {str(root)!r}); from {module} import main; sys.exit(main(sys.argv[1:]))"
-    return [sys.executable, "-c", code]
+    removed = []
+    for entry in sorted(NETNS_DIR.glob("natlab-*")) if NETNS_DIR.is_dir() else []:
+        pid = entry.name.split("-")[1]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        pids = subprocess.run(
+            ["ip", "netns", "pids", entry.name], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for inside in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(inside), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", entry.name], capture_output=True, check=False)
+        removed.append(entry.name)
+        for workdir in Path(tempfile.gettempdir()).glob(f"natlab-{pid}-*"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    return removed
 
 
 def _masquerade(nat: NatKind) -> list[str]:

@@ -19,7 +19,8 @@ from lobbyhost_app.session_values import HostEvent, LinkState, PeerUpdated
 from tests.timeouts import scaled
 
 from .cli import START_TIMEOUT, guest, headless_host
-from .lab import Lab, NatKind, TurnServer
+from .lab import Lab, NatKind
+from .processes import TurnServer
 
 #: A handshake across NAT, TURN and the relay delay included.
 CONNECT_S = scaled(30.0)

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from .conftest import check_lab_can_run
-from .lab import CLOUD_ADDRESS, Lab, LabError, NatKind
+from .lab import CLOUD_ADDRESS, Lab, NatKind
+from .processes import LabError
 
 
 def lab_namespaces() -> set[str]:
@@ -85,3 +86,22 @@ def test_cone_keeps_one_port_outside_and_symmetric_takes_one_per_destination() -
                 assert outside == {port}
             else:
                 assert len(outside) == len(destinations)
+
+
+def test_a_lab_left_by_a_process_that_died_is_removed_by_the_next_one() -> None:
+    """Namespaces named for a dead process (a crashed run) and what runs in them are gone once a new lab is built."""
+    check_lab_can_run()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now names no process
+    stale = f"natlab-{dead.pid}-1-host"
+    subprocess.run(["ip", "netns", "add", stale], check=True)
+    leftover = subprocess.Popen(["ip", "netns", "exec", stale, "sleep", "600"])
+    try:
+        with Lab():
+            assert stale not in lab_namespaces()
+        assert leftover.wait(timeout=10) != 0  # killed
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
+            leftover.wait()
+        subprocess.run(["ip", "netns", "del", stale], capture_output=True, check=False)

@@ -27,7 +27,12 @@ from aiortc import (
 from lobbyhost_app.net.link import PeerLink, selected_route
 from signalling_server.protocol import IceCandidate
 from tests.ci import cannot_run
-from tests.natlab.lab import TurnServer, coturn_ready_line, start_logged, write_coturn_config
+from tests.natlab.processes import (
+    TurnServer,
+    coturn_ready_line,
+    start_logged,
+    write_coturn_config,
+)
 from tests.timeouts import scaled
 
 OPEN_S = scaled(20.0)
