@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--map-port",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="--headless: ask the router (UPnP) to forward the server's port while the "
-        "lobby is open, and say how it went on a port_mapping line (default: off; "
+        help="--headless: ask the router (UPnP or NAT-PMP) to forward the server's port while "
+        "the lobby is open, and say how it went on a port_mapping line (default: off; "
         "the window always asks)",
     )
     add_ice_arguments(parser)
