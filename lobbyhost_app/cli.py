@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"your name in the lobby (default: --headless {DEFAULT_NAME!r}, "
         "the window its settings)",
     )
+    parser.add_argument(
+        "--map-port",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="--headless: ask the router (UPnP or NAT-PMP) to forward the server's port while "
+        "the lobby is open, and say how it went on a port_mapping line (default: off; "
+        "the window always asks)",
+    )
     add_ice_arguments(parser)
     add_forward_arguments(parser)
     public = parser.add_argument_group("playing over the internet (--headless)")
@@ -244,5 +252,6 @@ def _main(argv: Sequence[str] | None) -> int:
         forwards=tuple(args.forward),
         forward_target=args.forward_target,
         migratable=args.migratable,
+        map_port=args.map_port,
     )
     return asyncio.run(run_headless(options))

@@ -52,6 +52,7 @@ from .net.ice import IceServer, IceSettings, install_address_allow_list
 from .net.migration import take_over
 from .net.relocation import host_moved_lobby
 from .net.relocation_messages import HostRequest
+from .net.route_preference import DEFAULT_RELAY_DELAY_S
 from .net.signalling import SignallingClient
 from .session_values import (
     GuestChat,
@@ -321,6 +322,14 @@ def add_ice_arguments(parser: argparse.ArgumentParser) -> None:
         "password follows the last colon, so a TURN REST username such as 1700000000:bob "
         "works; percent-encode a colon or @ in the password; repeatable)",
     )
+    parser.add_argument(
+        "--relay-delay",
+        type=float,
+        default=DEFAULT_RELAY_DELAY_S,
+        metavar="SECONDS",
+        help="check routes through a TURN relay only this long after the direct ones, "
+        f"so a direct route wins when there is one (default {DEFAULT_RELAY_DELAY_S:g}; 0: at once)",
+    )
 
 
 def ice_server_from_url(url: str) -> IceServer:
@@ -348,7 +357,11 @@ def ice_server_from_url(url: str) -> IceServer:
 def ice_from_arguments(args: argparse.Namespace) -> IceSettings:
     """IceSettings from ``--ice-address`` and ``--ice-server`` options."""
     servers = tuple(ice_server_from_url(url) for url in args.ice_server)
-    return IceSettings(servers=servers, allowed_addresses=tuple(args.ice_address))
+    return IceSettings(
+        servers=servers,
+        allowed_addresses=tuple(args.ice_address),
+        relay_delay_s=args.relay_delay,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

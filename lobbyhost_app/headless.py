@@ -6,7 +6,8 @@ Prints one JSON object per line on stdout (key ``"event"``): ``lobby_started``
 "only on your network" for a private address), ``request_to_join``,
 ``request_removed``, ``peer_connected``, ``peer_rtt``, ``chat``, ``peer_left``,
 ``lobby_closed``, ``error``, ``forward`` (a listener here for a port a guest
-shares: ``proto``, ``port``, ``local``), and ``output_dropped``
+shares: ``proto``, ``port``, ``local``), ``port_mapping`` (with ``--map-port``:
+the router's answer, a :class:`~.net.port_mapping.PortMappingState`), and ``output_dropped``
 (``count``) after lines a stalled reader missed: printing never blocks the
 event loop (:mod:`lobbyhost_app.jsonlines`). Without ``--auto-accept``
 it reads decisions on stdin: ``{"accept": ID}``, ``{"reject": ID, "reason": ...}``;
@@ -32,7 +33,7 @@ import contextlib
 import json
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +59,7 @@ from .net.forwards import SharedPort
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceServer, IceSettings
+from .net.port_mapping import PortMappingOptions, PortMappingState
 from .net.relocation import move_to_successor
 from .session_values import (
     ChatReceived,
@@ -96,6 +98,10 @@ class HeadlessOptions:
     #: The invite link's address: an IP or name, ``"stun"`` (the public address the
     #: first STUN server sees), or ``None`` for the preferred interface address.
     invite_address: str | None = None
+    #: Ask the router to forward the server's port. Off by default: a headless
+    #: host often runs on a server or in a container, where no router would
+    #: answer, and changing a router is something a script should ask for.
+    map_port: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,12 +156,16 @@ def public_play_options(args: argparse.Namespace, ice: IceSettings) -> PublicPla
             "turn:HOST:PORT (without credentials)"
         )
     secrets = (TurnSecretServer(urls=tuple(minted), secret=secret),)
-    kept = IceSettings(servers=tuple(keep), allowed_addresses=ice.allowed_addresses)
+    kept = replace(ice, servers=tuple(keep))
     return PublicPlay(kept, None, secrets)
 
 
 def _stun_urls(ice: IceSettings) -> list[str]:
     return [url for server in ice.servers for url in server.urls if url.lower().startswith("stun:")]
+
+
+def emit_port_mapping(state: PortMappingState) -> None:
+    emit("port_mapping", **state.as_fields())
 
 
 class HeadlessHost:
@@ -296,8 +306,10 @@ async def run_headless(options: HeadlessOptions) -> int:
             auto_accept=options.auto_accept,
             forwards=options.forwards,
             forward_target=options.forward_target,
+            port_mapping=PortMappingOptions() if options.map_port else None,
         )
     )
+    hosting.add_port_mapping_listener(emit_port_mapping)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -34,6 +34,7 @@ from ..net.host import HostSession
 from ..net.hosting import HANDSHAKE_TIMEOUT_S, HostingOptions, HostingService
 from ..net.ice import local_addresses
 from ..net.migration import take_over
+from ..net.port_mapping import PortMappingOptions, PortMappingState, PortMappingStatus
 from ..net.relocation import host_moved_lobby, move_to_successor
 from ..net.relocation_messages import HostRequest
 from ..session_values import (
@@ -121,6 +122,7 @@ class HostController(ControllerBase):
         chat_sent(str text)
         lobby_info_changed(LobbyInfo)
         snapshot_stored(SnapshotStored | SnapshotLoaded): the latest game-state snapshot
+        port_mapping_changed(PortMappingState): the router's answer about the server's port
         message_logged(str): a lobby event in words, for the log panel
         error_occurred(str)
 
@@ -141,6 +143,7 @@ class HostController(ControllerBase):
     chat_sent = Signal(str)
     lobby_info_changed = Signal(object)
     snapshot_stored = Signal(object)
+    port_mapping_changed = Signal(object)
     message_logged = Signal(str)
 
     def __init__(
@@ -168,6 +171,11 @@ class HostController(ControllerBase):
         self.server_timeouts = Timeouts()
         #: Seconds a guest's link may take to open before it is dropped as unreachable.
         self.handshake_timeout = HANDSHAKE_TIMEOUT_S
+        #: Ask the router to forward the embedded server's port (``None``: don't).
+        self.port_mapping: PortMappingOptions | None = PortMappingOptions()
+        #: The router's latest answer about the server's port (its external
+        #: address is one source for the invite link); ``None`` until asked.
+        self.port_mapping_state: PortMappingState | None = None
         self._hosting: HostingService | None = None
         self._session: HostSession | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -318,6 +326,7 @@ class HostController(ControllerBase):
             settings = self.settings.update(max_guests=max_guests)
         settings = self.overrides.apply(settings)
         self._set_state(HostState.STARTING)
+        self.port_mapping_state = None
         try:
             options = HostingOptions(
                 listen_host=settings.listen_host,
@@ -334,9 +343,11 @@ class HostController(ControllerBase):
                 auto_accept=settings.auto_accept,
                 forwards=self.game_ports.shared,
                 handshake_timeout=self.handshake_timeout,
+                port_mapping=self.port_mapping,
             )
             self._hosting = hosting = HostingService(options)
             hosting.add_listener(self._on_session_event)
+            hosting.add_port_mapping_listener(self._on_port_mapping)
             if options.remote_url is not None:
                 self.message_logged.emit(f"Connecting to {options.remote_url}")
             await self._start(hosting)
@@ -519,6 +530,12 @@ class HostController(ControllerBase):
                 self._spawn(self._finish_closing(close_lobby=False, reason="handed_over"))
             case _:
                 pass
+
+    def _on_port_mapping(self, state: PortMappingState) -> None:
+        self.port_mapping_state = state
+        if state.status is not PortMappingStatus.SEARCHING and state.renewals == 0:
+            self.message_logged.emit(state.message)
+        self.port_mapping_changed.emit(state)
 
     def _lobby_opened(self, event: LobbyOpened) -> None:
         self.code = event.lobby_id

@@ -15,6 +15,9 @@ it directly; the desktop app's controllers wrap it.
     forwards.py        SharedPort (25565/tcp=Minecraft), the ports message, bridge labels
     bridge.py          PortBridge: the game bridge over one link (bridge_tcp, bridge_udp)
     game_ports.py      HostGamePorts, GuestGamePorts: a bridge per link of a session
+    route_preference.py  direct routes first: relayed ICE pairs are checked after a delay
+    port_mapping.py    PortMapper: the router forwards the server's port (state as a value)
+    upnp.py, nat_pmp.py  the two ways of asking a router: UPnP-IGD, NAT-PMP
 
 The values these report (states, stats, session events) live in
 :mod:`lobbyhost_app.session_values`, which loads none of this.

@@ -264,7 +264,10 @@ class GuestSession:
 
     def _open_link(self) -> None:
         """A fresh peer link that waits for the host's offer."""
-        self.link = link = PeerLink(RTCPeerConnection(self.ice.configuration(self._ice_servers)))
+        self.link = link = PeerLink(
+            RTCPeerConnection(self.ice.configuration(self._ice_servers)),
+            relay_delay_s=self.ice.relay_delay_s,
+        )
         self.lobby = lobby = LobbyChannel(link, ping_interval=self._ping_interval)
         self.game = GameChannel(link)
         link.add_state_listener(self._link_changed)

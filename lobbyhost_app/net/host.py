@@ -438,7 +438,10 @@ class HostSession:
 
     def _add_guest(self, connection_id: str, name: str, peer_id: int) -> None:
         """A peer link to a guest of this lobby, and the offer to it."""
-        link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
+        link = PeerLink(
+            RTCPeerConnection(self.ice.configuration(self._server_ice)),
+            relay_delay_s=self.ice.relay_delay_s,
+        )
         lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
         game = GameChannel(link)
         guest = _Guest(connection_id, name, peer_id, link, lobby, game)

@@ -8,6 +8,10 @@ signalling server (unless a remote server's URL is given), connects a
 (:class:`~lobbyhost_app.net.game_ports.HostGamePorts`, the shared game ports);
 :meth:`HostingService.stop` takes all of it down again, in order, whatever was reached.
 
+With :attr:`HostingOptions.port_mapping` set, opening a lobby on the embedded
+server also asks the home router to forward its port
+(:mod:`lobbyhost_app.net.port_mapping`); stopping removes the mapping first.
+
 The ICE address allow-list is not installed here: that is process-wide, the
 job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
 """
@@ -15,6 +19,7 @@ job of whoever owns the process (see :mod:`lobbyhost_app.net.ice`).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +44,7 @@ from .forwards import SharedPort
 from .game_ports import HostGamePorts
 from .host import HostSession
 from .ice import IceSettings
+from .port_mapping import PortMapper, PortMappingListener, PortMappingOptions, PortMappingState
 from .signalling import SignallingClient
 
 logger = logging.getLogger(__name__)
@@ -82,6 +88,9 @@ class HostingOptions:
     #: Web origins besides the embedded server's own whose pages may open its native
     #: endpoint (the guest pages of the server a moved lobby came from).
     allowed_origins: tuple[str, ...] = ()
+    #: Ask the router to forward the embedded server's port while a lobby is
+    #: open (``None``: don't). Not with a remote server or a loopback listener.
+    port_mapping: PortMappingOptions | None = None
 
 
 class HostingService:
@@ -97,6 +106,8 @@ class HostingService:
         self._game_ports: HostGamePorts | None = None
         self._client: SignallingClient | None = None
         self._listeners: list[Callable[[HostEvent], None]] = []
+        self._port_mapper: PortMapper | None = None
+        self._port_mapping_listeners: list[PortMappingListener] = []
         self._server_stack = contextlib.AsyncExitStack()
 
     @property
@@ -125,6 +136,17 @@ class HostingService:
         self._listeners.append(listener)
         if self._session is not None:
             self._session.add_listener(listener)
+
+    def add_port_mapping_listener(self, listener: PortMappingListener) -> None:
+        """Hear each state of the router's port mapping (once a lobby opens)."""
+        self._port_mapping_listeners.append(listener)
+        if self._port_mapper is not None:
+            self._port_mapper.add_listener(listener)
+
+    @property
+    def port_mapping(self) -> PortMappingState | None:
+        """The router's port mapping as it stands (``None``: not asked for)."""
+        return self._port_mapper.state if self._port_mapper is not None else None
 
     async def start(self) -> None:
         """Start the server (unless remote), connect, make the session.
@@ -168,8 +190,11 @@ class HostingService:
         peer_id: int | None = None,
         seats: Sequence[SeatRequest] = (),
     ) -> LobbyOpened:
-        """Open the lobby on the started session; raises :class:`ServerError` if refused."""
-        return await self.session.start(
+        """Open the lobby on the started session; raises :class:`ServerError` if refused.
+
+        Then the port mapping starts, in the background, when asked for.
+        """
+        opened = await self.session.start(
             name=name,
             lobby_id=lobby_id,
             max_guests=max_guests,
@@ -179,13 +204,30 @@ class HostingService:
             peer_id=peer_id,
             seats=seats,
         )
+        self._start_port_mapping()
+        return opened
+
+    def _start_port_mapping(self) -> None:
+        options, server = self.options.port_mapping, self.server
+        if options is None or server is None or self._port_mapper is not None:
+            return
+        if _is_loopback(self.options.listen_host):
+            logger.info("not mapping a port: the server listens on loopback only")
+            return
+        self._port_mapper = mapper = PortMapper(server.port, options=options)
+        for listener in self._port_mapping_listeners:
+            mapper.add_listener(listener)
+        mapper.start()
 
     async def stop(self, *, close_lobby: bool = True) -> None:
         """Close the lobby (guests are told) and the connection, then stop the server."""
         session, self._session = self._session, None
         self._game_ports = None
         client, self._client = self._client, None
+        mapper, self._port_mapper = self._port_mapper, None
         try:
+            if mapper is not None:
+                await mapper.close()
             if session is not None:
                 await session.close(close_lobby=close_lobby)
             elif client is not None:
@@ -238,3 +280,13 @@ def embedded_ice_config(ice: IceSettings, turn_secrets: Sequence[TurnSecretServe
                 TurnServer(urls=turn_urls, username=server.username, credential=server.credential)
             )
     return IceConfig(stun_urls=tuple(stun), turn=tuple(turn), turn_secret=tuple(turn_secrets))
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (a listen address) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -32,6 +32,7 @@ import ifaddr
 from signalling_server.protocol import IceServerInfo
 
 from .errors import NetError
+from .route_preference import DEFAULT_RELAY_DELAY_S
 
 if TYPE_CHECKING:
     from aiortc import RTCConfiguration
@@ -64,8 +65,13 @@ class IceSettings:
     #: address but loopback (aioice's default). Takes effect once installed
     #: with :func:`install_address_allow_list`.
     allowed_addresses: tuple[str, ...] = ()
+    #: Seconds relayed (TURN) candidate pairs wait before being checked, so a
+    #: direct route wins when there is one (:mod:`.route_preference`).
+    relay_delay_s: float = DEFAULT_RELAY_DELAY_S
 
     def __post_init__(self) -> None:
+        if not 0 <= self.relay_delay_s <= 30:
+            raise NetError(f"a relay delay of {self.relay_delay_s} s is not within 0-30 s")
         for address in self.allowed_addresses:
             try:
                 ipaddress.ip_address(address)

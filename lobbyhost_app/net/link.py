@@ -17,6 +17,9 @@ aiortc cannot take (not SDP, out of turn, an SCTP port out of range) raises
 :class:`~lobbyhost_app.net.errors.PeerError`, bad candidates are logged and
 ignored, and at most :data:`MAX_REMOTE_CANDIDATES` remote candidates are used
 (aiortc neither filters nor caps them: each one is an address to send checks to).
+
+Checks of pairs through a TURN relay wait ``relay_delay_s`` so that a direct
+route wins when there is one (:mod:`.route_preference`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from signalling_server.protocol import IceCandidate, SessionDescription
 
 from ..session_values import LinkState, LinkStats
 from .errors import PeerError
+from .route_preference import DEFAULT_RELAY_DELAY_S, prefer_direct_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +62,14 @@ class PeerLink:
     """
 
     def __init__(
-        self, pc: RTCPeerConnection, *, max_remote_candidates: int = MAX_REMOTE_CANDIDATES
+        self,
+        pc: RTCPeerConnection,
+        *,
+        max_remote_candidates: int = MAX_REMOTE_CANDIDATES,
+        relay_delay_s: float = DEFAULT_RELAY_DELAY_S,
     ) -> None:
         self.pc = pc
+        self.relay_delay_s = relay_delay_s
         self.state = LinkState.CONNECTING
         self.rtt_ms: float | None = None
         self.route: str | None = None
@@ -247,10 +256,14 @@ class PeerLink:
             raise PeerError(f"a second {kind}: this link already has the other side's description")
         self._remote_description_given = True
         checked = self._checked_sdp(sdp)
+        # The offerer's ICE transport exists already, the answerer's from the offer
+        # on; either way before checks start (they need both descriptions).
+        prefer_direct_pairs(self.pc, self.relay_delay_s)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=checked, type=kind))
         except Exception as exc:  # untrusted input: whatever aiortc raises on it, refused
             raise PeerError(f"the other side's {kind} could not be applied: {exc!r}") from exc
+        prefer_direct_pairs(self.pc, self.relay_delay_s)
         early, self._early_candidates = self._early_candidates, None
         for candidate in early or ():
             await self._apply_candidate(candidate)

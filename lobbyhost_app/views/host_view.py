@@ -28,6 +28,7 @@ from .game_ports_panel import HostGamePortsPanel
 from .invite_address_chooser import InviteAddressChooser
 from .kick_dialog import KickDialog
 from .peers_table import PeersTable
+from .port_mapping_status import PortMappingStatusLine
 from .qr_dialog import InviteQrDialog
 from .request_list import JoinRequestList
 from .widgets import ACCENT, ConfirmationBox, ErrorBanner, LogPanel, heading_font
@@ -145,11 +146,13 @@ class HostView(QWidget):
         options.addWidget(self.auto_accept_check)
         options.addStretch(1)
         grid.addLayout(options, 4, 0, 1, 4)
+        self.port_mapping_line = PortMappingStatusLine(lobby_box)
+        grid.addWidget(self.port_mapping_line, 5, 0, 1, 4)
         migration = QHBoxLayout()
         migration.addWidget(self.migratable_check)
         migration.addStretch(1)
         migration.addWidget(self.snapshot_label)
-        grid.addLayout(migration, 5, 0, 1, 4)
+        grid.addLayout(migration, 6, 0, 1, 4)
         grid.setColumnStretch(1, 1)
 
         # Requests, peers, log --------------------------------------------------------------
@@ -236,6 +239,7 @@ class HostView(QWidget):
         c.lobby_info_changed.connect(self._on_controller_lobby_info_changed)
         c.snapshot_stored.connect(self._on_controller_snapshot_stored)
         c.message_logged.connect(self.log_panel.log)
+        c.port_mapping_changed.connect(self.port_mapping_line.show_state)
         c.chat_received.connect(self.log_panel.chat)
         c.chat_sent.connect(self._on_controller_chat_sent)
         c.error_occurred.connect(self._on_controller_error_occurred)

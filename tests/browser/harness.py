@@ -72,11 +72,15 @@ def browser_unavailable_reason() -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """A headless Debian chromium for the duration of the block."""
+async def chromium(executable: Path = CHROMIUM) -> AsyncIterator[Browser]:
+    """A headless Debian chromium for the duration of the block.
+
+    ``executable`` may be a script that starts Debian's chromium some other way
+    (the NAT lab's starts it inside a lab machine's network namespace).
+    """
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=list(CHROMIUM_FLAGS), timeout=ms(WAIT_S)
+            executable_path=str(executable), args=list(CHROMIUM_FLAGS), timeout=ms(WAIT_S)
         )
         try:
             yield browser

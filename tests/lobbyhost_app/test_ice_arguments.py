@@ -83,3 +83,20 @@ def test_turn_credentials_keep_colons_in_the_username(url: str, server: IceServe
     """The password follows the last colon, so TURN REST usernames (<expiry>:<name>) stay whole; %XX decodes."""
     args = guest_cli.build_parser().parse_args([*REQUIRED["lobbyhost-guest"], "--ice-server", url])
     assert guest_cli.ice_from_arguments(args).servers == (server,)
+
+
+@pytest.mark.parametrize("program", PARSERS)
+def test_relay_delay_defaults_to_a_second_and_can_be_turned_off(program: str) -> None:
+    """--relay-delay sets how long relayed pairs wait (default 1 s); 0 checks them at once."""
+    parse = PARSERS[program]().parse_args
+    assert guest_cli.ice_from_arguments(parse(REQUIRED[program])).relay_delay_s == 1.0
+    args = parse([*REQUIRED[program], "--relay-delay", "0"])
+    assert guest_cli.ice_from_arguments(args).relay_delay_s == 0.0
+
+
+def test_headless_maps_the_port_only_when_asked() -> None:
+    """lobbyhost leaves the router alone unless given --map-port (--no-map-port says so explicitly)."""
+    parse = cli.build_parser().parse_args
+    assert parse(["--headless"]).map_port is False
+    assert parse(["--headless", "--map-port"]).map_port is True
+    assert parse(["--headless", "--map-port", "--no-map-port"]).map_port is False
