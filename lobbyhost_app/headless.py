@@ -50,6 +50,7 @@ from .invite_address import (
     preferred_invite_address,
     reach_note,
     reach_of,
+    router_invite_address,
     typed_invite_address,
 )
 from .jsonlines import emit, stdin_lines
@@ -59,7 +60,7 @@ from .net.forwards import SharedPort
 from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceServer, IceSettings
-from .net.port_mapping import PortMappingOptions, PortMappingState
+from .net.port_mapping import PortMappingOptions, PortMappingState, PortMappingStatus
 from .net.relocation import move_to_successor
 from .session_values import (
     ChatReceived,
@@ -166,6 +167,41 @@ def _stun_urls(ice: IceSettings) -> list[str]:
 
 def emit_port_mapping(state: PortMappingState) -> None:
     emit("port_mapping", **state.as_fields())
+
+
+class _RouterInvite:
+    """``port_mapping`` lines, and an ``invite`` line with the router's address once it opened
+    the port (unless ``--invite-address`` chose the address)."""
+
+    def __init__(self, options: HeadlessOptions) -> None:
+        self._wanted = options.invite_address is None and options.remote_url is None
+        self._opened: PortMappingState | None = None
+        self._link: tuple[int, str] | None = None  # the server's port and the code
+
+    def on_port_mapping(self, state: PortMappingState) -> None:
+        emit_port_mapping(state)
+        if state.status is PortMappingStatus.OPENED and state.renewals == 0:
+            self._opened = state
+            self._emit()
+
+    def announced(self, hosting: HostingService, code: str) -> None:
+        if hosting.server is not None:
+            self._link = (hosting.server.port, code)
+            self._emit()
+
+    def _emit(self) -> None:
+        state, link = self._opened, self._link
+        if not self._wanted or state is None or link is None or state.external_address is None:
+            return
+        address = router_invite_address(state.external_address, state.external_port, "router")
+        port, code = link
+        emit(
+            "invite",
+            link=address.link(port, code),
+            address=address.host,
+            source=address.source.value,
+            **_reach(address.reach),
+        )
 
 
 class HeadlessHost:
@@ -309,7 +345,8 @@ async def run_headless(options: HeadlessOptions) -> int:
             port_mapping=PortMappingOptions() if options.map_port else None,
         )
     )
-    hosting.add_port_mapping_listener(emit_port_mapping)
+    router = _RouterInvite(options)
+    hosting.add_port_mapping_listener(router.on_port_mapping)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -321,6 +358,7 @@ async def run_headless(options: HeadlessOptions) -> int:
             lobby_id=options.code, display_name=options.name, migratable=options.migratable
         )
         await _announce(hosting, options, opened.lobby_id)
+        router.announced(hosting, opened.lobby_id)
         hosting.game_ports.add_forward_listener(_guest_forward_opened)
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [

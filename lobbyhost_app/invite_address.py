@@ -105,6 +105,8 @@ class InviteAddress:
     source: AddressSource
     #: The interface's name, the STUN server's URL, the router's protocol ...
     detail: str = ""
+    #: The port guests use when it is not the server's own (a router may map another).
+    port: int | None = None
 
     @property
     def reach(self) -> Reach:
@@ -119,7 +121,7 @@ class InviteAddress:
 
     def link(self, port: int, code: str) -> str:
         """The invite link with this address: ``http://HOST:PORT/join/CODE``."""
-        return f"http://{host_port(self.host, port)}/join/{code}"
+        return f"http://{host_port(self.host, self.port or port)}/join/{code}"
 
 
 def interface_addresses(adapters: Iterable[ifaddr.Adapter] | None = None) -> list[InviteAddress]:
@@ -186,3 +188,10 @@ async def discover_stun_address(stun_url: str) -> InviteAddress:
 
     mapped = await discover_mapped_address(stun_url)
     return InviteAddress(mapped.address, AddressSource.STUN, stun_url)
+
+
+def router_invite_address(
+    external_address: str, external_port: int | None, via: str
+) -> InviteAddress:
+    """The address a router that opened the server's port shows the internet."""
+    return InviteAddress(external_address, AddressSource.ROUTER, via, port=external_port)

@@ -25,7 +25,7 @@ from ..invite import (
     normalize_server_url,
     remote_invite_link,
 )
-from ..invite_address import interface_addresses
+from ..invite_address import Reach, interface_addresses, router_invite_address
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
@@ -535,6 +535,10 @@ class HostController(ControllerBase):
         self.port_mapping_state = state
         if state.status is not PortMappingStatus.SEARCHING and state.renewals == 0:
             self.message_logged.emit(state.message)
+        if state.status is PortMappingStatus.OPENED and state.external_address is not None:
+            # The router's address reaches guests on other networks: offer it, and use it.
+            address = router_invite_address(state.external_address, state.external_port, "router")
+            self.invite.add(address, choose=address.reach is Reach.INTERNET)
         self.port_mapping_changed.emit(state)
 
     def _lobby_opened(self, event: LobbyOpened) -> None:

@@ -110,9 +110,10 @@ def headless_host(
 
 
 def guest(
-    machine: Machine, url: str, code: str, *args: str, name: str = "Guest"
+    machine: Machine, url: str, code: str | None, *args: str, name: str = "Guest"
 ) -> contextlib.AbstractAsyncContextManager[CliProcess]:
-    """``lobbyhost-guest URL CODE --name NAME ARGS`` inside ``machine``."""
+    """``lobbyhost-guest URL CODE --name NAME ARGS`` inside ``machine`` (no CODE: an invite link)."""
+    where = [url] if code is None else [url, code]
     return running(
-        machine, f"guest {name}", "lobbyhost_app.guest_cli", [url, code, "--name", name, *args]
+        machine, f"guest {name}", "lobbyhost_app.guest_cli", [*where, "--name", name, *args]
     )

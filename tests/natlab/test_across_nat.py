@@ -52,7 +52,7 @@ def nat_of(lab: Lab, nat: NatKind) -> Iterator[None]:
 async def test_cone_to_cone_is_direct_through_the_mapped_port_and_quitting_unmaps_it(
     cone_lab: Lab,
 ) -> None:
-    """The headless host maps its port; a guest in the other home joins through it and connects directly (srflx) though TURN is offered; quitting removes the mapping."""
+    """The headless host maps its port and prints an invite link with the router's address; a guest in the other home joins by that link and connects directly (srflx) though TURN is offered; quitting removes the mapping."""
     ice = ice_arguments(turn_of(cone_lab))
     router = cone_lab.host_router
     async with headless_host(
@@ -62,8 +62,11 @@ async def test_cone_to_cone_is_direct_through_the_mapped_port_and_quitting_unmap
         mapping = await host.expect("port_mapping", START_S, status="opened")
         assert (mapping["external_address"], mapping["external_port"]) == (router.wan_address, PORT)
         assert mapping["message"] == f"Port {PORT} opened on your router"
-        url = f"ws://{router.wan_address}:{PORT}/"
-        async with guest(cone_lab.guest, url, started["lobby_id"], *ice, name="Bob") as bob:
+        invite = await host.expect("invite", START_S, source="router")
+        code = started["lobby_id"]
+        assert invite["link"] == f"http://{router.wan_address}:{PORT}/join/{code}"
+        assert invite["reach"] == "internet"
+        async with guest(cone_lab.guest, invite["link"], None, *ice, name="Bob") as bob:
             await bob.expect("status", CONNECT_S, phase="connected")
             connected = await host.expect("peer_connected", CONNECT_S, name="Bob")
             assert connected["route"] == "srflx"

@@ -29,13 +29,13 @@ CONNECT_S = 30.0
 def lab_settings(path: Path, machine: Machine, **changes: object) -> QSettings:
     """Host settings for a window on ``machine``: ICE on its address, no ICE servers of its own."""
     store = QSettings(str(path), QSettings.Format.IniFormat)
-    Settings(store).update(
-        display_name="Ann",
-        ice_allowed_addresses=(machine.address,),
-        stun_urls=(),
-        turn_url="",
-        **changes,
-    )
+    values: dict[str, object] = {
+        "display_name": "Ann",
+        "ice_allowed_addresses": (machine.address,),
+        "stun_urls": (),
+        "turn_url": "",
+    }
+    Settings(store).update(**(values | changes))
     return store
 
 
@@ -123,3 +123,53 @@ async def test_window_tells_what_to_do_when_the_router_refuses(
             assert line.toolTip().startswith("The router said: ")
             mapping = h.controller.port_mapping_state
             assert mapping is not None and mapping.status is PortMappingStatus.REFUSED
+
+
+async def test_browser_guest_in_another_home_joins_by_the_router_link_the_window_shows(
+    qtbot: QtBot, cone_lab: Lab, tmp_path: Path
+) -> None:
+    """With the port opened on a UPnP router, the window's invite link carries the router's address; Chromium in the other home opens it and connects directly through STUN."""
+    if not CHROMIUM.exists():
+        cannot_run(f"Debian's chromium is missing at {CHROMIUM}")
+    assert cone_lab.turn is not None
+    store = lab_settings(
+        tmp_path / "host.ini",
+        cone_lab.host,
+        listen_host="0.0.0.0",
+        listen_port=0,
+        stun_urls=(cone_lab.turn.stun_url,),
+    )
+    browser_in_guest_home = cone_lab.program_inside(cone_lab.guest, str(CHROMIUM))
+    router = cone_lab.host_router
+    with cone_lab.inside(cone_lab.host):
+        async with hosting(qtbot, store) as h, chromium(browser_in_guest_home) as browser:
+            await wait_until(
+                lambda: router.wan_address in h.view.invite_edit.text(),
+                h.controller.port_mapping_changed,
+                h.controller.invite.link_changed,
+                within=15,
+            )
+            server = h.controller.embedded_server
+            assert server is not None
+            link = h.view.invite_edit.text()
+            assert link == f"http://{router.wan_address}:{server.port}/join/{h.code}"
+            async with guest_page(browser, link) as bob:
+                await bob.join("Bob")
+                await bob.expect_status("Waiting for the host")
+                cards = h.view.request_list
+                await wait_until(
+                    lambda: any(card.name_label.text() == "Bob" for card in cards.cards),
+                    h.controller.requests.rowsInserted,
+                )
+                h.click(cards.cards[0].accept_button)
+                await bob.expect_status("Connected$", within=CONNECT_S)
+                model = h.controller.peers
+                await wait_until(
+                    lambda: any(p.stats.state is LinkState.CONNECTED for p in model.peers()),
+                    model.rowsInserted,
+                    model.dataChanged,
+                    within=CONNECT_S,
+                )
+                [peer] = model.peers()
+                assert peer.stats.route == "srflx"
+                bob.assert_clean()
