@@ -3,7 +3,7 @@
 It relays between loopback peers (``allow-loopback-peers``, listening and
 relaying on 127.0.0.1 only) and authenticates either a static user
 (``lt-cred-mech``) or TURN REST credentials minted from a shared secret
-(``use-auth-secret``). Ready once it logs that its UDP listener is open.
+(``use-auth-secret``). Ready once it logs its last start-up line (auth threads up).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pathlib import Path
 from tests.ci import cannot_run
 from tests.timeouts import scaled
 
-READY_LINE = b"UDP listener opened on"
+#: coturn's last start-up line: its auth threads, which answer TURN allocations, are up.
+#: (Its UDP listener opens before them: an allocation sent then can go unanswered.)
+READY_LINE = b"SQLite DB connection success"
 START_TIMEOUT = scaled(10.0)
 REALM = "lobbyhost.test"
 
@@ -70,7 +72,7 @@ async def running_coturn(
     port = _free_port()
     args = [
         *(("-c", str(config)) if config is not None else ("-n",)),  # -n: no config file
-        "-v",  # verbose, for the "listener opened" line
+        "-v",  # verbose, for the start-up lines
         "--listening-ip=127.0.0.1",
         "--relay-ip=127.0.0.1",
         f"--listening-port={port}",
