@@ -43,7 +43,9 @@ def loop_factory(choice: LoopChoice = LoopChoice.AUTO) -> tuple[str, LoopFactory
         if factory is not None:
             return "uvloop", factory
         if choice is LoopChoice.UVLOOP:
-            raise ConfigError("--loop uvloop: uvloop is not installed (pip install 'lobbyhost[uvloop]')")
+            raise ConfigError(
+                "--loop uvloop: uvloop is not installed (pip install 'lobbyhost[uvloop]')"
+            )
     return "asyncio", asyncio.new_event_loop
 
 

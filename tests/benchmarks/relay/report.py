@@ -144,10 +144,11 @@ def _memory_rows(settings: Settings, mem: dict[str, Any]) -> list[Row]:
 def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
     notes = []
     loads = [
-        results[phase][key]["other_load_pct_max"]
+        figures["other_load_pct_max"]
         for phase in ("paced", "saturation")
         if phase in results
-        for key in ("ours", "bare")
+        for figures in results[phase].values()
+        if isinstance(figures, dict) and "other_load_pct_max" in figures
     ]
     if loads and max(loads) > OTHER_LOAD_WARNING_PCT:
         notes.append(
@@ -156,12 +157,11 @@ def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
             "reliable. Run again on a quiet machine."
         )
     if "paced" in results:
-        repeated = sum(
-            results["paced"][key]["all_runs"] - settings.reps - 1 for key in ("ours", "bare")
-        )
+        keys = results["config"]["servers"]
+        repeated = sum(results["paced"][key]["all_runs"] - settings.reps - 1 for key in keys)
         if repeated:
             notes.append(f"{repeated} paced runs disturbed by other load were measured again.")
-        for key in ("ours", "bare"):
+        for key in keys:
             codes = results["paced"][key]["error_codes"]
             if codes:
                 notes.append(f"{key}: error events during the paced run: {codes}")

@@ -6,6 +6,8 @@ import math
 import time
 from typing import Any
 
+from .contenders import is_ours
+from .paced import paired_ratios
 from .plan import Settings
 from .process_resources import cpu_seconds, cpu_snapshot, other_load_pct
 from .progress import log
@@ -64,10 +66,12 @@ def run_saturation(
     workers: Workers,
     servers: dict[str, ServerProcess],
     gate: QuietGate,
+    keys: list[str],
 ) -> dict[str, Any]:
-    """``settings.saturation_reps`` repetitions alternating between the servers."""
+    """``settings.saturation_reps`` repetitions interleaved between the servers."""
     log(f"saturation: {settings.window} unanswered messages per client")
     kept, _ = run_alternating(
+        keys,
         gate,
         "saturation",
         settings.saturation_reps,
@@ -75,8 +79,12 @@ def run_saturation(
         lambda key: saturation_rep(workers, servers[key], key, settings),
         _describe,
     )
-    summary: dict[str, Any] = {}
-    for key in ("ours", "bare"):
+    summary: dict[str, Any] = {
+        "paired_rate_ratios_to": {
+            base: paired_ratios(kept, base, "msgs_per_s") for base in keys if not is_ours(base)
+        },
+    }
+    for key in keys:
         runs = kept[key]
         summary[key] = {
             "reps": runs,

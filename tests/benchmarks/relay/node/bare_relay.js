@@ -15,8 +15,9 @@ const send = (ws, event, content) => ws.send(JSON.stringify({ event, content }))
 
 const server = http.createServer((req, res) => {
   if (req.url === "/healthz") {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ status: "ok", connections: connections.size }) + "\n");
+    const body = JSON.stringify({ status: "ok", connections: connections.size }) + "\n";
+    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+    res.end(body);
   } else {
     res.writeHead(404).end();
   }
