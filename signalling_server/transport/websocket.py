@@ -6,6 +6,10 @@ transport, all inside ``data_received``: no task, queue or ``recv()`` per
 connection. The session is also the connection's :class:`Outlet`, so the node
 writes a frame to a client with one ``send_text`` and one ``transport.write``.
 
+The common frame (small, final, masked text) is read and written by
+:mod:`.fast_frames` without websockets' generic parser; every other frame still
+goes through websockets, in order.
+
 Keepalive and closing run on ``loop.call_later`` handles: a ping every
 ``ping_interval`` seconds, a close (1011) when its pong is ``ping_timeout``
 late, and an abort when a closing handshake takes longer than ``close_timeout``.
@@ -26,6 +30,7 @@ from ..codecs import Codec
 from ..config import ServerConfig
 from ..effects import CLOSE_TOO_SLOW
 from ..ids import ConnectionId
+from .fast_frames import FastFrameReader, server_text_frame
 
 if TYPE_CHECKING:
     from ..node import Outlet
@@ -57,6 +62,7 @@ class WebsocketSession:
     __slots__ = (
         "_close_timer",
         "_detached",
+        "_fast",
         "_fragments",
         "_fragments_text",
         "_loop",
@@ -77,10 +83,18 @@ class WebsocketSession:
         protocol: ServerProtocol,
         sink: ConnectionSink,
         config: ServerConfig,
+        *,
+        fast_frames: bool = True,
     ) -> None:
         self.config = config
         self._transport = transport
         self._protocol = protocol
+        # Off where websockets must see every frame: an extension, or its frame log.
+        self._fast = (
+            FastFrameReader(protocol)
+            if fast_frames and not protocol.extensions and not protocol.debug
+            else None
+        )
         self._sink = sink
         self._loop = asyncio.get_running_loop()
         self._send_buffer_bytes = config.limits.send_buffer_bytes
@@ -108,9 +122,12 @@ class WebsocketSession:
         transport = self._transport
         if protocol.state is not _OPEN or transport.is_closing():
             return False
-        protocol.send_text(frame)
-        for data in protocol.data_to_send():
-            transport.write(data)
+        if self._fast is not None and not protocol.writes:
+            transport.write(server_text_frame(frame))
+        else:  # after what websockets has queued (a pong, say), in order
+            protocol.send_text(frame)
+            for data in protocol.data_to_send():
+                transport.write(data)
         if transport.get_write_buffer_size() > self._send_buffer_bytes:
             logger.warning("closing %s: too slow to read what it is sent", self.connection_id)
             self.close(CLOSE_TOO_SLOW, "too slow to keep up")
@@ -127,6 +144,46 @@ class WebsocketSession:
 
     def data_received(self, data: bytes) -> None:
         """Parse what arrived, hand complete messages to the node, write what is due."""
+        fast = self._fast
+        if fast is None:
+            self._through_websockets(data)
+        else:
+            fast.feed(data, self._text_received, self._through_websockets)
+        self._flush()
+        if self._protocol.close_expected():
+            self._expect_close()
+
+    def eof_received(self) -> None:
+        """The client closed its side of the TCP connection."""
+        if self._fast is not None:
+            self._fast.flush(self._through_websockets)
+        self._protocol.receive_eof()
+        self._flush()
+
+    def connection_lost(self) -> None:
+        """The TCP connection is gone: stop the timers and detach from the node, once."""
+        for timer in (self._ping_timer, self._pong_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._ping_timer = self._pong_timer = self._close_timer = None
+        if not self._detached:
+            self._detached = True
+            if self.connection_id is not None:
+                self._sink.detach(self.connection_id)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a closing handshake, as a network failure would."""
+        self._transport.abort()
+
+    # Inside ---------------------------------------------------------------------------
+
+    def _text_received(self, text: str) -> None:
+        connection_id = self.connection_id
+        assert connection_id is not None
+        self._sink.receive(connection_id, text)
+
+    def _through_websockets(self, data: bytes) -> None:
+        """websockets' parser on ``data``; the messages it completes go to the node."""
         protocol = self._protocol
         protocol.receive_data(data)
         # Once open, a server protocol only ever parses frames.
@@ -149,31 +206,6 @@ class WebsocketSession:
                     # PING is answered and CLOSE handled by the protocol itself.
             except _InvalidText:
                 protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
-        self._flush()
-        if protocol.close_expected():
-            self._expect_close()
-
-    def eof_received(self) -> None:
-        """The client closed its side of the TCP connection."""
-        self._protocol.receive_eof()
-        self._flush()
-
-    def connection_lost(self) -> None:
-        """The TCP connection is gone: stop the timers and detach from the node, once."""
-        for timer in (self._ping_timer, self._pong_timer, self._close_timer):
-            if timer is not None:
-                timer.cancel()
-        self._ping_timer = self._pong_timer = self._close_timer = None
-        if not self._detached:
-            self._detached = True
-            if self.connection_id is not None:
-                self._sink.detach(self.connection_id)
-
-    def abort(self) -> None:
-        """Drop the TCP connection without a closing handshake, as a network failure would."""
-        self._transport.abort()
-
-    # Inside ---------------------------------------------------------------------------
 
     def _flush(self) -> None:
         transport = self._transport

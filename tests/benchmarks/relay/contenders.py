@@ -12,6 +12,7 @@ from .node_peers import NodeRuntime
 #: relays speak the same frames), or PeerJS's (ids in the URL, CANDIDATE/dst/src).
 Dialect = Literal["lobbyhost", "peerjs"]
 
+OURS_GENERIC = "ours-generic"  # ours as before: asyncio's loop, websockets' parser for all
 OURS = "ours"  # LobbyHost's server on asyncio's loop (--loop asyncio)
 OURS_UVLOOP = "ours-uvloop"  # the same server on uvloop (--loop uvloop)
 BARE = "bare"  # the bare Python websockets relay (bare_relay.py)
@@ -29,6 +30,7 @@ class Contender:
 
 
 LABELS = {
+    OURS_GENERIC: "LobbyHost before (asyncio, no fast frames)",
     OURS: "LobbyHost (asyncio loop)",
     OURS_UVLOOP: "LobbyHost (uvloop)",
     BARE: "bare Python websockets relay",
@@ -44,7 +46,7 @@ def uvloop_installed() -> bool:
 
 def contenders(node: NodeRuntime | None) -> list[Contender]:
     """Every server this machine can run: ours (on both loops), the bare relays, PeerJS."""
-    keys = [OURS]
+    keys = [OURS_GENERIC, OURS]
     if uvloop_installed():
         keys.append(OURS_UVLOOP)
     keys.append(BARE)
@@ -55,4 +57,9 @@ def contenders(node: NodeRuntime | None) -> list[Contender]:
 
 def is_ours(key: str) -> bool:
     """LobbyHost's server (either loop), which has limits the others lack."""
-    return key in (OURS, OURS_UVLOOP)
+    return key in (OURS_GENERIC, OURS, OURS_UVLOOP)
+
+
+def shipped(keys: list[str]) -> str:
+    """Our server as installed: on uvloop when the extra is there."""
+    return OURS_UVLOOP if OURS_UVLOOP in keys else OURS

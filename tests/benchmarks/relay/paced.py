@@ -111,7 +111,6 @@ def run_paced(
     )
     every = {key: [warm_ups[key], *measured[key]] for key in keys}
     summary: dict[str, Any] = {
-        "paired_cpu_ratios": paired_ratios(kept, "bare", "cpu_us_per_msg")["ours"],
         "paired_cpu_ratios_to": {
             base: paired_ratios(kept, base, "cpu_us_per_msg") for base in keys if not is_ours(base)
         },

@@ -40,8 +40,9 @@ def _server_rows(settings: Settings, results: dict[str, Any], keys: list[str]) -
     rate = f"{settings.rate / 1000:g}k"
     lines = [
         f"| server | CPU us/msg at {rate} | vs node-ws (paired) | p99 ms | lost / reordered "
-        "| saturation msg/s | vs node-ws (paired) | sat. CPU us/msg | KiB per idle conn. |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| saturation msg/s | vs node-ws (paired) | msg/s per server core | vs node-ws (paired) "
+        "| KiB per idle conn. |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in keys:
         paced = results.get("paced", {}).get(key)
@@ -54,7 +55,8 @@ def _server_rows(settings: Settings, results: dict[str, Any], keys: list[str]) -
             lost,
             _figure(results, "saturation", key, "msgs_per_s", ",.0f"),
             _ratio(_paired(results, "saturation", "paired_rate_ratios_to", key)),
-            _figure(results, "saturation", key, "cpu_us_per_msg", ".1f"),
+            _figure(results, "saturation", key, "msgs_per_core_s", ",.0f"),
+            _ratio(_paired(results, "saturation", "paired_capacity_ratios_to", key)),
             _figure(results, "memory", key, "kib_per_connection", ".1f"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -65,7 +67,7 @@ def _target_lines(settings: Settings, results: dict[str, Any], keys: list[str]) 
     lines = []
     for key in (key for key in keys if is_ours(key)):
         cpu = _paired(results, "paced", "paired_cpu_ratios_to", key)
-        rate = _paired(results, "saturation", "paired_rate_ratios_to", key)
+        rate = _paired(results, "saturation", "paired_capacity_ratios_to", key)
         offered = f"{settings.rate / 1000:g}k"
         kib = results.get("memory", {}).get(key, {}).get("kib_per_connection")
         checks = []
@@ -76,7 +78,8 @@ def _target_lines(settings: Settings, results: dict[str, Any], keys: list[str]) 
             )
         if rate is not None:
             checks.append(
-                f"saturation {rate:.2f}x node-ws (>= {TARGET_SATURATION_VS_NODE}x: "
+                f"saturation msg/s per server core {rate:.2f}x node-ws "
+                f"(>= {TARGET_SATURATION_VS_NODE}x: "
                 f"{_verdict(rate >= TARGET_SATURATION_VS_NODE)})"
             )
         if kib is not None:

@@ -45,6 +45,9 @@ def saturation_rep(
         "generator_cpu_pct": 100 * (gen2 - gen1) / (m2 - m1),
         "other_load_pct": other_load_pct(load1, load2, m2 - m1),
         "cpu_us_per_msg": 1e6 * (cpu2 - cpu1) / count if count else math.nan,
+        # What one whole core of the server would relay: the load generator (Python,
+        # on the same two cores) saturates before the faster servers do.
+        "msgs_per_core_s": count / (cpu2 - cpu1) if cpu2 > cpu1 else math.nan,
         "lost": sum(r["outstanding"] for r in replies),
         "reordered": sum(r["reordered"] for r in replies),
         "errors": sum(r["errors"] for r in replies),
@@ -83,6 +86,9 @@ def run_saturation(
         "paired_rate_ratios_to": {
             base: paired_ratios(kept, base, "msgs_per_s") for base in keys if not is_ours(base)
         },
+        "paired_capacity_ratios_to": {
+            base: paired_ratios(kept, base, "msgs_per_core_s") for base in keys if not is_ours(base)
+        },
     }
     for key in keys:
         runs = kept[key]
@@ -92,6 +98,7 @@ def run_saturation(
             "server_cpu_pct": median_of(runs, "server_cpu_pct"),
             "generator_cpu_pct": median_of(runs, "generator_cpu_pct"),
             "cpu_us_per_msg": median_of(runs, "cpu_us_per_msg"),
+            "msgs_per_core_s": median_of(runs, "msgs_per_core_s"),
             "lost": runs[-1]["lost"],
             "reordered": sum(run["reordered"] for run in runs),
             "errors": sum(run["errors"] for run in runs),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from .addresses import LISTEN_HOST, loopback_url
-from .contenders import BARE, NODE_WS, OURS, OURS_UVLOOP, PEERJS
+from .contenders import BARE, NODE_WS, OURS, OURS_GENERIC, OURS_UVLOOP, PEERJS
 from .errors import BenchmarkError
 from .node_peers import NodeRuntime
 from .process_resources import raise_nofile
@@ -56,12 +56,15 @@ class ServerProcess:
     ) -> None:
         self.kind = kind
         environment = None
-        if kind in (OURS, OURS_UVLOOP):
+        if kind in (OURS_GENERIC, OURS, OURS_UVLOOP):
             loop = "uvloop" if kind == OURS_UVLOOP else "asyncio"
-            if backlog is None:
-                command = [sys.executable, "-m", "signalling_server"]
+            variant = ["--backlog", str(backlog)] if backlog is not None else []
+            if kind == OURS_GENERIC:
+                variant.append("--generic-frames")
+            if variant:
+                command = [sys.executable, "-m", "tests.benchmarks.relay.variant", *variant, "--"]
             else:
-                command = [sys.executable, "-m", "tests.benchmarks.relay.backlog", str(backlog)]
+                command = [sys.executable, "-m", "signalling_server"]
             command += ["--log-level", "warning", "--loop", loop]
             command += ["--host", LISTEN_HOST, "--port", "0", *extra]
         elif kind == BARE:

@@ -1,0 +1,137 @@
+"""The common websocket frame, read and written without websockets' generic parser.
+
+Nearly every frame a signalling client sends is small, final, masked text with
+no extension in play. :class:`FastFrameReader` splits the byte stream into
+frames itself, decodes those common ones directly (header, unmask, UTF-8), and
+hands every other frame to websockets' :class:`~websockets.server.ServerProtocol`
+*whole*, so websockets' parser always stands at a frame boundary and sees each
+uncommon frame exactly as it would have: control frames, fragments, binary,
+close, reserved bits and invalid UTF-8 all keep websockets' handling. A header
+websockets refuses as soon as it reads it (an unknown opcode, an unmasked
+frame, a length above the limit) hands everything from there to websockets for
+good. tests/signalling_server/test_fast_frames.py fuzzes this against
+websockets' parser alone: same messages, same bytes sent, same closes.
+
+:func:`server_text_frame` is the sending side: an unmasked final text frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension
+    from websockets.utils import apply_mask
+
+#: FIN set, no reserved bits, opcode TEXT: the first byte of the common frame.
+_FINAL_TEXT = 0x80 | Opcode.TEXT
+_MASKED = 0x80
+_VALID_OPCODES = frozenset(int(opcode) for opcode in Opcode)
+_OPEN = State.OPEN
+
+
+class FastFrameReader:
+    """Reads a client's frames: common text frames here, every other one through websockets."""
+
+    __slots__ = ("_passthrough", "_pending", "_protocol")
+
+    def __init__(self, protocol: ServerProtocol) -> None:
+        self._protocol = protocol
+        # Bytes of a frame not complete yet (websockets has not seen them).
+        self._pending = b""
+        # Set once websockets has been handed bytes that are not whole frames.
+        self._passthrough = bool(protocol.extensions)
+
+    def feed(
+        self,
+        data: bytes,
+        text_received: Callable[[str], None],
+        to_websockets: Callable[[bytes], None],
+    ) -> None:
+        """Split ``data`` into frames, in order: ``text_received`` or ``to_websockets`` each."""
+        if self._passthrough:
+            to_websockets(data)
+            return
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        protocol = self._protocol
+        size = len(data)
+        pos = 0
+        while size - pos >= 2:
+            first = data[pos]
+            second = data[pos + 1]
+            length = second & 0x7F
+            head = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(data[head : head + 2])
+                head += 2
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(data[head : head + 8])
+                head += 8
+            limit = self._size_limit()
+            if (
+                first & 0x0F not in _VALID_OPCODES
+                or not second & _MASKED
+                or (limit is not None and length > limit)
+            ):
+                # websockets fails the connection on this header alone.
+                self._passthrough = True
+                to_websockets(data[pos:])
+                return
+            end = head + 4 + length
+            if end > size:
+                break
+            if first == _FINAL_TEXT and protocol.state is _OPEN and protocol.current_size is None:
+                payload = apply_mask(data[head + 4 : end], data[head : head + 4])
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError:
+                    to_websockets(data[pos:end])  # fails it with websockets' 1007
+                else:
+                    text_received(text)
+            else:
+                to_websockets(data[pos:end])
+            pos = end
+        if pos < size:
+            self._pending = data[pos:]
+
+    def flush(self, to_websockets: Callable[[bytes], None]) -> None:
+        """Hand websockets a frame still incomplete (the stream is ending)."""
+        self._passthrough = True
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            to_websockets(pending)
+
+    def _size_limit(self) -> int | None:
+        # The limit websockets' parser applies to the next frame's length.
+        protocol = self._protocol
+        limit = protocol.max_message_size
+        if limit is not None and protocol.current_size is not None:
+            limit -= protocol.current_size
+        fragment = protocol.max_fragment_size
+        if fragment is not None:
+            limit = fragment if limit is None else min(limit, fragment)
+        return limit
+
+
+def server_text_frame(payload: bytes) -> bytes:
+    """A final, unmasked text frame carrying ``payload`` (server to client)."""
+    length = len(payload)
+    if length < 126:
+        return bytes((_FINAL_TEXT, length)) + payload
+    if length < 65536:
+        return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2) + payload
+    return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8) + payload
+
+
+__all__ = ["FastFrameReader", "server_text_frame"]
