@@ -9,17 +9,18 @@ uncommon frame exactly as it would have: control frames, fragments, binary,
 close, reserved bits and invalid UTF-8 all keep websockets' handling. A header
 websockets refuses as soon as it reads it (an unknown opcode, an unmasked
 frame, a length above the limit) hands everything from there to websockets for
-good. tests/signalling_server/test_fast_frames.py fuzzes this against
-websockets' parser alone: same messages, same bytes sent, same closes.
+good. Like ``receive_data`` followed by ``events_received``, :meth:`feed` parses
+all that arrived before anything is delivered, and returns the messages and
+websockets' frames in order. tests/signalling_server/test_fast_frames.py
+fuzzes this against websockets' parser alone: same messages, same bytes sent,
+same closes.
 
 :func:`server_text_frame` is the sending side: an unmasked final text frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -47,25 +48,25 @@ class FastFrameReader:
         # Set once websockets has been handed bytes that are not whole frames.
         self._passthrough = bool(protocol.extensions)
 
-    def feed(
-        self,
-        data: bytes,
-        text_received: Callable[[str], None],
-        to_websockets: Callable[[bytes], None],
-    ) -> None:
-        """Split ``data`` into frames, in order: ``text_received`` or ``to_websockets`` each."""
+    def feed(self, data: bytes) -> list[str | Frame]:
+        """What ``data`` completes, in order: common text messages decoded, other frames parsed."""
+        protocol = self._protocol
         if self._passthrough:
-            to_websockets(data)
-            return
+            return self._through_websockets(data)
         if self._pending:
             data = self._pending + data
             self._pending = b""
-        protocol = self._protocol
+        received: list[str | Frame] = []
         size = len(data)
         pos = 0
         while size - pos >= 2:
             first = data[pos]
             second = data[pos + 1]
+            if first & 0x0F not in _VALID_OPCODES or not second & _MASKED:
+                # websockets fails the connection on these two bytes alone.
+                self._passthrough = True
+                received += self._through_websockets(data[pos:])
+                return received
             length = second & 0x7F
             head = pos + 2
             if length == 126:
@@ -79,38 +80,39 @@ class FastFrameReader:
                 length = int.from_bytes(data[head : head + 8])
                 head += 8
             limit = self._size_limit()
-            if (
-                first & 0x0F not in _VALID_OPCODES
-                or not second & _MASKED
-                or (limit is not None and length > limit)
-            ):
-                # websockets fails the connection on this header alone.
+            if limit is not None and length > limit:
+                # ... and on a length above its limit, before the payload arrives.
                 self._passthrough = True
-                to_websockets(data[pos:])
-                return
+                received += self._through_websockets(data[pos:])
+                return received
             end = head + 4 + length
             if end > size:
                 break
             if first == _FINAL_TEXT and protocol.state is _OPEN and protocol.current_size is None:
                 payload = apply_mask(data[head + 4 : end], data[head : head + 4])
                 try:
-                    text = payload.decode()
+                    received.append(payload.decode())
                 except UnicodeDecodeError:
-                    to_websockets(data[pos:end])  # fails it with websockets' 1007
-                else:
-                    text_received(text)
+                    # The session fails it with 1007, as it does websockets' frames.
+                    received += self._through_websockets(data[pos:end])
             else:
-                to_websockets(data[pos:end])
+                received += self._through_websockets(data[pos:end])
             pos = end
         if pos < size:
             self._pending = data[pos:]
+        return received
 
-    def flush(self, to_websockets: Callable[[bytes], None]) -> None:
+    def flush(self) -> list[str | Frame]:
         """Hand websockets a frame still incomplete (the stream is ending)."""
         self._passthrough = True
-        if self._pending:
-            pending, self._pending = self._pending, b""
-            to_websockets(pending)
+        pending, self._pending = self._pending, b""
+        return self._through_websockets(pending) if pending else []
+
+    def _through_websockets(self, data: bytes) -> list[str | Frame]:
+        protocol = self._protocol
+        protocol.receive_data(data)
+        # Once open, a server protocol only ever parses frames.
+        return protocol.events_received()  # type: ignore[return-value]
 
     def _size_limit(self) -> int | None:
         # The limit websockets' parser applies to the next frame's length.

@@ -146,9 +146,13 @@ class WebsocketSession:
         """Parse what arrived, hand complete messages to the node, write what is due."""
         fast = self._fast
         if fast is None:
-            self._through_websockets(data)
+            self._protocol.receive_data(data)
+            # Once open, a server protocol only ever parses frames.
+            received = cast("list[str | Frame]", self._protocol.events_received())
         else:
-            fast.feed(data, self._text_received, self._through_websockets)
+            received = fast.feed(data)
+        if received:
+            self._deliver(received)
         self._flush()
         if self._protocol.close_expected():
             self._expect_close()
@@ -156,7 +160,9 @@ class WebsocketSession:
     def eof_received(self) -> None:
         """The client closed its side of the TCP connection."""
         if self._fast is not None:
-            self._fast.flush(self._through_websockets)
+            received = self._fast.flush()
+            if received:
+                self._deliver(received)
         self._protocol.receive_eof()
         self._flush()
 
@@ -177,35 +183,29 @@ class WebsocketSession:
 
     # Inside ---------------------------------------------------------------------------
 
-    def _text_received(self, text: str) -> None:
+    def _deliver(self, received: list[str | Frame]) -> None:
+        """Hand the node each message (text the fast path decoded, or websockets' frames)."""
+        sink = self._sink
         connection_id = self.connection_id
         assert connection_id is not None
-        self._sink.receive(connection_id, text)
-
-    def _through_websockets(self, data: bytes) -> None:
-        """websockets' parser on ``data``; the messages it completes go to the node."""
-        protocol = self._protocol
-        protocol.receive_data(data)
-        # Once open, a server protocol only ever parses frames.
-        events = cast("list[Frame]", protocol.events_received())
-        if events:
-            sink = self._sink
-            connection_id = self.connection_id
-            assert connection_id is not None
-            try:
-                for frame in events:
-                    opcode = frame.opcode
-                    if opcode is _TEXT and frame.fin and self._fragments is None:
-                        sink.receive(connection_id, _text(frame.data))
-                    elif opcode is _PONG:
-                        self._pong(frame)
-                    elif opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
-                        message = self._assemble(frame)
-                        if message is not None:
-                            sink.receive(connection_id, message)
-                    # PING is answered and CLOSE handled by the protocol itself.
-            except _InvalidText:
-                protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
+        try:
+            for item in received:
+                if type(item) is str:
+                    sink.receive(connection_id, item)
+                    continue
+                frame = cast("Frame", item)
+                opcode = frame.opcode
+                if opcode is _TEXT and frame.fin and self._fragments is None:
+                    sink.receive(connection_id, _text(frame.data))
+                elif opcode is _PONG:
+                    self._pong(frame)
+                elif opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
+                    message = self._assemble(frame)
+                    if message is not None:
+                        sink.receive(connection_id, message)
+                # PING is answered and CLOSE handled by the protocol itself.
+        except _InvalidText:
+            self._protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
 
     def _flush(self) -> None:
         transport = self._transport
