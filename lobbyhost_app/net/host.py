@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -74,8 +74,9 @@ from ..session_values import (
 from .channels import GUEST_BYES, HOST_PEER_ID, GameChannel, LobbyChannel
 from .clock import SYSTEM_CLOCK, Clock, within
 from .errors import NetError, PeerError, ServerError
-from .ice import IceSettings
+from .ice import IceSettings, installed_address_allow_list
 from .link import END_OF_CANDIDATES, PeerLink
+from .prepared_offer import LinkParts, OfferPreparer
 from .signalling_api import (
     ConnectionClosed,
     ConnectionLost,
@@ -138,6 +139,7 @@ class HostSession:
         #: The host's name as the server keeps it (``start_lobby``'s ``display_name``).
         self._host_name = "Host"
         self._members_sent: tuple[Member, ...] = ()
+        self._next_offer = OfferPreparer(self._link_parts, self._offer_settings)
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------
@@ -173,6 +175,7 @@ class HostSession:
         started = expect_reply(await self.signalling.request(action), LobbyStarted, action)
         self.lobby_id = started.lobby_id
         self._server_ice = list(started.ice_servers)
+        self._next_offer.prepare()
         if display_name is not None:  # the server accepted it: it cleans it the same way
             self._host_name = clean_text(display_name, field="name", max_length=MAX_NAME_LENGTH)
         event = LobbyOpened(started.lobby_id, started.connection_id)
@@ -238,6 +241,7 @@ class HostSession:
         # Let the links finish saying bye and closing; stop whatever else is left.
         if self._link_closes:
             await asyncio.wait(self._link_closes, timeout=_CLOSE_WAIT_S)
+        await self._next_offer.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -298,19 +302,27 @@ class HostSession:
         connection_id = event.connection_id
         self._requests.pop(connection_id, None)
         self._emit(RequestGone(connection_id, "accepted"))
-        link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
-        lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
-        game = GameChannel(link)
+        prepared = self._next_offer.take()
+        parts = prepared or self._link_parts()
+        link, lobby, game = parts.link, parts.lobby, parts.game
         guest = _Guest(connection_id, event.name, event.peer_id, link, lobby, game)
         self._guests[connection_id] = guest
         link.add_state_listener(lambda _link: self._link_changed(guest))
         link.add_state_listener(lambda _link: self._announce_members())
         lobby.on_rtt = lambda _ms: self._link_changed(guest)
         lobby.on_chat = lambda text: self._guest_chat(guest, text)
-        guest.handshake = self._spawn(self._offer(guest))
+        guest.handshake = self._spawn(self._offer(guest, prepared=prepared is not None))
         self._link_changed(guest)
 
-    async def _offer(self, guest: _Guest) -> None:
+    def _link_parts(self) -> LinkParts:
+        link = PeerLink(RTCPeerConnection(self.ice.configuration(self._server_ice)))
+        lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
+        return LinkParts(link, lobby, GameChannel(link))
+
+    def _offer_settings(self) -> Hashable:
+        return (repr(self._server_ice), self.ice, installed_address_allow_list())
+
+    async def _offer(self, guest: _Guest, *, prepared: bool) -> None:
         link = guest.link
 
         def refused(error: ServerError) -> None:
@@ -318,9 +330,10 @@ class HostSession:
             self._spawn(self._drop(guest, "failed"))
 
         try:
-            guest.lobby.open()
-            guest.game.open()
-            await link.pc.setLocalDescription(await link.pc.createOffer())
+            if not prepared:
+                guest.lobby.open()
+                guest.game.open()
+                await link.pc.setLocalDescription(await link.pc.createOffer())
             offer = link.local_description()
             await self.signalling.send(
                 SetSessionDescription(connection_id=guest.connection_id, description=offer),
@@ -336,6 +349,9 @@ class HostSession:
             logger.info("handshake with %s failed: %s", guest.name, exc)
             if self._guests.get(guest.connection_id) is guest:
                 await self._drop(guest, "failed")
+        finally:
+            # The next guest's offer, made now that this handshake no longer needs the loop.
+            self._next_offer.prepare()
 
     # What a guest relays is untrusted: at worst it ends that guest's link, as failed.
 
