@@ -39,10 +39,12 @@ _OPEN = State.OPEN
 class FastFrameReader:
     """Reads a client's frames: common text frames here, every other one through websockets."""
 
-    __slots__ = ("_passthrough", "_pending", "_protocol")
+    __slots__ = ("_frame_limit", "_passthrough", "_pending", "_protocol")
 
     def __init__(self, protocol: ServerProtocol) -> None:
         self._protocol = protocol
+        # The limit on a frame outside a fragmented message (fixed for the connection).
+        self._frame_limit = self._size_limit()
         # Bytes of a frame not complete yet (websockets has not seen them).
         self._pending = b""
         # Set once websockets has been handed bytes that are not whole frames.
@@ -79,7 +81,7 @@ class FastFrameReader:
                     break
                 length = int.from_bytes(data[head : head + 8])
                 head += 8
-            limit = self._size_limit()
+            limit = self._frame_limit if protocol.current_size is None else self._size_limit()
             if limit is not None and length > limit:
                 # ... and on a length above its limit, before the payload arrives.
                 self._passthrough = True
