@@ -4,9 +4,11 @@ Nearly every frame a signalling client sends is small, final, masked text with
 no extension in play. :class:`FastFrameReader` splits the byte stream into
 frames itself, decodes those common ones directly (header, unmask, UTF-8), and
 hands every other frame to websockets' :class:`~websockets.server.ServerProtocol`
-*whole*, so websockets' parser always stands at a frame boundary and sees each
-uncommon frame exactly as it would have: control frames, fragments, binary,
-close, reserved bits and invalid UTF-8 all keep websockets' handling. A header
+from its first byte to its last (as it arrives: a large frame is not held), so
+websockets' parser stands at a frame boundary whenever a common frame comes and
+sees each other frame exactly as it would have: control frames, fragments,
+binary, close, large frames, reserved bits and invalid UTF-8 all keep
+websockets' handling. A header
 websockets refuses as soon as it reads it (an unknown opcode, an unmasked
 frame, a length above the limit) hands everything from there to websockets for
 good. Like ``receive_data`` followed by ``events_received``, :meth:`feed` parses
@@ -39,14 +41,16 @@ _OPEN = State.OPEN
 class FastFrameReader:
     """Reads a client's frames: common text frames here, every other one through websockets."""
 
-    __slots__ = ("_frame_limit", "_passthrough", "_pending", "_protocol")
+    __slots__ = ("_frame_limit", "_owed", "_passthrough", "_pending", "_protocol")
 
     def __init__(self, protocol: ServerProtocol) -> None:
         self._protocol = protocol
         # The limit on a frame outside a fragmented message (fixed for the connection).
         self._frame_limit = self._size_limit()
-        # Bytes of a frame not complete yet (websockets has not seen them).
+        # Bytes of a common frame (or header) not complete yet: websockets has not seen them.
         self._pending = b""
+        # Bytes still to come of a frame websockets is reading.
+        self._owed = 0
         # Set once websockets has been handed bytes that are not whole frames.
         self._passthrough = bool(protocol.extensions)
 
@@ -55,10 +59,17 @@ class FastFrameReader:
         protocol = self._protocol
         if self._passthrough:
             return self._through_websockets(data)
-        if self._pending:
+        received: list[str | Frame] = []
+        if self._owed:
+            if self._owed >= len(data):
+                self._owed -= len(data)
+                return self._through_websockets(data)
+            received += self._through_websockets(data[: self._owed])
+            data = data[self._owed :]
+            self._owed = 0
+        elif self._pending:
             data = self._pending + data
             self._pending = b""
-        received: list[str | Frame] = []
         size = len(data)
         pos = 0
         while size - pos >= 2:
@@ -70,6 +81,7 @@ class FastFrameReader:
                 received += self._through_websockets(data[pos:])
                 return received
             length = second & 0x7F
+            common = first == _FINAL_TEXT and length != 127  # final text, a 7 or 16 bit length
             head = pos + 2
             if length == 126:
                 if size - pos < 4:
@@ -88,9 +100,17 @@ class FastFrameReader:
                 received += self._through_websockets(data[pos:])
                 return received
             end = head + 4 + length
+            if not common:
+                if end > size:  # websockets reads the rest as it comes
+                    self._owed = end - size
+                    received += self._through_websockets(data[pos:])
+                    return received
+                received += self._through_websockets(data[pos:end])
+                pos = end
+                continue
             if end > size:
                 break
-            if first == _FINAL_TEXT and protocol.state is _OPEN and protocol.current_size is None:
+            if protocol.state is _OPEN and protocol.current_size is None:
                 payload = apply_mask(data[head + 4 : end], data[head : head + 4])
                 try:
                     received.append(payload.decode())
@@ -105,7 +125,7 @@ class FastFrameReader:
         return received
 
     def flush(self) -> list[str | Frame]:
-        """Hand websockets a frame still incomplete (the stream is ending)."""
+        """Hand websockets a common frame still incomplete (the stream is ending)."""
         self._passthrough = True
         pending, self._pending = self._pending, b""
         return self._through_websockets(pending) if pending else []

@@ -223,7 +223,7 @@ def split(stream: bytes, cuts: list[int]) -> list[bytes]:
     return [stream[a:b] for a, b in itertools.pairwise(points)]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     frames,
     st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
