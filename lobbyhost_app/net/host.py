@@ -119,9 +119,11 @@ class HostSession:
         handshake_timeout: float = 20.0,
         clock: Clock = SYSTEM_CLOCK,
         guest_grace: float = 30.0,
+        prepare_offers: bool = True,
     ) -> None:
         """``guest_grace`` is how long the server keeps a dropped guest's place (its
-        ``guest_grace``: 30 s unless the server was set up otherwise)."""
+        ``guest_grace``: 30 s unless the server was set up otherwise). ``prepare_offers``
+        keeps the next offer made ahead (:mod:`.prepared_offer`); off, each is made on accept."""
         self.signalling = signalling
         self.ice = ice
         self.auto_accept = auto_accept
@@ -139,7 +141,9 @@ class HostSession:
         #: The host's name as the server keeps it (``start_lobby``'s ``display_name``).
         self._host_name = "Host"
         self._members_sent: tuple[Member, ...] = ()
-        self._next_offer = OfferPreparer(self._link_parts, self._offer_settings)
+        self._next_offer = OfferPreparer(
+            self._link_parts, self._offer_settings, enabled=prepare_offers
+        )
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------

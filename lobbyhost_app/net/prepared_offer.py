@@ -54,14 +54,16 @@ class OfferPreparer:
         *,
         max_age: float = MAX_AGE_S,
         clock: Callable[[], float] = time.monotonic,
+        enabled: bool = True,
     ) -> None:
-        """``settings()`` names what the offer depends on (ICE servers, allow-list)."""
+        """``settings()`` names what the offer depends on (ICE servers, allow-list);
+        a preparer that is not ``enabled`` never prepares (every offer is made on accept)."""
         self._make_parts = make_parts
         self._settings = settings
         self._max_age = max_age
         self._clock = clock
         self._task: asyncio.Task[_Prepared] | None = None
-        self._closed = False
+        self._closed = not enabled
 
     def prepare(self) -> None:
         """Start making the next offer, unless one is ready or being made."""

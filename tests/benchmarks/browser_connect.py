@@ -6,12 +6,14 @@ network namespace that has nothing but ``lo``, as the test suite does)::
     .venv/bin/python -m tests.benchmarks.browser_connect [--rounds 15] [--json PATH]
 
 One warm Debian Chromium (Playwright, ``/usr/bin/chromium``) joins, round after
-round, alternating between:
+round, in rotating order:
 
 - **LobbyHost**: the embedded signalling server and a ``HostSession`` with
   auto-accept in this process, ICE on 127.0.0.1 only, no ICE servers; the real
   guest page at ``/join?code=...``: type a name, click Join, wait for the
-  status "Connected" (the ``lobby`` data channel is open).
+  status "Connected" (the ``lobby`` data channel is open). Twice: a host that
+  keeps its next offer made ahead (as shipped), and one with ``prepare_offers=False``
+  that makes each offer on accept (as before), each with a lobby of its own.
 - **bare**: a minimal websockets server in this process serving a minimal page;
   on click the page opens a websocket and says "join", an aiortc host creates a
   peer connection with the same two data channels and sends its offer, the page
@@ -180,61 +182,74 @@ async def bare_round(browser: Browser, url: str, name: str) -> float:
 
 
 async def run(rounds: int) -> dict[str, Any]:
-    """Warm-up rounds, then ``rounds`` of each, alternating."""
+    """Warm-up rounds, then ``rounds`` of each host, in rotating order."""
     install_address_allow_list(LOOPBACK.allowed_addresses)
     limits = Limits(joins_per_address_per_minute=100_000, pending_per_lobby=64)
-    ours: list[float] = []
-    bare: list[float] = []
+    times: dict[str, list[float]] = {"ours": [], "before": [], "bare": []}
     async with (
         serve(ServerConfig(port=0, limits=limits)) as server,
         bare_server() as bare_url,
         chromium() as browser,
     ):
-        signalling = SignallingClient(server.url)
-        await signalling.connect()
-        host = HostSession(signalling, LOOPBACK, auto_accept=True)
-        opened = await host.start(max_guests=64)
+        hosts = []
+        for prepare in (True, False):
+            signalling = SignallingClient(server.url)
+            await signalling.connect()
+            host = HostSession(signalling, LOOPBACK, auto_accept=True, prepare_offers=prepare)
+            hosts.append((host, (await host.start(max_guests=64)).lobby_id))
         page_url = server.url.replace("ws://", "http://")
+        rounds_of = {
+            "ours": lambda name: ours_round(browser, page_url, hosts[0][1], name),
+            "before": lambda name: ours_round(browser, page_url, hosts[1][1], name),
+            "bare": lambda name: bare_round(browser, bare_url, name),
+        }
+        keys = list(rounds_of)
         try:
             for warm in range(2):
-                await ours_round(browser, page_url, opened.lobby_id, f"warm{warm}")
-                await bare_round(browser, bare_url, f"warm{warm}")
+                for key in keys:
+                    await rounds_of[key](f"warm{warm}")
             for n in range(rounds):
-                if n % 2 == 0:
-                    ours.append(await ours_round(browser, page_url, opened.lobby_id, f"g{n}"))
-                    bare.append(await bare_round(browser, bare_url, f"g{n}"))
-                else:
-                    bare.append(await bare_round(browser, bare_url, f"g{n}"))
-                    ours.append(await ours_round(browser, page_url, opened.lobby_id, f"g{n}"))
-                print(f"round {n + 1}: ours {ours[-1]:.1f} ms, bare {bare[-1]:.1f} ms", flush=True)
+                for key in keys[n % 3 :] + keys[: n % 3]:
+                    times[key].append(await rounds_of[key](f"g{n}"))
+                line = ", ".join(f"{key} {times[key][-1]:.1f} ms" for key in keys)
+                print(f"round {n + 1}: {line}", flush=True)
         finally:
-            await host.close()
-    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
-    return {
-        "rounds": rounds,
-        "ours_ms": ours,
-        "bare_ms": bare,
-        "ours_median_ms": statistics.median(ours),
-        "bare_median_ms": statistics.median(bare),
-        "ratio_of_medians": statistics.median(ours) / statistics.median(bare),
-        "median_paired_ratio": statistics.median(ratios),
-    }
+            for host, _ in hosts:
+                await host.close()
+    result: dict[str, Any] = {"rounds": rounds, **{f"{k}_ms": v for k, v in times.items()}}
+    for key in ("ours", "before"):
+        ratios = [o / b for o, b in zip(times[key], times["bare"], strict=True)]
+        result[f"{key}_median_ms"] = statistics.median(times[key])
+        result[f"{key}_ratio_of_medians"] = statistics.median(times[key]) / statistics.median(
+            times["bare"]
+        )
+        result[f"{key}_median_paired_ratio"] = statistics.median(ratios)
+    result["bare_median_ms"] = statistics.median(times["bare"])
+    return result
 
 
 def table(result: dict[str, Any]) -> str:
     """The result as a markdown table."""
-    return "\n".join(
-        [
-            f'Browser guest, click on Join to "Connected" (warm Chromium, loopback), '
-            f"medians of {result['rounds']} alternating rounds:",
-            "",
-            "| host | median ms | vs bare |",
-            "|---|---:|---:|",
-            f"| LobbyHost (server + HostSession, auto-accept) | {result['ours_median_ms']:.1f} "
-            f"| {result['ratio_of_medians']:.2f}x (paired {result['median_paired_ratio']:.2f}x) |",
-            f"| bare aiortc host, minimal signalling | {result['bare_median_ms']:.1f} | 1.00x |",
-        ]
+    rows = [
+        f'Browser guest, click on Join to "Connected" (warm Chromium, loopback), '
+        f"medians of {result['rounds']} rounds in rotating order:",
+        "",
+        "| host | median ms | vs bare (ratio of medians) | vs bare (median of paired ratios) |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, label in (
+        ("ours", "LobbyHost (server + HostSession, auto-accept, offer prepared ahead)"),
+        ("before", "LobbyHost, offer made on accept (as before)"),
+    ):
+        rows.append(
+            f"| {label} | {result[f'{key}_median_ms']:.1f} "
+            f"| {result[f'{key}_ratio_of_medians']:.2f}x "
+            f"| {result[f'{key}_median_paired_ratio']:.2f}x |"
+        )
+    rows.append(
+        f"| bare aiortc host, minimal signalling | {result['bare_median_ms']:.1f} | 1.00x | 1.00x |"
     )
+    return "\n".join(rows)
 
 
 def _reexecute_in_loopback_namespace() -> None:

@@ -120,3 +120,19 @@ async def test_closing_the_preparer_closes_an_unused_offer() -> None:
     await closed(made[0].link)
     preparer.prepare()  # after close: nothing more is made
     assert len(made) == 1
+
+
+async def test_a_disabled_preparer_makes_nothing_ahead() -> None:
+    """With offers not prepared (``prepare_offers=False``), no peer connection is made before accept."""
+    made: list[LinkParts] = []
+
+    def parts() -> LinkParts:
+        made.append(new_parts())
+        return made[-1]
+
+    preparer = OfferPreparer(parts, lambda: "settings", enabled=False)
+    preparer.prepare()
+    await preparer.made()
+    assert preparer.take() is None
+    assert made == []
+    await preparer.close()
