@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .config import Limits, ServerConfig, Timeouts, config_from_mapping, load_toml
 from .errors import ConfigError
+from .event_loop import LoopChoice, loop_factory, running_loop_name
 from .server import serve
 from .transport.tls import server_tls_context
 
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--loop",
+        type=LoopChoice,
+        choices=list(LoopChoice),
+        default=LoopChoice.AUTO,
+        help="event loop: uvloop when installed (auto, the default), uvloop, or asyncio",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -193,6 +201,9 @@ async def run(config: ServerConfig) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with serve(config) as server:
+        loop_name = running_loop_name()
+        logger.info("running on the %s event loop", loop_name)
+        logger.debug("event loop class: %s", type(loop).__qualname__)
         # One line a supervisor (or a test) can read to find the bound port.
         print(f"lobbyhost-server {__version__} listening on {server.url}", flush=True)
         await stop.wait()
@@ -214,10 +225,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         if config.tls_cert is not None and config.tls_key is not None:
             server_tls_context(config.tls_cert, config.tls_key)  # a bad file: usage error now
+        _, new_loop = loop_factory(args.loop)
     except ConfigError as exc:
         parser.error(str(exc))
     try:
-        asyncio.run(run(config))
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(run(config))
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror)
         return 1

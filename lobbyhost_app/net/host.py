@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -89,8 +89,9 @@ from ..session_values import (
 from .channels import GUEST_BYES, HOST_PEER_ID, GameChannel, LobbyChannel
 from .clock import SYSTEM_CLOCK, Clock, within
 from .errors import NetError, PeerError, ServerError
-from .ice import IceSettings
+from .ice import IceSettings, installed_address_allow_list
 from .link import END_OF_CANDIDATES, PeerLink
+from .prepared_offer import LinkParts, OfferPreparer
 from .signalling_api import (
     ConnectionClosed,
     ConnectionLost,
@@ -137,12 +138,14 @@ class HostSession:
         answer_timeout: float = 10.0,
         clock: Clock = SYSTEM_CLOCK,
         guest_grace: float = 30.0,
+        prepare_offers: bool = True,
     ) -> None:
         """``guest_grace`` is how long the server keeps a dropped guest's place (its
         ``guest_grace``: 30 s unless the server was set up otherwise). A guest whose
         answer to the offer has not come within ``answer_timeout``, or whose link is
         not open within ``handshake_timeout``, is dropped as unreachable: sockets that
-        never answer cannot hold an auto-accept lobby's seats for long."""
+        never answer cannot hold an auto-accept lobby's seats for long. ``prepare_offers``
+        keeps the next offer made ahead (:mod:`.prepared_offer`); off, each is made on accept."""
         self.signalling = signalling
         self.ice = ice
         self.auto_accept = auto_accept
@@ -170,6 +173,9 @@ class HostSession:
         self.seat_tokens: list[SeatInfo] = []
         self._members_sent: tuple[Member, ...] = ()
         self._link_listeners: list[HostLinkListener] = []
+        self._next_offer = OfferPreparer(
+            self._link_parts, self._offer_settings, enabled=prepare_offers
+        )
         signalling.add_listener(self._on_signal)
 
     # Public API -------------------------------------------------------------------------
@@ -226,6 +232,7 @@ class HostSession:
             self._away[f"seat.{seat.peer_id}"] = (names.get(seat.peer_id, "Guest"), seat.peer_id)
         self.lobby_id = started.lobby_id
         self._server_ice = list(started.ice_servers)
+        self._next_offer.prepare()
         if display_name is not None:  # the server accepted it: it cleans it the same way
             self._host_name = clean_text(display_name, field="name", max_length=MAX_NAME_LENGTH)
         event = LobbyOpened(started.lobby_id, started.connection_id)
@@ -372,6 +379,7 @@ class HostSession:
         # Let the links finish saying bye and closing; stop whatever else is left.
         if self._link_closes:
             await asyncio.wait(self._link_closes, timeout=_CLOSE_WAIT_S)
+        await self._next_offer.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -438,12 +446,9 @@ class HostSession:
 
     def _add_guest(self, connection_id: str, name: str, peer_id: int) -> None:
         """A peer link to a guest of this lobby, and the offer to it."""
-        link = PeerLink(
-            RTCPeerConnection(self.ice.configuration(self._server_ice)),
-            relay_delay_s=self.ice.relay_delay_s,
-        )
-        lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
-        game = GameChannel(link)
+        prepared = self._next_offer.take()
+        parts = prepared or self._link_parts()
+        link, lobby, game = parts.link, parts.lobby, parts.game
         guest = _Guest(connection_id, name, peer_id, link, lobby, game)
         self._guests[connection_id] = guest
         link.add_state_listener(lambda _link: self._link_changed(guest))
@@ -452,10 +457,21 @@ class HostSession:
         lobby.on_chat = lambda text: self._guest_chat(guest, text)
         for link_listener in list(self._link_listeners):
             link_listener(connection_id, link, lobby)
-        guest.handshake = self._spawn(self._offer(guest))
+        guest.handshake = self._spawn(self._offer(guest, prepared=prepared is not None))
         self._link_changed(guest)
 
-    async def _offer(self, guest: _Guest) -> None:
+    def _link_parts(self) -> LinkParts:
+        link = PeerLink(
+            RTCPeerConnection(self.ice.configuration(self._server_ice)),
+            relay_delay_s=self.ice.relay_delay_s,
+        )
+        lobby = LobbyChannel(link, ping_interval=self._ping_interval, peer_byes=GUEST_BYES)
+        return LinkParts(link, lobby, GameChannel(link))
+
+    def _offer_settings(self) -> Hashable:
+        return (repr(self._server_ice), self.ice, installed_address_allow_list())
+
+    async def _offer(self, guest: _Guest, *, prepared: bool) -> None:
         link = guest.link
 
         def refused(error: ServerError) -> None:
@@ -463,9 +479,10 @@ class HostSession:
             self._spawn(self._drop(guest, "failed"))
 
         try:
-            guest.lobby.open()
-            guest.game.open()
-            await link.pc.setLocalDescription(await link.pc.createOffer())
+            if not prepared:
+                guest.lobby.open()
+                guest.game.open()
+                await link.pc.setLocalDescription(await link.pc.createOffer())
             offer = link.local_description()
             await self.signalling.send(
                 SetSessionDescription(connection_id=guest.connection_id, description=offer),
@@ -481,6 +498,9 @@ class HostSession:
             logger.info("handshake with %s failed: %s", guest.name, exc)
             if self._guests.get(guest.connection_id) is guest:
                 await self._drop(guest, "failed")
+        finally:
+            # The next guest's offer, made now that this handshake no longer needs the loop.
+            self._next_offer.prepare()
 
     async def _answered_and_open(self, guest: _Guest) -> None:
         """Until the guest's link is open; ``TimeoutError`` if its answer is late."""

@@ -19,6 +19,7 @@ disk image.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -137,7 +138,14 @@ def run(*command: str | Path) -> None:
     subprocess.run([str(part) for part in command], check=True, cwd=ROOT)  # noqa: S603
 
 
+def require_uvloop() -> None:
+    """On Linux and macOS the bundle carries uvloop (the server's faster loop): it must be here."""
+    if sys.platform != "win32" and importlib.util.find_spec("uvloop") is None:
+        raise SystemExit("uvloop is not installed: pip install -e '.[installer]' installs it")
+
+
 def build_bundle(dist: Path, work: Path) -> Path:
+    require_uvloop()
     run(
         sys.executable,
         "-m",

@@ -6,6 +6,10 @@ transport, all inside ``data_received``: no task, queue or ``recv()`` per
 connection. The session is also the connection's :class:`Outlet`, so the node
 writes a frame to a client with one ``send_text`` and one ``transport.write``.
 
+The common frame (small, final, masked text) is read and written by
+:mod:`.fast_frames` without websockets' generic parser; every other frame still
+goes through websockets, in order.
+
 Keepalive and closing run on ``loop.call_later`` handles: a ping every
 ``ping_interval`` seconds, a close (1011) when its pong is ``ping_timeout``
 late, and an abort when a closing handshake takes longer than ``close_timeout``.
@@ -26,6 +30,7 @@ from ..codecs import Codec
 from ..config import ServerConfig
 from ..effects import CLOSE_TOO_SLOW
 from ..ids import ConnectionId
+from .fast_frames import FastFrameReader, server_text_frame
 
 if TYPE_CHECKING:
     from ..node import Outlet
@@ -57,6 +62,7 @@ class WebsocketSession:
     __slots__ = (
         "_close_timer",
         "_detached",
+        "_fast",
         "_fragments",
         "_fragments_text",
         "_loop",
@@ -77,10 +83,18 @@ class WebsocketSession:
         protocol: ServerProtocol,
         sink: ConnectionSink,
         config: ServerConfig,
+        *,
+        fast_frames: bool = True,
     ) -> None:
         self.config = config
         self._transport = transport
         self._protocol = protocol
+        # Off where websockets must see every frame: an extension, or its frame log.
+        self._fast = (
+            FastFrameReader(protocol)
+            if fast_frames and not protocol.extensions and not protocol.debug
+            else None
+        )
         self._sink = sink
         self._loop = asyncio.get_running_loop()
         self._send_buffer_bytes = config.limits.send_buffer_bytes
@@ -108,9 +122,12 @@ class WebsocketSession:
         transport = self._transport
         if protocol.state is not _OPEN or transport.is_closing():
             return False
-        protocol.send_text(frame)
-        for data in protocol.data_to_send():
-            transport.write(data)
+        if self._fast is not None and not protocol.writes:
+            transport.write(server_text_frame(frame))
+        else:  # after what websockets has queued (a pong, say), in order
+            protocol.send_text(frame)
+            for data in protocol.data_to_send():
+                transport.write(data)
         if transport.get_write_buffer_size() > self._send_buffer_bytes:
             logger.warning("closing %s: too slow to read what it is sent", self.connection_id)
             self.close(CLOSE_TOO_SLOW, "too slow to keep up")
@@ -127,34 +144,25 @@ class WebsocketSession:
 
     def data_received(self, data: bytes) -> None:
         """Parse what arrived, hand complete messages to the node, write what is due."""
-        protocol = self._protocol
-        protocol.receive_data(data)
-        # Once open, a server protocol only ever parses frames.
-        events = cast("list[Frame]", protocol.events_received())
-        if events:
-            sink = self._sink
-            connection_id = self.connection_id
-            assert connection_id is not None
-            try:
-                for frame in events:
-                    opcode = frame.opcode
-                    if opcode is _TEXT and frame.fin and self._fragments is None:
-                        sink.receive(connection_id, _text(frame.data))
-                    elif opcode is _PONG:
-                        self._pong(frame)
-                    elif opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
-                        message = self._assemble(frame)
-                        if message is not None:
-                            sink.receive(connection_id, message)
-                    # PING is answered and CLOSE handled by the protocol itself.
-            except _InvalidText:
-                protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
+        fast = self._fast
+        if fast is None:
+            self._protocol.receive_data(data)
+            # Once open, a server protocol only ever parses frames.
+            received = cast("list[str | Frame]", self._protocol.events_received())
+        else:
+            received = fast.feed(data)
+        if received:
+            self._deliver(received)
         self._flush()
-        if protocol.close_expected():
+        if self._protocol.close_expected():
             self._expect_close()
 
     def eof_received(self) -> None:
         """The client closed its side of the TCP connection."""
+        if self._fast is not None:
+            received = self._fast.flush()
+            if received:
+                self._deliver(received)
         self._protocol.receive_eof()
         self._flush()
 
@@ -174,6 +182,30 @@ class WebsocketSession:
         self._transport.abort()
 
     # Inside ---------------------------------------------------------------------------
+
+    def _deliver(self, received: list[str | Frame]) -> None:
+        """Hand the node each message (text the fast path decoded, or websockets' frames)."""
+        sink = self._sink
+        connection_id = self.connection_id
+        assert connection_id is not None
+        try:
+            for item in received:
+                if type(item) is str:
+                    sink.receive(connection_id, item)
+                    continue
+                frame = cast("Frame", item)
+                opcode = frame.opcode
+                if opcode is _TEXT and frame.fin and self._fragments is None:
+                    sink.receive(connection_id, _text(frame.data))
+                elif opcode is _PONG:
+                    self._pong(frame)
+                elif opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
+                    message = self._assemble(frame)
+                    if message is not None:
+                        sink.receive(connection_id, message)
+                # PING is answered and CLOSE handled by the protocol itself.
+        except _InvalidText:
+            self._protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
 
     def _flush(self) -> None:
         transport = self._transport

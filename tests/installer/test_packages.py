@@ -216,3 +216,33 @@ def test_tarball_holds_the_bundle_in_a_versioned_folder(bundle: Path, tmp_path: 
 def test_version_comes_from_pyproject() -> None:
     """The packages carry the project's version."""
     assert load_build().version() == "0.1.0"
+
+
+def test_the_built_bundle_serves_on_uvloop(tmp_path: Path) -> None:
+    """On Linux the bundle carries uvloop: its lobbyhost-server runs on it (``--loop uvloop``)."""
+    program = BUILT_BUNDLE / "lobbyhost"
+    if not program.exists():
+        cannot_run(
+            f"no bundle at {program}: build it with resources/installer/build.py --bundle-only"
+        )
+    server = tmp_path / "lobbyhost-server"
+    server.symlink_to(program)
+    process = subprocess.Popen(
+        [server, "--port", "0", "--loop", "uvloop", "--log-level", "info"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert "listening on ws://127.0.0.1:" in process.stdout.readline()
+        for line in process.stderr:
+            if "event loop" in line:
+                assert "running on the uvloop event loop" in line
+                break
+        else:
+            raise AssertionError("the server never said which event loop it runs on")
+    finally:
+        process.terminate()
+        process.communicate(timeout=scaled(30))

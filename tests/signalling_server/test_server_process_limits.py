@@ -20,7 +20,8 @@ import termios
 from collections.abc import AsyncIterator
 from typing import Any
 
-from websockets.exceptions import InvalidStatus
+import pytest
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from tests.signalling_server.test_http_and_cli import PROCESS_TIMEOUT, READY_LINE, ROOT
 from tests.signalling_server.wsclient import EVENT_TIMEOUT, WsClient
@@ -163,11 +164,10 @@ def lowest_free_descriptor(pid: int) -> int:
 async def test_accept_failing_with_emfile_pauses_logs_once_and_recovers() -> None:
     """When accept() runs out of descriptors the server logs once, keeps serving, and accepts again."""
     # This is asyncio's selector loop at work (it stops accepting for a second and
-    # retries; the listener turns its reports into one warning). Under uvloop,
-    # libuv instead accepts and closes the waiting connections with a spare
-    # descriptor and reports nothing, and this test says so by failing.
+    # retries; the listener turns its reports into one warning). uvloop behaves
+    # otherwise: see the next test.
     clients: list[WsClient] = []
-    async with server_process() as server:
+    async with server_process("--loop", "asyncio") as server:
         pid = server.process.pid
         _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
         try:
@@ -192,6 +192,32 @@ async def test_accept_failing_with_emfile_pauses_logs_once_and_recovers() -> Non
             await close_all(clients)
         warnings = [line for line in server.log if "cannot accept connections" in line]
         assert len(warnings) == 1, server.log
+        assert not any("Traceback" in line for line in server.log), server.log
+
+
+async def test_on_uvloop_accept_failing_with_emfile_turns_the_newcomer_away_and_serves_on() -> None:
+    """On uvloop, a connection that arrives with no descriptor left is closed at once; those in are served, and a newcomer once one left."""
+    # libuv accepts it with a spare descriptor and closes it, reporting nothing.
+    clients: list[WsClient] = []
+    async with server_process("--loop", "uvloop") as server:
+        pid = server.process.pid
+        _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        try:
+            for index in range(3):
+                clients.append(await WsClient.open(server.url, source_address(index)))
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free_descriptor(pid), hard))
+            with pytest.raises((OSError, InvalidHandshake, TimeoutError)):
+                await WsClient.open(server.url, "127.0.9.2")
+            await clients[0].act("start_lobby")
+            await clients[0].expect("lobby_started")
+
+            await clients.pop().close()  # frees a descriptor below the limit
+            newcomer = await WsClient.open(server.url, "127.0.9.3")
+            clients.append(newcomer)
+            await newcomer.act("start_lobby")
+            await newcomer.expect("lobby_started")
+        finally:
+            await close_all(clients)
         assert not any("Traceback" in line for line in server.log), server.log
 
 

@@ -1,16 +1,27 @@
-"""Relay benchmark: LobbyHost's signalling server against a bare Python relay.
+"""Relay benchmark: LobbyHost's signalling server against bare Python and Node relays and PeerJS.
 
 Run from the repository root::
 
-    .venv/bin/python -m tests.benchmarks.relay            # full run, about 4 minutes
-    .venv/bin/python -m tests.benchmarks.relay --quick    # short run, about 1.5 minutes
+    .venv/bin/python -m tests.benchmarks.relay            # full run, about 9 minutes
+    .venv/bin/python -m tests.benchmarks.relay --quick    # short run, about 4 minutes
     .venv/bin/python -m tests.benchmarks.relay --json bench-results/relay.json
     .venv/bin/python -m tests.benchmarks.relay --phases memory --no-compression
 
-One run measures both servers under the same flow and prints a markdown table:
+One run measures every server under the same flow and prints two markdown tables
+(ours as installed against the bare Python relay; then every server against
+the bare Node relay) and the reconnect storm:
 
-- Our server (``python -m signalling_server``) and the bare relay defined in
-  ``bare_relay.py`` (``--serve-bare``) each run in a subprocess of their own. The load
+- The servers (``contenders.py``), each in a subprocess of its own: ours
+  (``python -m signalling_server``) on asyncio's loop, on uvloop when the extra
+  is installed, and as it was before the fast frame path (``variant.py
+  --generic-frames``); the bare Python relay of ``bare_relay.py``
+  (``--serve-bare``); and, when ``node`` is installed, the bare Node ``ws`` relay
+  of ``node/bare_relay.js`` and the PeerJS server from npm (``node/peerjs_server.js``),
+  with ``ws`` and ``peer`` installed by npm into ``~/.cache/lobbyhost-bench``
+  (``node_peers.py``; never into the repository). Without node the Node rows are
+  left out with a note. Both bare relays speak our protocol's frames; PeerJS is
+  driven with its own (ids in the URL, ``CANDIDATE`` with ``dst``/``src``,
+  heartbeats every 5 s as its client library sends them). The load
   generator runs in separate worker processes (``--workers``, default 2); the
   orchestrator only sends them commands and reads ``/proc`` of the servers.
 - The flow: ``--lobbies`` lobbies, each a host plus 1, 2 or 3 accepted guests
@@ -35,7 +46,18 @@ One run measures both servers under the same flow and prints a markdown table:
   still runs on every frame) does not throttle the benchmark.
 - Memory (metric 4): a fresh process of each server, ``--idle-connections``
   idle websocket connections; (VmRSS after - VmRSS before) / N from
-  ``/proc/PID/status``; the held count is read from ``/healthz``.
+  ``/proc/PID/status``; the held count is read from ``/healthz`` (PeerJS: its
+  peer list).
+- Reconnect storm (``storm.py``): ``--storm-clients`` hosts, each with a lobby,
+  drop at once and all resume together; the time until every one got
+  ``resumed``, and the SYNs the kernel dropped, with our listen backlog (1024)
+  and asyncio's default (100), fresh servers, alternating.
+
+Repetitions rotate through the servers, so every comparison is paired: the
+ratios to the bare Node relay are medians of per-repetition ratios. At
+saturation the Python load generator, on the same two cores, tops out before
+the fastest servers do, so what one server core would relay (messages / server
+CPU seconds) is the saturation figure compared.
 
 Clients use the websockets defaults (they offer permessage-deflate, as browsers
 do); ``--no-compression`` makes them not offer it. Every byte goes to loopback.
@@ -47,7 +69,9 @@ repetition (``--quiet-wait`` seconds in all), measures a disturbed repetition
 again (``--retries``), and prints a warning under the table when the kept
 repetitions were still disturbed.
 
-Modules: ``cli`` (the entry point), ``bare_relay`` (the server we compare with),
+Modules: ``cli`` (the entry point), ``bare_relay`` and ``node/`` (the servers we
+compare with), ``contenders``, ``node_peers`` and ``variant`` (which servers, and how
+they are started), ``storm`` and ``storm_clients`` (the reconnect storm), ``peer_report``,
 ``candidates``, ``flow`` and ``load_worker`` (the load generator, in worker
 processes), ``worker_pool`` and ``servers`` (the orchestrator's handles on those
 processes), ``process_resources`` and ``quiet_gate`` (``/proc`` readings),

@@ -6,6 +6,8 @@ import json
 import random
 import time
 
+from .contenders import Dialect
+
 _CANDIDATES = (
     "candidate:{f} 1 udp 2122260223 192.168.{a}.{b} {p} typ host generation 0 ufrag {u}"
     " network-id 1 network-cost 10",
@@ -24,11 +26,15 @@ class Stream:
     """One direction of one host/guest pair: a numbered series of candidates.
 
     The candidate line ends with ``x-seq N x-ts T``; ``Flow`` reads both back.
+    The frame is ``send_ice_candidate`` (LobbyHost's protocol, which both bare
+    relays speak too) or PeerJS's ``CANDIDATE`` as its client library sends it.
     """
 
     __slots__ = ("prefix", "seq", "suffix")
 
-    def __init__(self, target: str, kind: int, rng: random.Random) -> None:
+    def __init__(
+        self, target: str, kind: int, rng: random.Random, dialect: Dialect = "lobbyhost"
+    ) -> None:
         ufrag = "".join(rng.choices(_UFRAG_CHARS, k=4))
         line = _CANDIDATES[kind % len(_CANDIDATES)].format(
             f=rng.randrange(1 << 32),
@@ -44,13 +50,14 @@ class Stream:
             "sdpMLineIndex": 0,
             "usernameFragment": ufrag,
         }
-        frame = json.dumps(
-            {
-                "action": "send_ice_candidate",
-                "content": {"connection_id": target, "candidate": candidate},
-            },
-            separators=(",", ":"),
-        )
+        if dialect == "peerjs":
+            connection = "dc_" + "".join(rng.choices(_UFRAG_CHARS[:36], k=11))
+            payload = {"candidate": candidate, "type": "data", "connectionId": connection}
+            message = {"type": "CANDIDATE", "payload": payload, "dst": target}
+        else:
+            content = {"connection_id": target, "candidate": candidate}
+            message = {"action": "send_ice_candidate", "content": content}
+        frame = json.dumps(message, separators=(",", ":"))
         self.prefix, self.suffix = frame.split(_MARK)
         self.seq = 0
 

@@ -1,4 +1,4 @@
-"""The command line: parse the options, run the phases, print the table."""
+"""The command line: parse the options, run the phases, print the tables."""
 
 from __future__ import annotations
 
@@ -18,13 +18,17 @@ from websockets.version import version as WEBSOCKETS_VERSION
 
 from .addresses import LISTEN_HOST
 from .bare_relay import bare_relay
+from .contenders import OURS, OURS_UVLOOP, contenders, uvloop_installed
 from .errors import BenchmarkError
 from .memory import run_memory
+from .node_peers import PACKAGES, find_node
+from .peer_report import peer_report
 from .plan import PHASES, Settings, make_plan
 from .process_resources import raise_nofile
 from .progress import log
 from .quiet_gate import QuietGate
 from .report import TARGET_IDLE_CONNECTIONS, report
+from .storm import run_storm
 from .traffic import run_traffic
 from .worker_pool import Workers
 
@@ -33,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The options of ``python -m tests.benchmarks.relay``."""
     parser = argparse.ArgumentParser(
         prog="python -m tests.benchmarks.relay",
-        description="Relay benchmark: LobbyHost's server against a bare Python relay.",
+        description=(
+            "Relay benchmark: LobbyHost's server against bare Python and Node relays and PeerJS."
+        ),
     )
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -56,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"idle connections for the memory phase ({TARGET_IDLE_CONNECTIONS})",
     )
     parser.add_argument("--workers", type=int, default=2, help="load-generator processes (2)")
+    parser.add_argument(
+        "--storm-clients", type=int, default=2000, help="hosts resuming at once (2000)"
+    )
+    parser.add_argument("--storm-reps", type=int, help="storms per backlog (3; quick 1)")
+    parser.add_argument(
+        "--no-node", action="store_true", help="leave the Node servers out even if node is here"
+    )
     parser.add_argument(
         "--no-compression",
         action="store_true",
@@ -110,20 +123,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         phases=phases,
         quiet_budget=args.quiet_wait if args.quiet_wait is not None else (30 if quick else 180),
         retries=args.retries,
+        storm_clients=args.storm_clients,
+        storm_reps=args.storm_reps or (1 if quick else 3),
     )
     plan = make_plan(settings)
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(args.time_limit))
     started = time.monotonic()
+    node = "left out (--no-node)" if args.no_node else find_node()
+    if isinstance(node, str):
+        log(f"NOTE: {node}")
+    runtime = None if isinstance(node, str) else node
+    servers = contenders(runtime)
     workers = Workers(settings.workers, settings.compression)
     results: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
             logdir = Path(tmp)
             gate = QuietGate(workers, settings.quiet_budget)
-            results.update(run_traffic(settings, workers, plan, logdir, gate))
+            results.update(run_traffic(settings, workers, plan, logdir, gate, servers, runtime))
             if "memory" in phases:
-                results["memory"] = run_memory(settings, workers, logdir)
+                results["memory"] = run_memory(settings, workers, logdir, servers, runtime)
+            if "storm" in phases:
+                kind = OURS_UVLOOP if uvloop_installed() else OURS
+                results["storm"] = run_storm(
+                    workers, kind, settings.storm_clients, settings.storm_reps, logdir
+                )
     except BenchmarkError as exc:
         log(f"benchmark failed: {exc}")
         return 1
@@ -138,9 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "websockets": WEBSOCKETS_VERSION,
+        "servers": [server.key for server in servers],
+        "node": node if isinstance(node, str) else f"{node.version}, {PACKAGES}",
         "seconds": round(time.monotonic() - started, 1),
     }
     print(report(settings, plan, results))
+    print()
+    print(peer_report(settings, results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

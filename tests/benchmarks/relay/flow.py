@@ -10,6 +10,7 @@ import math
 import random
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -17,15 +18,28 @@ from websockets.exceptions import ConnectionClosed
 
 from .addresses import loopback, loopback_url, source_address
 from .candidates import Stream
+from .contenders import Dialect
 from .errors import BenchmarkError
 
 Compression = Literal["deflate"] | None
 
+#: PeerJS's client library sends a heartbeat this often (its default, 5 s); its
+#: server drops a client it has not heard from for 90 s.
+PEERJS_HEARTBEAT_SECONDS = 5.0
+PEERJS_HEARTBEAT = '{"type":"HEARTBEAT"}'
 
-async def open_client(url: str, address: str, compression: Compression) -> ClientConnection:
-    """A websocket connection to ``url`` from the loopback source ``address``."""
+
+def peerjs_path(peer_id: str) -> str:
+    """The websocket path and query a PeerJS client opens (key, id, token)."""
+    return f"peerjs?key=peerjs&id={peer_id}&token=t{peer_id}"
+
+
+async def open_client(
+    url: str, address: str, compression: Compression, path: str = ""
+) -> ClientConnection:
+    """A websocket connection to ``url`` + ``path`` from the loopback source ``address``."""
     return await connect(
-        loopback_url(url),
+        loopback_url(url) + path,
         local_addr=(loopback(address), 0),
         proxy=None,
         compression=compression,
@@ -51,9 +65,10 @@ class Peer:
 class Flow:
     """A worker's lobbies on one server, and what its clients have received."""
 
-    def __init__(self, worker: int, compression: Compression) -> None:
+    def __init__(self, worker: int, compression: Compression, dialect: Dialect) -> None:
         self.worker = worker
         self.compression: Compression = compression
+        self.dialect: Dialect = dialect
         self.peers: list[Peer] = []
         self.received = 0
         self.reordered = 0
@@ -68,18 +83,56 @@ class Flow:
         """Candidates sent so far by all the clients."""
         return sum(stream.seq for peer in self.peers for stream in peer.streams)
 
-    async def connect(self, url: str, address: str) -> Peer:
+    async def connect(self, url: str, address: str, path: str = "") -> Peer:
         """Open a client and start reading what it receives."""
-        peer = Peer(await open_client(url, address, self.compression))
-        task = asyncio.create_task(self._read(peer))
+        peer = Peer(await open_client(url, address, self.compression, path))
+        self._start(self._read_peerjs(peer) if self.dialect == "peerjs" else self._read(peer))
+        return peer
+
+    def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
-        return peer
+
+    def _count(self, peer: Peer, sender: str, line: str, now: int) -> None:
+        # The candidate line ends with "x-seq N x-ts T" (see candidates.Stream).
+        parts = line.rsplit(" ", 4)
+        seq = int(parts[2])
+        if seq > peer.last.get(sender, -1):
+            peer.last[sender] = seq
+        else:
+            self.reordered += 1
+        self.received += 1
+        if self.latencies is not None:
+            self.latencies.append(now - int(parts[4]))
+        if self.windows is not None:
+            self.windows[sender].release()
+
+    async def _read_peerjs(self, peer: Peer) -> None:
+        loads = json.loads
+        clock = time.monotonic_ns
+        count = self._count
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in peer.ws:
+                now = clock()
+                message = loads(raw)
+                if message.get("type") == "CANDIDATE":
+                    count(peer, message["src"], message["payload"]["candidate"]["candidate"], now)
+                elif message.get("type") == "ERROR":
+                    self.errors[str(message["payload"].get("msg"))] += 1
+                elif self.setting_up:
+                    peer.inbox.put_nowait(message)
+
+    async def _heartbeat(self, peer: Peer) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(PEERJS_HEARTBEAT_SECONDS)
+                await peer.ws.send(PEERJS_HEARTBEAT)
 
     async def _read(self, peer: Peer) -> None:
         loads = json.loads
         clock = time.monotonic_ns
-        last = peer.last
+        count = self._count
         with contextlib.suppress(ConnectionClosed):
             async for raw in peer.ws:
                 now = clock()
@@ -91,19 +144,7 @@ class Flow:
                         peer.inbox.put_nowait(message)
                     continue
                 content = message["content"]
-                sender = content["connection_id"]
-                # The candidate line ends with "x-seq N x-ts T" (see candidates.Stream).
-                parts = content["candidate"]["candidate"].rsplit(" ", 4)
-                seq = int(parts[2])
-                if seq > last.get(sender, -1):
-                    last[sender] = seq
-                else:
-                    self.reordered += 1
-                self.received += 1
-                if self.latencies is not None:
-                    self.latencies.append(now - int(parts[4]))
-                if self.windows is not None:
-                    self.windows[sender].release()
+                count(peer, content["connection_id"], content["candidate"]["candidate"], now)
 
     @staticmethod
     async def expect(peer: Peer, event: str) -> dict[str, Any]:
@@ -111,6 +152,8 @@ class Flow:
         async with asyncio.timeout(30):
             while True:
                 message = await peer.inbox.get()
+                if message.get("type") == event:  # PeerJS: OPEN
+                    return message
                 if message.get("event") == event:
                     content: dict[str, Any] = message["content"]
                     return content
@@ -119,6 +162,9 @@ class Flow:
 
     async def setup(self, url: str, guest_counts: list[int], seed: int) -> None:
         """Start the lobbies, join and accept every guest, build the streams."""
+        if self.dialect == "peerjs":
+            await self._setup_peerjs(url, guest_counts, seed)
+            return
         rng = random.Random(seed)
         self.setting_up = True
         limit = asyncio.Semaphore(16)
@@ -153,6 +199,38 @@ class Flow:
 
         async with asyncio.timeout(180):
             await asyncio.gather(*(one_lobby(i, n) for i, n in enumerate(guest_counts)))
+        self.setting_up = False
+
+    async def _setup_peerjs(self, url: str, guest_counts: list[int], seed: int) -> None:
+        """PeerJS has no lobbies: every client opens with its own id and knows its pair's."""
+        rng = random.Random(seed)
+        self.setting_up = True
+        limit = asyncio.Semaphore(16)
+        bases = list(itertools.accumulate((1 + n for n in guest_counts), initial=0))
+        kinds = itertools.count()
+
+        async def one_peer(index: int) -> Peer:
+            peer_id = f"w{self.worker}p{index}"
+            async with limit:
+                address = source_address(self.worker, index)
+                peer = await self.connect(url, address, peerjs_path(peer_id))
+                await self.expect(peer, "OPEN")
+            peer.cid = peer_id
+            self._start(self._heartbeat(peer))
+            return peer
+
+        async def one_group(index: int, guests: int) -> None:
+            base = bases[index]
+            peers = await asyncio.gather(*(one_peer(base + i) for i in range(1 + guests)))
+            host = peers[0]
+            self.peers.append(host)
+            for guest in peers[1:]:
+                host.streams.append(Stream(guest.cid, next(kinds), rng, "peerjs"))
+                guest.streams.append(Stream(host.cid, next(kinds), rng, "peerjs"))
+                self.peers.append(guest)
+
+        async with asyncio.timeout(180):
+            await asyncio.gather(*(one_group(i, n) for i, n in enumerate(guest_counts)))
         self.setting_up = False
 
     async def drain(self, seconds: float) -> None:

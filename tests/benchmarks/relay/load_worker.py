@@ -14,8 +14,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
 from .addresses import source_address
-from .flow import Compression, Flow, Peer, open_client
+from .contenders import Dialect
+from .flow import Compression, Flow, Peer, open_client, peerjs_path
 from .process_resources import raise_nofile
+from .storm_clients import StormClients
 
 
 async def _sleep_until(when: float) -> None:
@@ -70,6 +72,7 @@ class Worker:
         self.compression: Compression = compression
         self.flows: dict[str, Flow] = {}
         self.idle: list[ClientConnection] = []
+        self.storm = StormClients(index, compression)
 
     async def run(self) -> None:
         """Answer commands (``cmd_<name>``) until told to exit or the pipe closes."""
@@ -95,9 +98,12 @@ class Worker:
                 await flow.close()
             for ws in self.idle:
                 ws.transport.abort()
+            await self.storm.close()
 
-    async def cmd_setup(self, key: str, url: str, guest_counts: list[int]) -> dict[str, Any]:
-        flow = self.flows[key] = Flow(self.index, self.compression)
+    async def cmd_setup(
+        self, key: str, url: str, guest_counts: list[int], dialect: Dialect
+    ) -> dict[str, Any]:
+        flow = self.flows[key] = Flow(self.index, self.compression, dialect)
         started = time.monotonic()
         await flow.setup(url, guest_counts, seed=self.index)
         return {"peers": len(flow.peers), "seconds": time.monotonic() - started}
@@ -168,16 +174,19 @@ class Worker:
             "outstanding": flow.sent() - flow.received,
         }
 
-    async def cmd_idle_open(self, url: str, count: int, concurrency: int) -> dict[str, Any]:
+    async def cmd_idle_open(
+        self, url: str, count: int, concurrency: int, dialect: Dialect
+    ) -> dict[str, Any]:
         limit = asyncio.Semaphore(concurrency)
         failures: Counter[str] = Counter()
 
         async def open_one(index: int) -> None:
             address = source_address(self.index, index)
+            path = peerjs_path(f"idle{self.index}x{index}") if dialect == "peerjs" else ""
             async with limit:
                 for _ in range(3):
                     try:
-                        ws = await open_client(url, address, self.compression)
+                        ws = await open_client(url, address, self.compression, path)
                     except (OSError, TimeoutError, WebSocketException) as exc:
                         failures[type(exc).__name__] += 1
                         await asyncio.sleep(0.2)
@@ -199,6 +208,20 @@ class Worker:
             ws.transport.abort()
         self.idle.clear()
         await asyncio.sleep(0.1)
+        return {"ok": True}
+
+    async def cmd_storm_prepare(self, url: str, count: int) -> dict[str, Any]:
+        await self.storm.close()
+        return await self.storm.prepare(url, count)
+
+    async def cmd_storm_drop(self) -> dict[str, Any]:
+        return await self.storm.drop()
+
+    async def cmd_storm_resume(self, url: str, start_at: float) -> dict[str, Any]:
+        return await self.storm.resume(url, start_at)
+
+    async def cmd_storm_close(self) -> dict[str, Any]:
+        await self.storm.close()
         return {"ok": True}
 
 

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .contenders import Contender
+from .node_peers import NodeRuntime
 from .plan import Settings
 from .process_resources import rss_kib
 from .progress import log
@@ -15,20 +17,33 @@ from .stats import merge_counts
 from .worker_pool import Workers
 
 
-def run_memory(settings: Settings, workers: Workers, logdir: Path) -> dict[str, Any]:
+def run_memory(
+    settings: Settings,
+    workers: Workers,
+    logdir: Path,
+    contenders: list[Contender],
+    node: NodeRuntime | None,
+) -> dict[str, Any]:
     """Open ``settings.idle_connections`` idle connections to a fresh process of each server."""
     results: dict[str, Any] = {}
     total = settings.idle_connections
     shares = [total // len(workers) + (i < total % len(workers)) for i in range(len(workers))]
-    for key in ("ours", "bare"):
+    for contender in contenders:
+        key = contender.key
         log(f"memory: {total:,} idle connections to a fresh {key} server")
-        server = ServerProcess(key, [], logdir)
+        server = ServerProcess(key, [], logdir, node=node)
         try:
             time.sleep(1.0)
             before = rss_kib(server.pid)
             concurrency = max(1, 96 // len(workers))
             args = [
-                {"url": server.url, "count": share, "concurrency": concurrency} for share in shares
+                {
+                    "url": server.url,
+                    "count": share,
+                    "concurrency": concurrency,
+                    "dialect": contender.dialect,
+                }
+                for share in shares
             ]
             replies = workers.call("idle_open", args, 300)
             opened = sum(r["opened"] for r in replies)

@@ -6,6 +6,7 @@ import math
 import time
 from typing import Any
 
+from .contenders import is_ours
 from .errors import BenchmarkError
 from .plan import Plan, Settings
 from .process_resources import cpu_seconds, cpu_snapshot, other_load_pct
@@ -67,14 +68,25 @@ def _describe(result: dict[str, Any]) -> str:
     )
 
 
+def paired_ratios(
+    kept: dict[str, list[dict[str, Any]]], baseline: str, name: str
+) -> dict[str, list[float]]:
+    """Each server's ``name`` over the baseline's, rep by rep (they ran back to back)."""
+    return {
+        key: [run[name] / base[name] for run, base in zip(runs, kept[baseline], strict=True)]
+        for key, runs in kept.items()
+    }
+
+
 def run_paced(
     settings: Settings,
     workers: Workers,
     plan: Plan,
     servers: dict[str, ServerProcess],
     gate: QuietGate,
+    keys: list[str],
 ) -> dict[str, Any]:
-    """A warm-up per server, then ``settings.reps`` repetitions alternating between them."""
+    """A warm-up per server, then ``settings.reps`` repetitions interleaved between them."""
     rate_per_peer = settings.rate / plan.peers
     if rate_per_peer > 0.8 * OUR_DEFAULT_ACTIONS_PER_SECOND:
         raise BenchmarkError(
@@ -83,12 +95,13 @@ def run_paced(
         )
     log(f"paced run: {settings.rate:,.0f} msg/s offered, {rate_per_peer:.1f} per connection")
     warm_ups: dict[str, dict[str, Any]] = {}
-    for key in ("ours", "bare"):
+    for key in keys:
         gate.wait()
         warm_ups[key] = paced_rep(
             workers, servers[key], key, rate_per_peer, settings.warmup_seconds
         )
     kept, measured = run_alternating(
+        keys,
         gate,
         "paced",
         settings.reps,
@@ -96,15 +109,13 @@ def run_paced(
         lambda key: paced_rep(workers, servers[key], key, rate_per_peer, settings.paced_seconds),
         _describe,
     )
-    every = {key: [warm_ups[key], *measured[key]] for key in ("ours", "bare")}
+    every = {key: [warm_ups[key], *measured[key]] for key in keys}
     summary: dict[str, Any] = {
-        # ours/bare of the two runs of each repetition (they ran back to back).
-        "paired_cpu_ratios": [
-            o["cpu_us_per_msg"] / b["cpu_us_per_msg"]
-            for o, b in zip(kept["ours"], kept["bare"], strict=True)
-        ],
+        "paired_cpu_ratios_to": {
+            base: paired_ratios(kept, base, "cpu_us_per_msg") for base in keys if not is_ours(base)
+        },
     }
-    for key in ("ours", "bare"):
+    for key in keys:
         runs = kept[key]
         pooled = sorted(x for run in runs for x in run["_latencies"])
         for run in every[key]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .errors import BenchmarkError
 from .flow import Compression
 
-PHASES = ("paced", "saturation", "memory")
+PHASES = ("paced", "saturation", "memory", "storm")
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Settings:
     phases: tuple[str, ...]
     quiet_budget: float
     retries: int
+    storm_clients: int = 2000
+    storm_reps: int = 3
 
 
 @dataclass

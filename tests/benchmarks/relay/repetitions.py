@@ -1,9 +1,9 @@
-"""Repetitions alternating between the two servers, each one through the quiet gate."""
+"""Repetitions interleaved between the servers, each one through the quiet gate."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .progress import log
@@ -12,12 +12,14 @@ from .quiet_gate import QuietGate
 Measurement = dict[str, Any]
 
 
-def alternate(rep: int) -> tuple[str, str]:
-    """The order of the two servers in repetition ``rep``: it alternates."""
-    return ("ours", "bare") if rep % 2 == 0 else ("bare", "ours")
+def rotate(keys: Sequence[str], rep: int) -> list[str]:
+    """The order of the servers in repetition ``rep``: each rep starts one further on."""
+    shift = rep % len(keys)
+    return [*keys[shift:], *keys[:shift]]
 
 
 def run_alternating(
+    keys: Sequence[str],
     gate: QuietGate,
     phase: str,
     reps: int,
@@ -25,14 +27,14 @@ def run_alternating(
     measure_once: Callable[[str], Measurement],
     describe: Callable[[Measurement], str],
 ) -> tuple[dict[str, list[Measurement]], dict[str, list[Measurement]]]:
-    """``reps`` repetitions of ``measure_once(server)`` per server, logged with ``describe``.
+    """``reps`` repetitions of ``measure_once(key)`` per server, logged with ``describe``.
 
     Returns the kept measurements and every measurement (kept or discarded, in order).
     """
-    kept: dict[str, list[Measurement]] = {"ours": [], "bare": []}
-    every: dict[str, list[Measurement]] = {"ours": [], "bare": []}
+    kept: dict[str, list[Measurement]] = {key: [] for key in keys}
+    every: dict[str, list[Measurement]] = {key: [] for key in keys}
     for rep in range(reps):
-        for key in alternate(rep):
+        for key in rotate(keys, rep):
             label = f"{phase} {key} rep {rep + 1}/{reps}"
             result, discarded = gate.measure(retries, label, functools.partial(measure_once, key))
             kept[key].append(result)

@@ -7,6 +7,7 @@ import math
 import statistics
 from typing import Any
 
+from .contenders import LABELS, shipped
 from .plan import Plan, Settings
 from .quiet_gate import OTHER_LOAD_WARNING_PCT
 
@@ -50,8 +51,8 @@ def _row(
     )
 
 
-def _paced_rows(settings: Settings, paced: dict[str, Any]) -> list[Row]:
-    o, b = paced["ours"], paced["bare"]
+def _paced_rows(settings: Settings, paced: dict[str, Any], ours: str) -> list[Row]:
+    o, b = paced[ours], paced["bare"]
     row = functools.partial(_row, o, b)
     cpu_ratio = o["cpu_us_per_msg"] / b["cpu_us_per_msg"]
     return [
@@ -67,7 +68,7 @@ def _paced_rows(settings: Settings, paced: dict[str, Any]) -> list[Row]:
             "CPU per message ours/bare, median of the paired reps",
             "",
             "",
-            f"{statistics.median(paced['paired_cpu_ratios']):.2f}x",
+            f"{statistics.median(paced['paired_cpu_ratios_to']['bare'][ours]):.2f}x",
             "",
             "",
         ),
@@ -95,8 +96,8 @@ def _paced_rows(settings: Settings, paced: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _saturation_rows(settings: Settings, sat: dict[str, Any]) -> list[Row]:
-    o, b = sat["ours"], sat["bare"]
+def _saturation_rows(settings: Settings, sat: dict[str, Any], ours: str) -> list[Row]:
+    o, b = sat[ours], sat["bare"]
     row = functools.partial(_row, o, b)
     return [
         row(
@@ -118,8 +119,8 @@ def _saturation_rows(settings: Settings, sat: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _memory_rows(settings: Settings, mem: dict[str, Any]) -> list[Row]:
-    o, b = mem["ours"], mem["bare"]
+def _memory_rows(settings: Settings, mem: dict[str, Any], ours: str) -> list[Row]:
+    o, b = mem[ours], mem["bare"]
     row = functools.partial(_row, o, b)
     full = settings.idle_connections >= TARGET_IDLE_CONNECTIONS
     return [
@@ -144,10 +145,11 @@ def _memory_rows(settings: Settings, mem: dict[str, Any]) -> list[Row]:
 def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
     notes = []
     loads = [
-        results[phase][key]["other_load_pct_max"]
+        figures["other_load_pct_max"]
         for phase in ("paced", "saturation")
         if phase in results
-        for key in ("ours", "bare")
+        for figures in results[phase].values()
+        if isinstance(figures, dict) and "other_load_pct_max" in figures
     ]
     if loads and max(loads) > OTHER_LOAD_WARNING_PCT:
         notes.append(
@@ -156,12 +158,11 @@ def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
             "reliable. Run again on a quiet machine."
         )
     if "paced" in results:
-        repeated = sum(
-            results["paced"][key]["all_runs"] - settings.reps - 1 for key in ("ours", "bare")
-        )
+        keys = results["config"]["servers"]
+        repeated = sum(results["paced"][key]["all_runs"] - settings.reps - 1 for key in keys)
         if repeated:
             notes.append(f"{repeated} paced runs disturbed by other load were measured again.")
-        for key in ("ours", "bare"):
+        for key in keys:
             codes = results["paced"][key]["error_codes"]
             if codes:
                 notes.append(f"{key}: error events during the paced run: {codes}")
@@ -171,13 +172,14 @@ def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
 def report(settings: Settings, plan: Plan, results: dict[str, Any]) -> str:
     """The intro line, the table and the notes, as printed at the end of a run."""
     rows: list[Row] = []
+    ours = shipped(results["config"]["servers"])
     if "paced" in results:
-        rows += _paced_rows(settings, results["paced"])
+        rows += _paced_rows(settings, results["paced"], ours)
     if "saturation" in results:
-        rows += _saturation_rows(settings, results["saturation"])
+        rows += _saturation_rows(settings, results["saturation"], ours)
     if "memory" in results:
-        rows += _memory_rows(settings, results["memory"])
-    header = ("metric", "LobbyHost", "bare relay", "ours/bare", "target", "result")
+        rows += _memory_rows(settings, results["memory"], ours)
+    header = ("metric", LABELS[ours], "bare relay", "ours/bare", "target", "result")
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---", "---:", "---:", "---:", "---", "---"]) + "|",

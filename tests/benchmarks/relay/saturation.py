@@ -6,6 +6,8 @@ import math
 import time
 from typing import Any
 
+from .contenders import is_ours
+from .paced import paired_ratios
 from .plan import Settings
 from .process_resources import cpu_seconds, cpu_snapshot, other_load_pct
 from .progress import log
@@ -43,6 +45,9 @@ def saturation_rep(
         "generator_cpu_pct": 100 * (gen2 - gen1) / (m2 - m1),
         "other_load_pct": other_load_pct(load1, load2, m2 - m1),
         "cpu_us_per_msg": 1e6 * (cpu2 - cpu1) / count if count else math.nan,
+        # What one whole core of the server would relay: the load generator (Python,
+        # on the same two cores) saturates before the faster servers do.
+        "msgs_per_core_s": count / (cpu2 - cpu1) if cpu2 > cpu1 else math.nan,
         "lost": sum(r["outstanding"] for r in replies),
         "reordered": sum(r["reordered"] for r in replies),
         "errors": sum(r["errors"] for r in replies),
@@ -64,10 +69,12 @@ def run_saturation(
     workers: Workers,
     servers: dict[str, ServerProcess],
     gate: QuietGate,
+    keys: list[str],
 ) -> dict[str, Any]:
-    """``settings.saturation_reps`` repetitions alternating between the servers."""
+    """``settings.saturation_reps`` repetitions interleaved between the servers."""
     log(f"saturation: {settings.window} unanswered messages per client")
     kept, _ = run_alternating(
+        keys,
         gate,
         "saturation",
         settings.saturation_reps,
@@ -75,8 +82,15 @@ def run_saturation(
         lambda key: saturation_rep(workers, servers[key], key, settings),
         _describe,
     )
-    summary: dict[str, Any] = {}
-    for key in ("ours", "bare"):
+    summary: dict[str, Any] = {
+        "paired_rate_ratios_to": {
+            base: paired_ratios(kept, base, "msgs_per_s") for base in keys if not is_ours(base)
+        },
+        "paired_capacity_ratios_to": {
+            base: paired_ratios(kept, base, "msgs_per_core_s") for base in keys if not is_ours(base)
+        },
+    }
+    for key in keys:
         runs = kept[key]
         summary[key] = {
             "reps": runs,
@@ -84,6 +98,7 @@ def run_saturation(
             "server_cpu_pct": median_of(runs, "server_cpu_pct"),
             "generator_cpu_pct": median_of(runs, "generator_cpu_pct"),
             "cpu_us_per_msg": median_of(runs, "cpu_us_per_msg"),
+            "msgs_per_core_s": median_of(runs, "msgs_per_core_s"),
             "lost": runs[-1]["lost"],
             "reordered": sum(run["reordered"] for run in runs),
             "errors": sum(run["errors"] for run in runs),

@@ -1,4 +1,4 @@
-"""The servers under test (ours or the bare relay), each in a subprocess of its own."""
+"""The servers under test (ours, the bare relays, PeerJS), each in a subprocess of its own."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from .addresses import LISTEN_HOST, loopback_url
+from .contenders import BARE, NODE_WS, OURS, OURS_GENERIC, OURS_UVLOOP, PEERJS
 from .errors import BenchmarkError
+from .node_peers import NodeRuntime
 from .process_resources import raise_nofile
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,22 +38,50 @@ def http_get(port: int, path: str) -> bytes:
 
 
 class ServerProcess:
-    """One server (ours or the bare relay) running in a subprocess of its own."""
+    """One server (ours, a bare relay or PeerJS) running in a subprocess of its own.
+
+    ``backlog`` (ours only) replaces our listen backlog, for the reconnect storm.
+    """
 
     running: ClassVar[set[int]] = set()
 
-    def __init__(self, kind: str, extra: Sequence[str], logdir: Path) -> None:
+    def __init__(
+        self,
+        kind: str,
+        extra: Sequence[str],
+        logdir: Path,
+        *,
+        node: NodeRuntime | None = None,
+        backlog: int | None = None,
+    ) -> None:
         self.kind = kind
-        if kind == "ours":
-            command = [sys.executable, "-m", "signalling_server", "--log-level", "warning"]
-        else:
+        environment = None
+        if kind in (OURS_GENERIC, OURS, OURS_UVLOOP):
+            loop = "uvloop" if kind == OURS_UVLOOP else "asyncio"
+            variant = ["--backlog", str(backlog)] if backlog is not None else []
+            if kind == OURS_GENERIC:
+                variant.append("--generic-frames")
+            if variant:
+                command = [sys.executable, "-m", "tests.benchmarks.relay.variant", *variant, "--"]
+            else:
+                command = [sys.executable, "-m", "signalling_server"]
+            command += ["--log-level", "warning", "--loop", loop]
+            command += ["--host", LISTEN_HOST, "--port", "0", *extra]
+        elif kind == BARE:
             command = [sys.executable, "-m", "tests.benchmarks.relay", "--serve-bare"]
-        command += ["--host", LISTEN_HOST, "--port", "0", *extra]
+            command += ["--host", LISTEN_HOST, "--port", "0", *extra]
+        elif kind in (NODE_WS, PEERJS) and node is not None:
+            script = "bare_relay.js" if kind == NODE_WS else "peerjs_server.js"
+            command = [*node.command(script), LISTEN_HOST, "0"]
+            environment = node.environment()
+        else:
+            raise BenchmarkError(f"cannot start a {kind} server")
         self.log = logdir / f"{kind}-{time.monotonic_ns()}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 command,
                 cwd=ROOT,
+                env=environment,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
@@ -81,7 +111,9 @@ class ServerProcess:
         raise BenchmarkError(f"{self.kind} server did not start: {self.log.read_text()[-2000:]}")
 
     def connections(self) -> int:
-        """The number of connections the server holds, from its ``/healthz``."""
+        """The number of connections the server holds (``/healthz``; PeerJS: its peer list)."""
+        if self.kind == PEERJS:
+            return len(json.loads(http_get(self.port, "/peerjs/peers")))
         count: int = json.loads(http_get(self.port, "/healthz"))["connections"]
         return count
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .contenders import Contender, is_ours
 from .errors import BenchmarkError
+from .node_peers import NodeRuntime
 from .paced import run_paced
 from .plan import Plan, Settings
 from .progress import log
@@ -18,9 +20,13 @@ from .worker_pool import Workers
 SATURATION_LIMIT = 1_000_000
 
 
-def lobby_setup(workers: Workers, plan: Plan, key: str, server: ServerProcess) -> None:
-    """Have the workers start the plan's lobbies on ``server`` under the name ``key``."""
-    args = [{"key": key, "url": server.url, "guest_counts": counts} for counts in plan.guest_counts]
+def lobby_setup(workers: Workers, plan: Plan, contender: Contender, server: ServerProcess) -> None:
+    """Have the workers start the plan's lobbies on ``server`` under the contender's key."""
+    key = contender.key
+    args = [
+        {"key": key, "url": server.url, "guest_counts": counts, "dialect": contender.dialect}
+        for counts in plan.guest_counts
+    ]
     replies = workers.call("setup", args, 240)
     peers = sum(r["peers"] for r in replies)
     if peers != plan.peers:
@@ -30,32 +36,41 @@ def lobby_setup(workers: Workers, plan: Plan, key: str, server: ServerProcess) -
 
 
 def run_traffic(
-    settings: Settings, workers: Workers, plan: Plan, logdir: Path, gate: QuietGate
+    settings: Settings,
+    workers: Workers,
+    plan: Plan,
+    logdir: Path,
+    gate: QuietGate,
+    contenders: list[Contender],
+    node: NodeRuntime | None,
 ) -> dict[str, Any]:
-    """The paced and saturation phases (the same lobbies; servers alternate per rep)."""
+    """The paced and saturation phases (the same lobbies; servers interleave per rep)."""
     results: dict[str, Any] = {}
     servers: dict[str, ServerProcess] = {}
+    keys = [c.key for c in contenders]
+
+    def start(contender: Contender, extra: list[str]) -> None:
+        servers[contender.key] = ServerProcess(contender.key, extra, logdir, node=node)
+        lobby_setup(workers, plan, contender, servers[contender.key])
+
     try:
         if "paced" in settings.phases:
-            log("starting both servers (default limits) and the lobbies")
-            servers["ours"] = ServerProcess("ours", [], logdir)
-            servers["bare"] = ServerProcess("bare", [], logdir)
-            for key in ("ours", "bare"):
-                lobby_setup(workers, plan, key, servers[key])
-            results["paced"] = run_paced(settings, workers, plan, servers, gate)
-            workers.call("teardown", [{"key": "ours"}] * len(workers), 60)
-            servers.pop("ours").stop()
+            log(f"starting {', '.join(keys)} (default limits) and the lobbies")
+            for contender in contenders:
+                start(contender, [])
+            results["paced"] = run_paced(settings, workers, plan, servers, gate, keys)
+            for key in [key for key in keys if is_ours(key)]:
+                workers.call("teardown", [{"key": key}] * len(workers), 60)
+                servers.pop(key).stop()
         if "saturation" in settings.phases:
             # Raised so the limiter (which still runs on every frame) never says no.
             log("starting our server again with --actions-per-second/--action-burst raised")
             raised = ["--actions-per-second", str(SATURATION_LIMIT)]
             raised += ["--action-burst", str(SATURATION_LIMIT)]
-            servers["ours"] = ServerProcess("ours", raised, logdir)
-            lobby_setup(workers, plan, "ours", servers["ours"])
-            if "bare" not in servers:
-                servers["bare"] = ServerProcess("bare", [], logdir)
-                lobby_setup(workers, plan, "bare", servers["bare"])
-            results["saturation"] = run_saturation(settings, workers, servers, gate)
+            for contender in contenders:
+                if contender.key not in servers:
+                    start(contender, raised if is_ours(contender.key) else [])
+            results["saturation"] = run_saturation(settings, workers, servers, gate, keys)
         for key in servers:
             workers.call("teardown", [{"key": key}] * len(workers), 60)
     finally:

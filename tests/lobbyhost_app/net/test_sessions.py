@@ -152,6 +152,13 @@ async def test_accepted_guest_connects_with_rtt_route_chat_and_game_data(lobby: 
     assert gone == PeerGone(guest_id, "Bob", 2, "left")
 
 
+async def test_guests_accepted_one_after_another_and_together_all_connect(lobby: Lobby) -> None:
+    """The first guest gets the offer prepared at start, the next ones a fresh or re-made one."""
+    await connect_guest(lobby, "Bob")
+    await connect_guest(lobby, "Cy")
+    await asyncio.gather(connect_guest(lobby, "Di"), connect_guest(lobby, "Ed"))
+
+
 async def test_offer_gathers_only_on_allowed_addresses(lobby: Lobby) -> None:
     """With the allow-list set to 127.0.0.1, every host candidate in the offer is 127.0.0.1."""
     guest, _, _ = await connect_guest(lobby)
