@@ -31,6 +31,8 @@ class ErrorCode(enum.StrEnum):
     NOT_ACCEPTED = "not_accepted"
     INVALID_TOKEN = "invalid_token"
     BLOCKED = "blocked"
+    #: The server cannot reach its shared state store (a cluster's Redis) right now.
+    SERVER_UNAVAILABLE = "server_unavailable"
 
 
 class RejectReason(enum.StrEnum):

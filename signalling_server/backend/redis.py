@@ -1,0 +1,211 @@
+"""The Redis backend: lobbies, codes, tokens and dialect records shared by many nodes.
+
+The registry's core is synchronous (one unit of work per input, sans-I/O), so
+this backend speaks to Redis with redis-py's blocking client: one round trip
+on a local socket per read, a few tens of microseconds. What must not block a
+node (pub/sub delivery, heartbeats, reconnecting) lives in
+:mod:`signalling_server.cluster` on redis-py's asyncio client.
+
+Copy semantics, with a version check: every lobby is a hash ``{v, d}`` (a
+version and the msgpack record). :meth:`RedisBackend.get_lobby` remembers the
+version it read; :meth:`~RedisBackend.save_lobby` writes only if the record is
+still at that version (a Lua compare-and-set) and raises :class:`LobbyConflict`
+if another node changed it meanwhile, so the registry applies the input again
+on fresh state. A save of an unchanged record costs no round trip (relays read
+their lobby and change nothing). Codes are claimed atomically; removed lobbies
+stay removed. Every failure to reach Redis is raised as
+:class:`BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Final, TypeVar
+
+import msgspec
+import redis
+import redis.exceptions
+
+from ..ids import LobbyId
+from ..lobby import Lobby, Role
+from .base import BackendUnavailable, LobbyConflict, TokenGrant
+from .records import decode_lobby, encode_lobby
+
+T = TypeVar("T")
+
+#: Every key this backend writes starts with this (several clusters may share one Redis).
+DEFAULT_PREFIX: Final = "lobbyhost:"
+
+# KEYS[1] lobby hash, KEYS[2] index set; ARGV[1] record, ARGV[2] lobby id.
+_ADD_LOBBY: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS[1] lobby hash; ARGV[1] the version read, ARGV[2] the new record.
+# 1: saved; 0: the lobby is gone (stays gone); -1: another writer came first.
+_SAVE_LOBBY: Final = """
+local version = redis.call('HGET', KEYS[1], 'v')
+if not version then return 0 end
+if version ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'v', tonumber(version) + 1, 'd', ARGV[2])
+return 1
+"""
+
+
+class _Grant(msgspec.Struct, array_like=True):
+    lobby_id: str
+    role: str
+
+
+_grant_encoder: Final = msgspec.msgpack.Encoder()
+_grant_decoder: Final = msgspec.msgpack.Decoder(_Grant)
+
+
+class RedisBackend:
+    """Shared state in one Redis database, with copy semantics and version checks."""
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 1.0) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._redis: redis.Redis = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=0,
+            retry_on_timeout=False,
+        )
+        self._index = f"{prefix}lobbies"
+        self._add_lobby = self._redis.register_script(_ADD_LOBBY)
+        self._save_lobby = self._redis.register_script(_SAVE_LOBBY)
+        #: What each lobby read last looked like: (version, record). One unit of
+        #: work runs at a time per node, so the last read is the one being saved.
+        self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
+
+    @property
+    def client(self) -> redis.Redis:
+        """The blocking client (for the node's own keys: timers, node ids)."""
+        return self._redis
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _lobby_key(self, lobby_id: str) -> str:
+        return f"{self.prefix}lobby:{lobby_id}"
+
+    def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+
+    # Lobbies ---------------------------------------------------------------------
+
+    def add_lobby(self, lobby: Lobby) -> bool:
+        record = encode_lobby(lobby)
+        keys = [self._lobby_key(lobby.lobby_id), self._index]
+        added = self._call(lambda: self._add_lobby(keys=keys, args=[record, lobby.lobby_id]))
+        if added:
+            self._read[lobby.lobby_id] = (b"1", record)
+        return bool(added)
+
+    def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        key = self._lobby_key(lobby_id)
+        version, record = self._call(lambda: self._redis.hmget(key, "v", "d"))
+        if version is None or record is None:
+            self._read.pop(lobby_id, None)
+            return None
+        self._read[lobby_id] = (_bytes(version), _bytes(record))
+        return decode_lobby(_bytes(record))
+
+    def save_lobby(self, lobby: Lobby) -> None:
+        read = self._read.get(lobby.lobby_id)
+        if read is None:
+            return  # never read here, or read as gone: a removed lobby stays removed
+        version, before = read
+        record = encode_lobby(lobby)
+        if record == before:
+            return
+        key = self._lobby_key(lobby.lobby_id)
+        saved = self._call(lambda: self._save_lobby(keys=[key], args=[version, record]))
+        if saved == -1:
+            del self._read[lobby.lobby_id]
+            raise LobbyConflict(f"lobby {lobby.lobby_id} changed on another node")
+        if saved == 1:
+            self._read[lobby.lobby_id] = (str(int(version) + 1).encode(), record)
+
+    def remove_lobby(self, lobby_id: LobbyId) -> None:
+        self._read.pop(lobby_id, None)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._lobby_key(lobby_id))
+        pipe.srem(self._index, lobby_id)
+        self._call(pipe.execute)
+
+    def lobby_count(self) -> int:
+        return int(self._call(lambda: self._redis.scard(self._index)))
+
+    def lobbies(self) -> Iterator[Lobby]:
+        ids = sorted(
+            _bytes(member).decode()
+            for member in self._call(lambda: self._redis.smembers(self._index))
+        )
+        found: list[Lobby] = []
+        for lobby_id in ids:
+            lobby = self.get_lobby(LobbyId(lobby_id))
+            if lobby is not None:
+                found.append(lobby)
+        return iter(found)
+
+    # Tokens ----------------------------------------------------------------------
+
+    def _token_key(self, token_id: str) -> str:
+        return f"{self.prefix}token:{token_id}"
+
+    def put_token(self, token_id: str, grant: TokenGrant) -> None:
+        data = _grant_encoder.encode(_Grant(grant.lobby_id, grant.role.value))
+        self._call(lambda: self._redis.set(self._token_key(token_id), data))
+
+    def get_token(self, token_id: str) -> TokenGrant | None:
+        data = self._call(lambda: self._redis.get(self._token_key(token_id)))
+        if data is None:
+            return None
+        grant = _grant_decoder.decode(_bytes(data))
+        return TokenGrant(LobbyId(grant.lobby_id), Role(grant.role))
+
+    def drop_token(self, token_id: str) -> None:
+        self._call(lambda: self._redis.delete(self._token_key(token_id)))
+
+    # Records ---------------------------------------------------------------------
+
+    def _records_key(self, kind: str) -> str:
+        return f"{self.prefix}records:{kind}"
+
+    def add_record(self, kind: str, key: str, data: bytes) -> bool:
+        return bool(self._call(lambda: self._redis.hsetnx(self._records_key(kind), key, data)))
+
+    def get_record(self, kind: str, key: str) -> bytes | None:
+        data = self._call(lambda: self._redis.hget(self._records_key(kind), key))
+        return None if data is None else _bytes(data)
+
+    def put_record(self, kind: str, key: str, data: bytes) -> None:
+        self._call(lambda: self._redis.hset(self._records_key(kind), key, data))
+
+    def remove_record(self, kind: str, key: str) -> None:
+        self._call(lambda: self._redis.hdel(self._records_key(kind), key))
+
+    def record_keys(self, kind: str) -> list[str]:
+        keys = self._call(lambda: self._redis.hkeys(self._records_key(kind)))
+        return [_bytes(key).decode() for key in keys]
+
+    def record_count(self, kind: str) -> int:
+        return int(self._call(lambda: self._redis.hlen(self._records_key(kind))))
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """A reply as bytes (the client is made without ``decode_responses``: replies are bytes)."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
+__all__ = ["DEFAULT_PREFIX", "BackendUnavailable", "LobbyConflict", "RedisBackend"]
