@@ -39,6 +39,8 @@ _HELP = {
     "ping_timeout": "seconds without a pong before a connection is closed",
     "close_timeout": "seconds to wait for a closing handshake",
     "request_timeout": "seconds a new connection may take to send its HTTP request",
+    "node_heartbeat": "cluster: seconds between a node's heartbeats",
+    "node_timeout": "cluster: seconds without a heartbeat after which a node is dead",
 }
 
 
@@ -68,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="serve the Camus web client's static files from DIR (default: API clients only)",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share lobbies with other nodes on this Redis (redis://host:port/db)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run N server processes on the port (N > 1 needs --redis; default 1)",
+    )
+    # Set by the --workers supervisor for its worker processes.
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--log-level",
         default="info",
@@ -112,9 +127,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Merge the config file (if any) and the command line into a :class:`ServerConfig`."""
     data: dict[str, Any] = load_toml(args.config) if args.config else {}
     data.setdefault("port", 8765)
-    for key in ("host", "port", "dialect_time_scale"):
+    for key in ("host", "port", "dialect_time_scale", "redis", "workers"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
+    if args.reuse_port:
+        data["reuse_port"] = True
     if args.camus_web_root is not None:
         data["camus_web_root"] = str(args.camus_web_root)
     for key, value in vars(args).items():

@@ -50,7 +50,11 @@ class Listener:
         """Listen on the configured host and port."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.port, backlog=BACKLOG
+            lambda: Connection(self),
+            self.config.host,
+            self.config.port,
+            backlog=BACKLOG,
+            reuse_port=self.config.reuse_port or None,
         )
 
     @property
