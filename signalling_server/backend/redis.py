@@ -24,7 +24,9 @@ from typing import Final, TypeVar
 
 import msgspec
 import redis
+import redis.backoff
 import redis.exceptions
+import redis.retry
 
 from ..ids import LobbyId
 from ..lobby import Lobby, Role
@@ -74,8 +76,9 @@ class RedisBackend:
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            health_check_interval=0,
-            retry_on_timeout=False,
+            # Once more at once (a pooled connection may be stale after a Redis
+            # restart), never with backoff: a blocked node blocks all its clients.
+            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
         self._index = f"{prefix}lobbies"
         self._add_lobby = self._redis.register_script(_ADD_LOBBY)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
 import redis.exceptions
 
 from ..backend import BackendUnavailable
@@ -89,12 +91,18 @@ class ClusterLink:
         self._prefix = backend.prefix
         self._nodes_key = f"{self._prefix}nodes"
         self._types = EventTypes()
+        # Reconnecting is this link's job (with its own backoff, reported in /healthz).
         self._client = redis.asyncio.Redis.from_url(
-            backend.url, socket_timeout=heartbeat, socket_connect_timeout=heartbeat
+            backend.url,
+            socket_timeout=heartbeat,
+            socket_connect_timeout=heartbeat,
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
         # Subscribed reads wait as long as there is nothing to read.
         self._subscriber_client = redis.asyncio.Redis.from_url(
-            backend.url, socket_connect_timeout=heartbeat
+            backend.url,
+            socket_connect_timeout=heartbeat,
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
         self._outbox: deque[tuple[str, bytes, Send | CloseConnection]] = deque()
         self._outbox_ready: asyncio.Event | None = None
@@ -106,6 +114,8 @@ class ClusterLink:
         self._subscribed = False
         self._beating = False
         self._joined = False
+        self._left = False
+        self._closed = False
         registry = node.registry
         registry.new_connection_id = self._new_connection_id
         registry.shared_timers = RedisTimers(
@@ -160,22 +170,40 @@ class ClusterLink:
         ]
         logger.info("node %s joined the cluster on %s", self.node_id, self.backend.url)
 
+    async def stop_as_if_killed(self) -> None:
+        """Stop talking to the cluster without leaving it, as a killed process would.
+
+        For fault injection in tests: the other nodes find the heartbeat stale and
+        apply this node's departures. :meth:`stop` afterwards only disconnects.
+        """
+        self._left = True
+        await self._cancel_tasks()
+        self._subscribed = self._beating = False
+
     async def stop(self) -> None:
         """Send what is queued, leave the cluster (nobody reaps a node that left) and disconnect."""
+        if self._closed:
+            return
+        self._closed = True
         if self._drained is not None and self._tasks:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.heartbeat):
                     await self._drained.wait()
+        await self._cancel_tasks()
+        if not self._left:
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await self._client.zrem(self._nodes_key, self.node_id)
+        self._subscribed = self._beating = False
+        await self._close_clients()
+        self.backend.close()
+
+    async def _cancel_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        with contextlib.suppress(*_REDIS_ERRORS):
-            await self._client.zrem(self._nodes_key, self.node_id)
-        await self._close_clients()
-        self.backend.close()
 
     async def _close_clients(self) -> None:
         await self._client.aclose()
