@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .backend import BackendUnavailable
 from .config import Limits, ServerConfig, Timeouts, config_from_mapping, load_toml
 from .errors import ConfigError
 from .server import serve
+from .workers import WorkerStartError, supervise
 
 logger = logging.getLogger("lobbyhost-server")
 
@@ -186,8 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         parser.error(str(exc))
     try:
-        asyncio.run(run(config))
+        if config.workers > 1:
+            asyncio.run(supervise(config, sys.argv[1:] if argv is None else argv))
+        else:
+            asyncio.run(run(config))
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror)
+        return 1
+    except (BackendUnavailable, WorkerStartError) as exc:
+        logger.error("%s", exc)
         return 1
     return 0
