@@ -15,6 +15,16 @@ on fresh state. A save of an unchanged record costs no round trip (relays read
 their lobby and change nothing). Codes are claimed atomically; removed lobbies
 stay removed. Every failure to reach Redis is raised as
 :class:`BackendUnavailable`.
+
+With :meth:`RedisBackend.enable_cache` (a cluster node does it, and subscribes
+to :attr:`~RedisBackend.changes_channel`), lobby records read are kept and
+served without a round trip until a change is announced: every save and
+removal publishes ``<lobby id> <version>`` on that channel from inside the
+same script, so a node hears of a change before any event another node
+forwards about it (one subscriber connection delivers in publish order). A
+read-only input (a relay) may therefore see a lobby as it was a moment ago on
+another node; a change made on a stale copy is refused by the version check
+and applied again on a fresh one.
 """
 
 from __future__ import annotations
@@ -46,15 +56,21 @@ redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS[1] lobby hash; ARGV[1] the version read, ARGV[2] the new record.
+# KEYS[1] lobby hash, KEYS[2] the changes channel; ARGV[1] the version read,
+# ARGV[2] the new record, ARGV[3] the lobby id.
 # 1: saved; 0: the lobby is gone (stays gone); -1: another writer came first.
 _SAVE_LOBBY: Final = """
 local version = redis.call('HGET', KEYS[1], 'v')
 if not version then return 0 end
 if version ~= ARGV[1] then return -1 end
-redis.call('HSET', KEYS[1], 'v', tonumber(version) + 1, 'd', ARGV[2])
+local saved = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'v', saved, 'd', ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' ' .. saved)
 return 1
 """
+
+#: The version announced for a removed lobby: every cached copy goes.
+REMOVED: Final = 0
 
 
 class _Grant(msgspec.Struct, array_like=True):
@@ -81,6 +97,10 @@ class RedisBackend:
             retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
         self._index = f"{prefix}lobbies"
+        #: Where saves and removals are announced (``<lobby id> <version>``).
+        self.changes_channel = f"{prefix}lobby-changes"
+        #: Records read or written here, while nobody announced a change: (version, record).
+        self._cache: dict[LobbyId, tuple[bytes, bytes]] | None = None
         self._add_lobby = self._redis.register_script(_ADD_LOBBY)
         self._save_lobby = self._redis.register_script(_SAVE_LOBBY)
         #: What each lobby read last looked like: (version, record). One unit of
@@ -94,6 +114,28 @@ class RedisBackend:
 
     def close(self) -> None:
         self._redis.close()
+
+    def enable_cache(self) -> None:
+        """Serve lobby reads from memory; the caller passes on every announcement."""
+        self._cache = {}
+
+    def lobby_changed(self, announcement: bytes) -> None:
+        """An announcement from :attr:`changes_channel`: forget copies older than it."""
+        if self._cache is None:
+            return
+        text, _, number = announcement.decode().partition(" ")
+        lobby_id = LobbyId(text)
+        cached = self._cache.get(lobby_id)
+        if cached is None:
+            return
+        version = int(number) if number.isdigit() else REMOVED
+        if version == REMOVED or int(cached[0]) < version:
+            del self._cache[lobby_id]
+
+    def forget_cached(self) -> None:
+        """Forget every cached record (announcements may have been missed)."""
+        if self._cache is not None:
+            self._cache.clear()
 
     def _lobby_key(self, lobby_id: str) -> str:
         return f"{self.prefix}lobby:{lobby_id}"
@@ -112,16 +154,26 @@ class RedisBackend:
         added = self._call(lambda: self._add_lobby(keys=keys, args=[record, lobby.lobby_id]))
         if added:
             self._read[lobby.lobby_id] = (b"1", record)
+            if self._cache is not None:
+                self._cache[lobby.lobby_id] = (b"1", record)
         return bool(added)
 
     def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        cache = self._cache
+        if cache is not None:
+            cached = cache.get(lobby_id)
+            if cached is not None:
+                self._read[lobby_id] = cached
+                return decode_lobby(cached[1])
         key = self._lobby_key(lobby_id)
         version, record = self._call(lambda: self._redis.hmget(key, "v", "d"))
         if version is None or record is None:
             self._read.pop(lobby_id, None)
             return None
-        self._read[lobby_id] = (_bytes(version), _bytes(record))
-        return decode_lobby(_bytes(record))
+        read = self._read[lobby_id] = (_bytes(version), _bytes(record))
+        if cache is not None:
+            cache[lobby_id] = read
+        return decode_lobby(read[1])
 
     def save_lobby(self, lobby: Lobby) -> None:
         read = self._read.get(lobby.lobby_id)
@@ -131,19 +183,28 @@ class RedisBackend:
         record = encode_lobby(lobby)
         if record == before:
             return
-        key = self._lobby_key(lobby.lobby_id)
-        saved = self._call(lambda: self._save_lobby(keys=[key], args=[version, record]))
-        if saved == -1:
-            del self._read[lobby.lobby_id]
-            raise LobbyConflict(f"lobby {lobby.lobby_id} changed on another node")
+        lobby_id = lobby.lobby_id
+        keys = [self._lobby_key(lobby_id), self.changes_channel]
+        saved = self._call(lambda: self._save_lobby(keys=keys, args=[version, record, lobby_id]))
         if saved == 1:
-            self._read[lobby.lobby_id] = (str(int(version) + 1).encode(), record)
+            read = self._read[lobby_id] = (str(int(version) + 1).encode(), record)
+            if self._cache is not None:
+                self._cache[lobby_id] = read
+            return
+        del self._read[lobby_id]
+        if self._cache is not None:
+            self._cache.pop(lobby_id, None)
+        if saved == -1:
+            raise LobbyConflict(f"lobby {lobby_id} changed on another node")
 
     def remove_lobby(self, lobby_id: LobbyId) -> None:
         self._read.pop(lobby_id, None)
+        if self._cache is not None:
+            self._cache.pop(lobby_id, None)
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._lobby_key(lobby_id))
         pipe.srem(self._index, lobby_id)
+        pipe.publish(self.changes_channel, f"{lobby_id} {REMOVED}")
         self._call(pipe.execute)
 
     def lobby_count(self) -> int:

@@ -91,6 +91,8 @@ class ClusterLink:
         self._prefix = backend.prefix
         self._nodes_key = f"{self._prefix}nodes"
         self._types = EventTypes()
+        self._own_channel = self.channel(self.node_id)
+        self._changes_channel = backend.changes_channel.encode()
         # Reconnecting is this link's job (with its own backoff, reported in /healthz).
         self._client = redis.asyncio.Redis.from_url(
             backend.url,
@@ -116,6 +118,7 @@ class ClusterLink:
         self._joined = False
         self._left = False
         self._closed = False
+        backend.enable_cache()
         registry = node.registry
         registry.new_connection_id = self._new_connection_id
         registry.shared_timers = RedisTimers(
@@ -131,6 +134,7 @@ class ClusterLink:
         return self._subscribed and self._beating
 
     def channel(self, node_id: str) -> str:
+        """The channel of the node ``node_id``: events for the connections it holds."""
         return f"{self._prefix}node:{node_id}"
 
     def _new_connection_id(self) -> ConnectionId:
@@ -213,7 +217,9 @@ class ClusterLink:
 
     async def _subscribe(self) -> redis.asyncio.client.PubSub:
         pubsub = self._subscriber_client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel(self.node_id))
+        await pubsub.subscribe(self._own_channel, self.backend.changes_channel)
+        # Announcements may have been missed while unsubscribed: read everything afresh.
+        self.backend.forget_cached()
         self._subscribed = True
         return pubsub
 
@@ -222,12 +228,17 @@ class ClusterLink:
         while True:
             try:
                 async for message in pubsub.listen():
-                    if message["type"] == "message":
+                    if message["type"] != "message":
+                        continue
+                    if message["channel"] == self._changes_channel:
+                        self.backend.lobby_changed(message["data"])
+                    else:
                         self._receive(message["data"])
                     backoff = 0.05
             except _REDIS_ERRORS as exc:
                 self._lost_redis("subscription", exc)
             self._subscribed = False
+            self.backend.forget_cached()  # no announcements reach us now
             with contextlib.suppress(*_REDIS_ERRORS):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
             while True:

@@ -244,8 +244,8 @@ async def test_redis_restart_degrades_then_recovers(
         assert (await _until_health(url, "ok"))["connections"] == 1
         redis_server.stop()
         await _until_health(url, "degraded")
-        await host.act("get_lobby_info", ref="x")
-        await host.expect_error("server_unavailable", "get_lobby_info")
+        await host.act("set_lobby_open", open=False, ref="x")
+        await host.expect_error("server_unavailable", "set_lobby_open")
         redis_server.start()
         await _until_health(url, "ok")
         await _until_health(lab.nodes[1].url, "ok")
