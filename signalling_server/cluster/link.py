@@ -42,7 +42,7 @@ from ..effects import CloseConnection, Send
 from ..ids import ConnectionId
 from ..node import SignallingNode
 from .timers import RedisTimers
-from .wire import EventTypes, WireError, decode_effect, encode_effect
+from .wire import EventTypes, WireError, decode_batch, encode_batch, encode_effect
 
 logger = logging.getLogger(__name__)
 
@@ -254,12 +254,13 @@ class ClusterLink:
 
     def _receive(self, data: bytes) -> None:
         try:
-            effect = decode_effect(data, self._types)
+            effects = decode_batch(data, self._types)
         except WireError as exc:
-            logger.error("node %s: dropped an envelope: %s", self.node_id, exc)
+            logger.error("node %s: dropped a batch: %s", self.node_id, exc)
             return
-        self.stats.received += 1
-        self.node.deliver(effect)
+        self.stats.received += len(effects)
+        for effect in effects:
+            self.node.deliver(effect)
 
     # Sending ------------------------------------------------------------------------
 
@@ -271,21 +272,28 @@ class ClusterLink:
             await ready.wait()
             ready.clear()
             while outbox:
-                batch = [outbox.popleft() for _ in range(min(PUBLISH_BATCH, len(outbox)))]
+                # One message per node, its envelopes in the order they were queued.
+                by_node: dict[str, list[tuple[bytes, Send | CloseConnection]]] = {}
+                for _ in range(min(PUBLISH_BATCH, len(outbox))):
+                    node_id, data, effect = outbox.popleft()
+                    by_node.setdefault(node_id, []).append((data, effect))
                 pipe = self._client.pipeline(transaction=False)
-                for node_id, data, _ in batch:
-                    pipe.publish(self.channel(node_id), data)
+                for node_id, items in by_node.items():
+                    pipe.publish(self.channel(node_id), encode_batch([data for data, _ in items]))
                 try:
                     receivers = await pipe.execute()
                 except _REDIS_ERRORS as exc:
                     self._lost_redis("publishing", exc)
-                    receivers = [0] * len(batch)
-                self.stats.forwarded += len(batch)
-                for (_, _, effect), count in zip(batch, receivers, strict=True):
-                    if not count and isinstance(effect, Send):
-                        # Nobody listens on that node's channel: it is gone, or cut off.
-                        self.stats.undeliverable += 1
-                        self.node.undelivered(effect)
+                    receivers = [0] * len(by_node)
+                for items, count in zip(by_node.values(), receivers, strict=True):
+                    self.stats.forwarded += len(items)
+                    if count:
+                        continue
+                    # Nobody listens on that node's channel: it is gone, or cut off.
+                    for _, effect in items:
+                        if isinstance(effect, Send):
+                            self.stats.undeliverable += 1
+                            self.node.undelivered(effect)
             drained.set()
 
     # Heartbeat and dead nodes ----------------------------------------------------------

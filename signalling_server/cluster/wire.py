@@ -1,9 +1,11 @@
-"""What nodes of a cluster tell each other: an event or a close for a connection one holds.
+"""What nodes of a cluster tell each other: events and closes for connections one holds.
 
 One envelope per effect, as JSON (relayed payloads are raw JSON already, and
-stay spliced). The event's class travels by name, since two dialects may use
-one wire tag (Bellhop's ``lobby_started`` is not protocol v1's); only classes
-derived from :class:`~signalling_server.protocol.events.Event` are ever decoded.
+stay spliced); a message on a node's channel is a batch of envelopes
+(:func:`encode_batch`), in order, so a busy node pays one publish for many.
+The event's class travels by name, since two dialects may use one wire tag
+(Bellhop's ``lobby_started`` is not protocol v1's); only classes derived
+from :class:`~signalling_server.protocol.events.Event` are ever decoded.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class WireError(ValueError):
 
 
 _encoder: Final = msgspec.json.Encoder()
-_envelope_decoder: Final = msgspec.json.Decoder(_Incoming)
+_batch_decoder: Final = msgspec.json.Decoder(list[_Incoming])
 
 
 def _type_name(kind: type[Event]) -> str:
@@ -108,10 +110,22 @@ def encode_effect(effect: Send | CloseConnection) -> bytes:
     )
 
 
-def decode_effect(data: bytes, types: EventTypes) -> Send | CloseConnection:
-    """The effect an envelope carries; :class:`WireError` if it cannot be read."""
+def encode_batch(envelopes: list[bytes]) -> bytes:
+    """Envelopes from :func:`encode_effect` as one message, in order."""
+    return b"[" + b",".join(envelopes) + b"]"
+
+
+def decode_batch(data: bytes, types: EventTypes) -> list[Send | CloseConnection]:
+    """The effects a batch carries, in order; :class:`WireError` if it cannot be read."""
     try:
-        envelope = _envelope_decoder.decode(data)
+        envelopes = _batch_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireError(f"unreadable batch: {exc}") from exc
+    return [_effect(envelope, types) for envelope in envelopes]
+
+
+def _effect(envelope: _Incoming, types: EventTypes) -> Send | CloseConnection:
+    try:
         target = ConnectionId(envelope.target)
         if envelope.kind == CLOSE:
             return CloseConnection(target, envelope.code, envelope.reason)
