@@ -38,8 +38,8 @@ from .policy import NATIVE
 from .protocol import actions as a
 from .protocol import events as ev
 from .protocol.codes import CloseReason, ErrorCode
-from .protocol.errors import FrameError, ProtocolError
-from .protocol.native import NativeCodec
+from .protocol.errors import FrameError, ProtocolError, SignallingError
+from .protocol.native import Decoded, NativeCodec
 from .rules.base import RegistryStats, SharedTimer, TimerKind, logger
 from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
@@ -199,21 +199,40 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, ReconnectRules):
                 conn, E.UNKNOWN_ACTION, "no rules for this action", decoded.name, decoded.ref
             )
             return out
+        try:
+            handler(conn, decoded.action, decoded.ref)
+            self._tx.commit()
+        except ProtocolError as exc:
+            out.clear()  # the action is refused whole: nothing sent, nothing committed
+            self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
+        except (LobbyConflict, BackendUnavailable) as exc:
+            return self._handle_again(conn, handler, decoded, exc)
+        return out
+
+    def _handle_again(
+        self, conn: Connection, handler: ActionHandler, decoded: Decoded, first: SignallingError
+    ) -> list[Effect]:
+        """Apply an action again on fresh copies after another node changed its lobby.
+
+        The store out of reach, or too many conflicts in a row: ``server_unavailable``.
+        """
+        failure = first
         for _ in range(CONFLICT_RETRIES):
+            if isinstance(failure, BackendUnavailable):
+                break
+            out = self._begin()
             try:
                 handler(conn, decoded.action, decoded.ref)
                 self._tx.commit()
                 return out
             except ProtocolError as exc:
-                out.clear()  # the action is refused whole: nothing sent, nothing committed
+                out.clear()
                 self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
                 return out
-            except LobbyConflict:
-                out = self._begin()  # another node changed the lobby: again, on fresh copies
-            except BackendUnavailable as exc:
-                logger.warning("refusing %s: %s", decoded.name, exc)
-                out = self._begin()
-                break
+            except (LobbyConflict, BackendUnavailable) as exc:
+                failure = exc
+        logger.warning("refusing %s: %s", decoded.name, failure)
+        out = self._begin()
         self._error(
             conn,
             E.SERVER_UNAVAILABLE,

@@ -163,3 +163,24 @@ def test_shutting_one_registry_down_leaves_the_other_lobbies_alone(lab: TwoNodes
     lab.route(lab.nodes[0].disconnect(guest))
     assert lab.expect(there, "request_cancelled") == {"connection_id": guest}
     assert [lobby.lobby_id for lobby in lab.backend.lobbies()] == [theirs]
+
+
+def test_a_change_on_a_stale_copy_is_applied_again_on_a_fresh_one(redis_url: str) -> None:
+    """A node acting on a lobby another node changed meanwhile loses neither change, nor repeats itself."""
+    stale, other = RedisBackend(redis_url), RedisBackend(redis_url)
+    stale.enable_cache()  # and no announcements reach it: its copy goes stale
+    lab = TwoNodes([stale, other])
+    host = lab.connect(0, "127.0.0.1")
+    lab.act(host, "start_lobby")
+    code = lab.expect(host, "lobby_started")["lobby_id"]
+    bob = lab.connect(1, "127.0.0.2")
+    lab.act(bob, "join_lobby", lobby_id=code, name="Bob")
+    lab.expect(bob, "join_requested")
+    lab.expect(host, "request_to_join")
+    lab.act(host, "set_lobby_open", open=False)
+    assert lab.expect(host, "lobby_info")["open"] is False
+    assert not lab.inbox[host], "told once, though the action ran twice"
+    stored = other.get_lobby(code)
+    assert stored is not None and stored.open is False and bob in stored.pending
+    stale.close()
+    other.close()
