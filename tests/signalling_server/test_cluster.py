@@ -262,6 +262,39 @@ async def test_redis_restart_degrades_then_recovers(
         assert "lobbyhost_redis_errors_total" in metrics
 
 
+def _lambda(url: str, method: str, **fields: object) -> tuple[int, object]:
+    """POST one Lambda RPC to the node at websocket URL ``url``: status and JSON (or text)."""
+    body = json.dumps({"method": method, **fields}).encode()
+    http_url = url.replace("ws://", "http://") + "lambda"  # a loopback node of this test
+    request = urllib.request.Request(http_url, data=body)  # noqa: S310
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=EVENT_TIMEOUT) as reply:
+            data = reply.read()
+            return reply.status, json.loads(data) if data else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+async def test_dialect_channels_are_shared_by_the_nodes(redis_url: str) -> None:
+    """A Lambda channel made on one node is read and answered on another (records in Redis)."""
+    async with open_cluster(redis_url, 2) as lab:
+        first, second = lab.nodes[0].url, lab.nodes[1].url
+        status, created = await asyncio.to_thread(_lambda, first, "create_data_channel")
+        assert status == 200 and isinstance(created, dict)
+        channel = created["channel_id"]
+        await asyncio.to_thread(_lambda, first, "create_offer", channel_id=channel, offer="o")
+        assert await asyncio.to_thread(_lambda, second, "get_offer", channel_id=channel) == (
+            200,
+            {"offer": "o"},
+        )
+        await asyncio.to_thread(_lambda, second, "create_answer", channel_id=channel, answer="a")
+        assert await asyncio.to_thread(_lambda, first, "get_answer", channel_id=channel) == (
+            200,
+            {"answer": "a"},
+        )
+
+
 async def test_a_node_does_not_start_without_redis(redis_server: RedisServer) -> None:
     """A node whose Redis cannot be reached refuses to start, with the URL in the error."""
     config = cluster_config("redis://127.0.0.1:1/0")
