@@ -4,9 +4,9 @@ The supervisor holds the port (a socket bound with SO_REUSEPORT, never
 listening, so port 0 resolves once for all workers) and runs each worker as
 ``python -m signalling_server`` with the same options, ``--workers 1`` and
 ``--reuse-port``: the kernel spreads new connections over the workers'
-listening sockets. A worker that dies is started again (its clients
-reconnect to the others and resume meanwhile); SIGINT or SIGTERM stops them
-all gracefully.
+listening sockets. A worker that dies (exits with an error or
+a signal) is started again (its clients reconnect to the others and resume
+meanwhile); SIGINT or SIGTERM stops them all gracefully.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ logger = logging.getLogger("lobbyhost-server.workers")
 #: Seconds before a worker that died is started again (a crash loop must not spin).
 RESTART_DELAY: Final = 1.0
 READY_MARK: Final = " listening on "
+#: Seconds a worker may take to say it is listening.
+START_TIMEOUT: Final = 60.0
 
 
 class WorkerStartError(SignallingError):
@@ -75,7 +77,12 @@ class Supervisor:
         )
         self._processes[index] = process
         assert process.stdout is not None
-        line = await process.stdout.readline()
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            process.kill()
+            line = b""
         if READY_MARK not in line.decode(errors="replace"):
             await process.wait()
             raise WorkerStartError(f"worker {index} did not start (exit code {process.returncode})")
@@ -85,8 +92,8 @@ class Supervisor:
     async def _watch(self, index: int, process: asyncio.subprocess.Process) -> None:
         while True:
             code = await process.wait()
-            if self._stopping:
-                return
+            if self._stopping or code == 0:
+                return  # stopped as asked (SIGTERM to the whole service, say)
             logger.error(
                 "worker %d (pid %d) ended with %s; starting it again", index, process.pid, code
             )

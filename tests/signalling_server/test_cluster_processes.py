@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import re
 import signal
 import sys
@@ -47,8 +48,11 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def run_node(*args: str) -> AsyncIterator[Node]:
-    """``python -m signalling_server ARGS`` on 127.0.0.1, until the block ends (then killed)."""
+async def run_node(*args: str, read_log: bool = False) -> AsyncIterator[Node]:
+    """``python -m signalling_server ARGS`` on 127.0.0.1, until the block ends (then killed).
+
+    ``read_log``: its log (stderr) is a pipe the test reads.
+    """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -62,6 +66,7 @@ async def run_node(*args: str) -> AsyncIterator[Node]:
         *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE if read_log else None,
     )
     try:
         assert process.stdout is not None
@@ -286,9 +291,26 @@ async def _healthz(url: str) -> dict[str, Any]:
     return body
 
 
+async def _log_line(node: Node, text: str) -> str:
+    """The next line of the node's log that contains ``text``."""
+    assert node.process.stderr is not None
+    async with asyncio.timeout(PROCESS_TIMEOUT):
+        while True:
+            line = (await node.process.stderr.readline()).decode()
+            assert line, f"the log ended before a line with {text!r}"
+            if text in line:
+                return line
+
+
+def _child_pids(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
 async def test_two_workers_share_lobbies_on_one_port(redis_url: str) -> None:
-    """--workers 2: connections spread over two processes on one port; a lobby spans both."""
-    async with run_node("--workers", "2", "--redis", redis_url) as supervisor:
+    """--workers 2: two processes on one port share a lobby; a killed worker is started again."""
+    workers = ("--workers", "2", "--redis", redis_url, "--log-level", "info")
+    async with run_node(*workers, read_log=True) as supervisor:
         hosts: dict[str, Peer] = {}
         opened: list[Peer] = []
         try:
@@ -309,6 +331,13 @@ async def test_two_workers_share_lobbies_on_one_port(redis_url: str) -> None:
             await first.wait_for("received_message", connection_id=guest.id, data="across")
         finally:
             await _close_all(opened)
+        victim = _child_pids(supervisor.process.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert f"(pid {victim}) ended with -9" in await _log_line(supervisor, "ended with")
+        await _log_line(supervisor, "is serving")
+        assert len(_child_pids(supervisor.process.pid)) == 2
+        again = await _start_lobby(supervisor.url, 0)  # the port still serves
+        await again.host.close()
         supervisor.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(PROCESS_TIMEOUT):
             assert await supervisor.process.wait() == 0
