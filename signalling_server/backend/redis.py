@@ -125,11 +125,11 @@ class RedisBackend:
             return
         text, _, number = announcement.decode().partition(" ")
         lobby_id = LobbyId(text)
-        cached = self._cache.get(lobby_id)
-        if cached is None:
-            return
         version = int(number) if number.isdigit() else REMOVED
-        if version == REMOVED or int(cached[0]) < version:
+        if version == REMOVED:
+            self._read.pop(lobby_id, None)  # removed elsewhere: nothing of it is kept here
+        cached = self._cache.get(lobby_id)
+        if cached is not None and (version == REMOVED or int(cached[0]) < version):
             del self._cache[lobby_id]
 
     def forget_cached(self) -> None:
