@@ -52,6 +52,8 @@ CLOSE_SERVICE_RESTART: Final = 1012
 PUBLISH_BATCH: Final = 512
 #: Longest wait between two attempts to reach Redis again.
 MAX_BACKOFF: Final = 1.0
+#: Seconds the link's tasks get to end when it stops.
+STOP_TIMEOUT: Final = 5.0
 #: How often other nodes' due timers are looked for.
 TIMER_POLL: Final = 0.1
 
@@ -202,12 +204,15 @@ class ClusterLink:
         self.backend.close()
 
     async def _cancel_tasks(self) -> None:
-        for task in self._tasks:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        if not tasks:
+            return
+        # Bounded: a client library that held on to a cancellation must not hold a shutdown.
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        for task in pending:
+            logger.error("node %s: task %s did not stop", self.node_id, task.get_name())
 
     async def _close_clients(self) -> None:
         await self._client.aclose()
