@@ -203,8 +203,10 @@ class Setup:
             ServerProcess.running.update(tree_pids(server.pid))
 
     def pids(self) -> list[int]:
-        pids = [pid for server in self.servers for pid in tree_pids(server.pid)]
-        return pids + ([self.redis.proc.pid] if self.redis is not None else [])
+        pids = {pid for server in self.servers for pid in tree_pids(server.pid)}
+        if self.redis is not None:
+            pids.add(self.redis.proc.pid)
+        return sorted(pids)  # "within" names its one node twice: count it once
 
     def set_up(self, workers: Workers, plan: Plan) -> None:
         if self.split:
