@@ -263,9 +263,6 @@ class RedisBackend:
         keys = self._call(lambda: self._redis.hkeys(self._records_key(kind)))
         return [_bytes(key).decode() for key in keys]
 
-    def record_count(self, kind: str) -> int:
-        return int(self._call(lambda: self._redis.hlen(self._records_key(kind))))
-
 
 def _bytes(value: bytes | str) -> bytes:
     """A reply as bytes (the client is made without ``decode_responses``: replies are bytes)."""
