@@ -105,8 +105,10 @@ class RedisServer:
             process.stdout.close()
 
     def close(self) -> None:
-        self.stop()
-        self._dir.cleanup()
+        try:
+            self.stop()
+        finally:
+            self._dir.cleanup()
 
 
 @contextlib.contextmanager

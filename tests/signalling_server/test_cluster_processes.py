@@ -67,6 +67,9 @@ async def run_node(*args: str, read_log: bool = False) -> AsyncIterator[Node]:
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE if read_log else None,
+        # Its own process group: a supervisor's workers are killed with it, so
+        # none outlives the test holding the pipes open.
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None
@@ -76,9 +79,10 @@ async def run_node(*args: str, read_log: bool = False) -> AsyncIterator[Node]:
         assert match, f"unexpected first line {line!r}"
         yield Node(process, match.group(1))
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        async with asyncio.timeout(PROCESS_TIMEOUT):
+            await process.communicate()
 
 
 class Peer:
