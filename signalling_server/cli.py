@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .backend import BackendUnavailable
 from .config import Limits, ServerConfig, Timeouts, config_from_mapping, load_toml
 from .errors import ConfigError
 from .event_loop import LoopChoice, loop_factory, running_loop_name
 from .server import serve
 from .transport.tls import server_tls_context
+from .workers import WorkerStartError, supervise
 
 logger = logging.getLogger("lobbyhost-server")
 
@@ -49,6 +51,8 @@ _HELP = {
     "close_timeout": "seconds to wait for a closing handshake",
     "request_timeout": "seconds a new connection may take to send its HTTP request",
     "migration_retention": "seconds a migratable lobby whose members all dropped is kept",
+    "node_heartbeat": "cluster: seconds between a node's heartbeats",
+    "node_timeout": "cluster: seconds without a heartbeat after which a node is dead",
 }
 
 
@@ -116,6 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="event loop: uvloop when installed (auto, the default), uvloop, or asyncio",
     )
     parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share lobbies with other nodes on this Redis (redis://host:port/db)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run N server processes on the port (N > 1 needs --redis; default 1)",
+    )
+    # Set by the --workers supervisor for its worker processes.
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -159,7 +176,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Merge the config file (if any) and the command line into a :class:`ServerConfig`."""
     data: dict[str, Any] = load_toml(args.config) if args.config else {}
     data.setdefault("port", 8765)
-    for key in ("host", "port", "dialect_time_scale"):
+    for key in ("host", "port", "dialect_time_scale", "redis", "workers"):
         if getattr(args, key) is not None:
             data[key] = getattr(args, key)
     for key in ("camus_web_root", "tls_cert", "tls_key"):
@@ -171,6 +188,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data["proxy_protocol"] = True
     if args.allowed_origin:
         data["allowed_origins"] = args.allowed_origin
+    if args.reuse_port:
+        data["reuse_port"] = True
     for key, value in vars(args).items():
         section, dot, name = key.partition(".")
         if dot and value is not None:
@@ -229,9 +248,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         parser.error(str(exc))
     try:
-        with asyncio.Runner(loop_factory=new_loop) as runner:
-            runner.run(run(config))
+        if config.workers > 1:
+            asyncio.run(supervise(config, sys.argv[1:] if argv is None else argv))
+        else:
+            with asyncio.Runner(loop_factory=new_loop) as runner:
+                runner.run(run(config))
     except OSError as exc:
         logger.error("cannot listen on %s:%s: %s", config.host, config.port, exc.strerror)
+        return 1
+    except (BackendUnavailable, WorkerStartError) as exc:
+        logger.error("%s", exc)
         return 1
     return 0

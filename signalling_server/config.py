@@ -75,6 +75,10 @@ class Timeouts:
     request_timeout: float = 10.0
     #: How long a migratable lobby whose members all dropped is kept for one to resume.
     migration_retention: float = 600.0
+    #: Cluster (with ``redis``): how often each node writes its heartbeat ...
+    node_heartbeat: float = 1.0
+    #: ... and how old a heartbeat makes a node dead (its members' departures are applied).
+    node_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -114,12 +118,31 @@ class ServerConfig:
     #: Origins allowed on the native websocket, besides none and the server's own
     #: pages (``https://games.example.org``; ``"*"`` allows any).
     allowed_origins: tuple[str, ...] = ()
+    #: ``redis://host:port/db``: share lobbies with the other nodes on this Redis.
+    redis: str | None = None
+    #: Server processes on this port (several need ``redis``).
+    workers: int = 1
+    #: Bind with SO_REUSEPORT, so several processes listen on one port.
+    reuse_port: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError("port must be between 0 and 65535")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("tls_cert and tls_key go together: give both or neither")
+        if self.redis is not None and not self.redis.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError("redis must be a redis://, rediss:// or unix:// URL")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+        if self.workers > 1 and self.redis is None:
+            raise ConfigError(
+                "workers above 1 need redis (--redis redis://...): "
+                "worker processes share lobbies only through Redis"
+            )
+        if self.timeouts.node_timeout < 2 * self.timeouts.node_heartbeat:
+            raise ConfigError("timeouts.node_timeout must be at least twice node_heartbeat")
         if not self.dialect_time_scale > 0:
             raise ConfigError("dialect_time_scale must be positive")
         for proxy in self.trusted_proxies:

@@ -96,12 +96,16 @@ def _is_join_with_code(path: str) -> bool:
     return head == JOIN_PREFIX and bool(slash) and bool(code)
 
 
-def health_reply(*, connections: int, lobbies: int, version: str) -> HttpReply:
-    """``GET /healthz``."""
+def health_reply(
+    *, connections: int, lobbies: int, version: str, degraded: bool = False
+) -> HttpReply:
+    """``GET /healthz``: 200 ``ok``, or 503 ``degraded`` while a cluster's Redis is away."""
+    status = "degraded" if degraded else "ok"
     body = msgspec.json.encode(
-        {"status": "ok", "connections": connections, "lobbies": lobbies, "version": version}
+        {"status": status, "connections": connections, "lobbies": lobbies, "version": version}
     )
-    return HttpReply(HTTPStatus.OK, "application/json", body)
+    code = HTTPStatus.SERVICE_UNAVAILABLE if degraded else HTTPStatus.OK
+    return HttpReply(code, "application/json", body)
 
 
 def method_not_allowed_reply(allowed: Iterable[str] = ("GET",)) -> HttpReply:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from .backend import StateBackend
+from .backend import BackendUnavailable, StateBackend
 from .clock import Clock
 from .codecs import Codec
 from .config import ServerConfig
@@ -43,6 +43,18 @@ class Outlet(Protocol):
 
     def close(self, code: int, reason: str) -> None:
         """Close the connection (a websocket close code and reason)."""
+        ...
+
+
+class Forwarder(Protocol):
+    """Carries effects for connections that other nodes of a cluster hold."""
+
+    def holds_elsewhere(self, connection_id: ConnectionId) -> bool:
+        """Whether another node holds the connection."""
+        ...
+
+    def forward(self, effect: Send | CloseConnection) -> None:
+        """Queue the effect for that node (in order)."""
         ...
 
 
@@ -84,6 +96,8 @@ class SignallingNode:
             dialect_time_scale=config.dialect_time_scale,
         )
         self._attached: dict[ConnectionId, _Attached] = {}
+        #: Set by a cluster link: effects for connections held by other nodes go there.
+        self.forwarder: Forwarder | None = None
         self._timer_task: asyncio.Task[None] | None = None
         self._timer_due = math.inf
         self._wake: asyncio.Event | None = None
@@ -119,12 +133,38 @@ class SignallingNode:
         if self._attached.pop(connection_id, None) is not None:
             self._apply(self.registry.disconnect(connection_id))
 
+    def deliver(self, effect: Send | CloseConnection) -> None:
+        """Carry out an effect another node forwarded (its connection should be held here)."""
+        if isinstance(effect, Send):
+            self._deliver(effect)
+        else:
+            self._close(effect)
+
+    def undelivered(self, send: Send) -> None:
+        """A forwarded event found nobody: its sender (if any) hears so."""
+        origin = send.origin
+        if origin is not None and origin.sender != send.target:
+            self._deliver(self.registry.undeliverable(origin))
+
+    def apply(self, effects: list[Effect]) -> None:
+        """Carry out effects the registry returned outside an input (a dead node's departures)."""
+        self._apply(effects)
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every connection this node holds."""
+        for attached in list(self._attached.values()):
+            attached.outlet.close(code, reason)
+
     @property
     def counters(self) -> NodeCounters:
         stats = self.registry.stats
+        try:
+            lobbies = self.registry.backend.lobby_count() + self.registry.dialect_room_count()
+        except BackendUnavailable:
+            lobbies = 0  # a cluster's Redis is away; /healthz says degraded meanwhile
         return NodeCounters(
             connections=len(self._attached),
-            lobbies=self.registry.backend.lobby_count() + self.registry.dialect_room_count(),
+            lobbies=lobbies,
             relayed=stats.relayed,
             errors=dict(stats.errors),
         )
@@ -170,16 +210,14 @@ class SignallingNode:
             frame = attached.codec.encode(send.event, send.ref)
             if frame is None or attached.outlet.send(frame):
                 return  # delivered, or nothing this client's dialect would say
+        elif self.forwarder is not None and self.forwarder.holds_elsewhere(send.target):
+            self.forwarder.forward(send)
+            return
         origin = send.origin
         if origin is not None and origin.sender != send.target:
             # A relay whose recipient is gone (closing, or not on this node): the
-            # sender hears so rather than assume it arrived.
-            error = self.registry.undeliverable(origin)
-            sender = self._attached.get(origin.sender)
-            if sender is not None:
-                frame = sender.codec.encode(error.event, error.ref)
-                if frame is not None:
-                    sender.outlet.send(frame)
+            # sender hears so rather than assume it arrived (on its own node).
+            self._deliver(self.registry.undeliverable(origin))
         elif attached is None:
             logger.debug("no connection %s on this node for %s", send.target, send.event)
 
@@ -187,6 +225,8 @@ class SignallingNode:
         attached = self._attached.get(effect.connection_id)
         if attached is not None:
             attached.outlet.close(effect.code, effect.reason)
+        elif self.forwarder is not None and self.forwarder.holds_elsewhere(effect.connection_id):
+            self.forwarder.forward(effect)
 
     async def _run_timers(self) -> None:
         registry = self.registry
@@ -203,4 +243,4 @@ class SignallingNode:
             self._apply(registry.expire())
 
 
-__all__ = ["NodeCounters", "Outlet", "SignallingNode"]
+__all__ = ["Forwarder", "NodeCounters", "Outlet", "SignallingNode"]

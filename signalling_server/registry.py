@@ -14,11 +14,13 @@ effects.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .backend import BackendUnavailable, LobbyConflict
 from .codecs import Codec
 from .dialect import ActionHandler, DialectRules
 from .effects import (
@@ -30,16 +32,16 @@ from .effects import (
     Origin,
     Send,
 )
-from .ids import ConnectionId, LobbyId, new_connection_id
+from .ids import ConnectionId, LobbyId
 from .limits import TokenBucket
-from .lobby import Connection, Role
+from .lobby import Connection, Lobby, Role
 from .policy import NATIVE
 from .protocol import actions as a
 from .protocol import events as ev
 from .protocol.codes import CloseReason, ErrorCode
-from .protocol.errors import FrameError, ProtocolError
-from .protocol.native import NativeCodec
-from .rules.base import RegistryStats, TimerKind
+from .protocol.errors import FrameError, ProtocolError, SignallingError
+from .protocol.native import Decoded, NativeCodec
+from .rules.base import RegistryStats, SharedTimer, TimerKind, logger
 from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
 from .rules.migration import MigrationRules
@@ -48,6 +50,9 @@ from .rules.relay import RelayRules
 
 E = ErrorCode
 T = TypeVar("T")
+
+#: How many times an input is applied again when another node changed its lobby meanwhile.
+CONFLICT_RETRIES = 8
 
 __all__ = [
     "CLOSE_GOING_AWAY",
@@ -123,12 +128,18 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
     def run(self, work: Callable[[], T]) -> tuple[T, list[Effect]]:
         """Apply ``work`` (an HTTP route's change) as one unit of work: its result and effects.
 
-        A :class:`ProtocolError` it raises discards everything it did and is raised again.
+        A :class:`ProtocolError` it raises discards everything it did and is raised again,
+        and so is :class:`BackendUnavailable`.
         """
-        out = self._begin()
-        result = work()
-        self._tx.commit()
-        return result, out
+        for _ in range(CONFLICT_RETRIES):
+            out = self._begin()
+            result = work()
+            try:
+                self._tx.commit()
+            except LobbyConflict:
+                continue
+            return result, out
+        raise BackendUnavailable("too many nodes are changing the same lobby; try again")
 
     # Inputs -----------------------------------------------------------------
 
@@ -156,7 +167,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
         codec = codec if codec is not None else self._native_codec
         if policy not in self.policies:
             raise ValueError(f"unknown lobby policy {policy!r}")
-        connection_id = new_connection_id()
+        connection_id = self.new_connection_id()
         now = self.clock.monotonic()
         bucket = TokenBucket(self.limits.actions_per_second, self.limits.action_burst, now)
         self._connections[connection_id] = Connection(connection_id, address, bucket, codec, policy)
@@ -165,13 +176,11 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
 
     def opened(self, connection_id: ConnectionId) -> list[Effect]:
         """The transport has the connection open: its dialect may greet it."""
-        out = self._begin()
         conn = self._connections[connection_id]
         rules = self._dialects.get(conn.codec.name)
-        if rules is not None:
-            rules.connected(conn)
-            self._tx.commit()
-        return out
+        if rules is None:
+            return []
+        return self._unit(lambda: rules.connected(conn), what="a dialect's greeting")
 
     def handle(self, connection_id: ConnectionId, frame: str | bytes) -> list[Effect]:
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
@@ -206,11 +215,45 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
             return out
         try:
             handler(conn, decoded.action, decoded.ref)
+            self._tx.commit()
         except ProtocolError as exc:
             out.clear()  # the action is refused whole: nothing sent, nothing committed
             self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
-            return out
-        self._tx.commit()
+        except (LobbyConflict, BackendUnavailable) as exc:
+            return self._handle_again(conn, handler, decoded, exc)
+        return out
+
+    def _handle_again(
+        self, conn: Connection, handler: ActionHandler, decoded: Decoded, first: SignallingError
+    ) -> list[Effect]:
+        """Apply an action again on fresh copies after another node changed its lobby.
+
+        The store out of reach, or too many conflicts in a row: ``server_unavailable``.
+        """
+        failure = first
+        for _ in range(CONFLICT_RETRIES):
+            if isinstance(failure, BackendUnavailable):
+                break
+            out = self._begin()
+            try:
+                handler(conn, decoded.action, decoded.ref)
+                self._tx.commit()
+                return out
+            except ProtocolError as exc:
+                out.clear()
+                self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
+                return out
+            except (LobbyConflict, BackendUnavailable) as exc:
+                failure = exc
+        logger.warning("refusing %s: %s", decoded.name, failure)
+        out = self._begin()
+        self._error(
+            conn,
+            E.SERVER_UNAVAILABLE,
+            "the server cannot reach its state store; try again",
+            decoded.name,
+            decoded.ref,
+        )
         return out
 
     def _struck_out(self, conn: Connection, now: float) -> bool:
@@ -237,59 +280,116 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
 
     def disconnect(self, connection_id: ConnectionId) -> list[Effect]:
         """The connection's socket is gone; tell whoever must know."""
-        out = self._begin()
         conn = self._connections.pop(connection_id, None)
         if conn is None:
-            return out
+            return []
         rules = self._dialects.get(conn.codec.name)
-        role, lobby = self._place(conn)
-        if rules is not None and rules.disconnected(conn):
-            pass
-        elif lobby is not None:
-            if role is Role.PENDING:
-                del lobby.pending[connection_id]
-                self._to_host(lobby, ev.RequestCancelled(connection_id))
-            elif role is Role.GUEST:
-                self._guest_went_away(lobby, connection_id)
-            elif role is Role.HOST:
-                self._host_went_away(lobby)
-        self._tx.commit()
+
+        def went_away() -> None:
+            role, lobby = self._place(conn)
+            if rules is not None and rules.disconnected(conn):
+                pass
+            elif lobby is not None:
+                self._member_went_away(lobby, role, connection_id)
+
+        out = self._unit(went_away, what="a departure")
         address = self._address(conn.address)
         address.connections -= 1
         self._maybe_forget_address(address)
         return out
 
+    def _member_went_away(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> None:
+        if role is Role.PENDING:
+            del lobby.pending[connection_id]
+            self._to_host(lobby, ev.RequestCancelled(connection_id))
+        elif role is Role.GUEST:
+            self._guest_went_away(lobby, connection_id)
+        elif role is Role.HOST:
+            self._host_went_away(lobby)
+
+    def reap(self, is_lost: Callable[[ConnectionId], bool]) -> list[Effect]:
+        """Apply the departure of every lobby member whose socket was on a node that died.
+
+        ``is_lost`` says which connection ids that node held; each lobby is one
+        unit of work, as if each of those connections had dropped.
+        """
+        out: list[Effect] = []
+        for lobby_id in [lobby.lobby_id for lobby in self.backend.lobbies()]:
+
+            def went_away(lobby_id: LobbyId = lobby_id) -> None:
+                lobby = self._tx.lobby(lobby_id)
+                if lobby is None:
+                    return
+                for connection_id in lobby.live_members():
+                    if is_lost(connection_id):
+                        self._member_went_away(lobby, lobby.role_of(connection_id), connection_id)
+
+            out.extend(self._unit(went_away, what="a lost node's departures"))
+        return out
+
+    def _unit(self, work: Callable[[], None], *, what: str) -> list[Effect]:
+        """Apply ``work`` as one unit of work, again on fresh copies after a conflict."""
+        for _ in range(CONFLICT_RETRIES):
+            out = self._begin()
+            try:
+                work()
+                self._tx.commit()
+                return out
+            except LobbyConflict:
+                continue
+            except BackendUnavailable as exc:
+                logger.error("%s is lost: %s", what, exc)
+                return []
+        logger.error("%s is lost: too many nodes changed the same lobby", what)
+        return []
+
     def next_deadline(self) -> float | None:
         """Monotonic time of the next timer, or ``None``; call :meth:`expire` then."""
-        return self._timers[0][0] if self._timers else None
+        local = self._timers[0][0] if self._timers else None
+        shared = self.shared_timers.next_deadline() if self.shared_timers is not None else None
+        if local is None or shared is None:
+            return local if shared is None else shared
+        return min(local, shared)
 
     def expire(self) -> list[Effect]:
         """Fire every timer that is due at the clock's current time."""
-        out = self._begin()
         now = self.clock.monotonic()
+        due: list[tuple[float, TimerKind | str, str, str]] = []
         while self._timers and self._timers[0][0] <= now:
             deadline, _, kind, key, sub = heapq.heappop(self._timers)
-            if isinstance(kind, str):
-                rules = self._dialects.get(kind)
-                if rules is not None:
-                    rules.expire(key, sub, deadline)
-                continue
-            if kind is TimerKind.ADDRESS_FORGET:
-                address = self._addresses.get(key)
-                if address is not None:
-                    self._maybe_forget_address(address)
-                continue
-            lobby = self._tx.lobby(LobbyId(key))
-            if lobby is None:
-                continue
-            if kind is TimerKind.PENDING_REQUEST:
-                self._pending_timed_out(lobby, ConnectionId(sub), deadline)
-            elif kind is TimerKind.GUEST_GRACE:
-                self._guest_grace_over(lobby, ConnectionId(sub), deadline)
-            else:
-                self._host_grace_over(lobby, deadline)
-        self._tx.commit()
+            due.append((deadline, kind, key, sub))
+        if self.shared_timers is not None:
+            try:
+                due.extend(_timer_kind(timer) for timer in self.shared_timers.claim_due(now))
+            except BackendUnavailable as exc:
+                logger.warning("shared timers wait: %s", exc)
+        if not due:
+            return []
+        out: list[Effect] = []
+        for timer in due:
+            out.extend(self._unit(functools.partial(self._fire, *timer), what="a timer"))
         return out
+
+    def _fire(self, deadline: float, kind: TimerKind | str, key: str, sub: str) -> None:
+        if isinstance(kind, str):
+            rules = self._dialects.get(kind)
+            if rules is not None:
+                rules.expire(key, sub, deadline)
+            return
+        if kind is TimerKind.ADDRESS_FORGET:
+            address = self._addresses.get(key)
+            if address is not None:
+                self._maybe_forget_address(address)
+            return
+        lobby = self._tx.lobby(LobbyId(key))
+        if lobby is None:
+            return
+        if kind is TimerKind.PENDING_REQUEST:
+            self._pending_timed_out(lobby, ConnectionId(sub), deadline)
+        elif kind is TimerKind.GUEST_GRACE:
+            self._guest_grace_over(lobby, ConnectionId(sub), deadline)
+        else:
+            self._host_grace_over(lobby, deadline)
 
     def shutdown(self) -> list[Effect]:
         """Close the lobbies this process serves with ``server_shutdown``; close every connection.
@@ -298,17 +398,25 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
         or resumed it here) and has not resumed elsewhere since. Lobbies of other
         processes sharing the backend are left alone.
         """
-        out = self._begin()
         local = self._connections
-        for lobby_id in sorted(self._hosted):
-            lobby = self._tx.lobby(lobby_id)
-            if lobby is None:
-                continue
-            host = lobby.host.connection_id
-            if host is None or host in local:
-                self._close(lobby, CloseReason.SERVER_SHUTDOWN, ref=None, closer=None)
+
+        def close_hosted() -> None:
+            for lobby_id in sorted(self._hosted):
+                lobby = self._tx.lobby(lobby_id)
+                if lobby is None:
+                    continue
+                host = lobby.host.connection_id
+                if host is None or host in local:
+                    self._close(lobby, CloseReason.SERVER_SHUTDOWN, ref=None, closer=None)
+
+        out = self._unit(close_hosted, what="closing this node's lobbies")
         self._hosted.clear()
-        self._tx.commit()
         for connection_id in local:
             out.append(CloseConnection(connection_id, CLOSE_GOING_AWAY, "server shutting down"))
         return out
+
+
+def _timer_kind(timer: SharedTimer) -> tuple[float, TimerKind | str, str, str]:
+    """A shared timer with its kind read back (a :class:`TimerKind` or a dialect's name)."""
+    when, kind, key, sub = timer
+    return when, TimerKind.__members__.get(kind, kind), key, sub

@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .backend import StateBackend
@@ -45,6 +46,9 @@ from .protocol import NativeCodec
 from .transport import CLOSE_TOO_SLOW, HttpRouter, Listener, WebsocketOpener, WebsocketRoutes
 from .web_assets import WebAssets, load_web_assets
 
+if TYPE_CHECKING:
+    from .cluster import ClusterLink
+
 logger = logging.getLogger(__name__)
 
 #: Seconds past ``close_timeout`` that :meth:`SignallingServer.close` waits before aborting.
@@ -67,6 +71,14 @@ class SignallingServer:
     ) -> None:
         self.config = config
         self._metrics: ServerMetrics | None = None
+        redis_backend = None
+        if config.redis is not None and backend is None:
+            # Imported here: redis is an optional extra, unneeded by the embedded server.
+            from .backend.redis import RedisBackend
+            from .cluster.clock import WallClock
+
+            backend = redis_backend = RedisBackend(config.redis)
+            clock = clock or WallClock()
         #: The registry, its timers and delivery; the transport feeds it.
         self.node = SignallingNode(
             config, clock=clock, backend=backend, on_join_accepted=self._observe_join
@@ -75,6 +87,19 @@ class SignallingServer:
         self._metrics = ServerMetrics(
             node.registry.stats, lambda: node.connection_count, lambda: node.counters.lobbies
         )
+        #: This node's link to the other nodes of its cluster (``config.redis``), or ``None``.
+        self.cluster: ClusterLink | None = None
+        if redis_backend is not None:
+            from .cluster import ClusterLink
+            from .cluster.metrics import ClusterCollector
+
+            self.cluster = ClusterLink(
+                node,
+                redis_backend,
+                heartbeat=config.timeouts.node_heartbeat,
+                node_timeout=config.timeouts.node_timeout,
+            )
+            self._metrics.registry.register(ClusterCollector(self.cluster))
         #: HTTP routes by method and path; add your own with ``http_routes.add(...)``.
         self.http_routes = HttpRouter()
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
@@ -121,12 +146,16 @@ class SignallingServer:
         return self.node.counters
 
     async def start(self) -> None:
-        """Start the node's timers and listen."""
+        """Join the cluster (with ``config.redis``), start the node's timers and listen."""
+        if self.cluster is not None:
+            await self.cluster.start()
         self.node.start()
         try:
             await self._listener.start()
         except BaseException:
             await self.node.stop()
+            if self.cluster is not None:
+                await self.cluster.stop()
             raise
         self._started = True
         logger.info("listening on %s", self.url)
@@ -146,6 +175,8 @@ class SignallingServer:
         # margin only keeps this safety net from racing those timers.
         await self._listener.wait_closed(self.config.timeouts.close_timeout + _CLOSE_MARGIN)
         await self.node.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         logger.info("stopped")
 
     def abort_connection(self, connection_id: str) -> bool:
@@ -179,7 +210,10 @@ class SignallingServer:
         """``GET /healthz``."""
         counters = self.node.counters
         return health_reply(
-            connections=counters.connections, lobbies=counters.lobbies, version=__version__
+            connections=counters.connections,
+            lobbies=counters.lobbies,
+            version=__version__,
+            degraded=self.cluster is not None and not self.cluster.healthy,
         )
 
     def _metrics_reply(self, request: HttpRequest) -> HttpReply:

@@ -1,6 +1,6 @@
 """Where lobbies live: the :class:`StateBackend` seam and its implementations."""
 
-from .base import StateBackend, TokenGrant
+from .base import BackendUnavailable, LobbyConflict, StateBackend, TokenGrant
 from .memory import MemoryBackend
 
-__all__ = ["MemoryBackend", "StateBackend", "TokenGrant"]
+__all__ = ["BackendUnavailable", "LobbyConflict", "MemoryBackend", "StateBackend", "TokenGrant"]

@@ -9,7 +9,10 @@ A backend may hand out copies (a networked store must): a lobby read with
 :meth:`~StateBackend.save_lobby`. The registry reads and writes through a
 :class:`~signalling_server.unit_of_work.UnitOfWork`, which saves each lobby an
 action touched once, after the action. Every method is synchronous and cheap,
-so the core stays sans-I/O.
+so the core stays sans-I/O. A shared store may raise :class:`BackendUnavailable`
+from any method (the registry refuses that input whole) and
+:class:`LobbyConflict` from ``save_lobby`` (the registry applies the input
+again on fresh copies).
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ from typing import Protocol
 
 from ..ids import LobbyId
 from ..lobby import Lobby, Role
+from ..protocol.errors import SignallingError
+
+
+class BackendUnavailable(SignallingError):
+    """The state store cannot be reached; the input that needed it is refused whole."""
+
+
+class LobbyConflict(SignallingError):
+    """Another node changed a lobby between this node's read and its save; apply the input again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class ErrorCode(enum.StrEnum):
     STALE_SNAPSHOT = "stale_snapshot"
     #: ``load_snapshot{seq}`` names a snapshot the server does not keep.
     SNAPSHOT_NOT_FOUND = "snapshot_not_found"
+    #: The server cannot reach its shared state store (a cluster's Redis) right now.
+    SERVER_UNAVAILABLE = "server_unavailable"
 
 
 class RejectReason(enum.StrEnum):

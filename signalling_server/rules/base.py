@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from ..address_keys import budget_key
 from ..backend import MemoryBackend, StateBackend
@@ -29,7 +29,7 @@ from ..config import Limits, Timeouts
 from ..dialect import ActionHandler, DialectRules
 from ..effects import CloseConnection, Effect, Origin, Send
 from ..ice import IceConfig
-from ..ids import ConnectionId, LobbyId
+from ..ids import ConnectionId, LobbyId, new_connection_id
 from ..limits import SlidingWindow
 from ..lobby import SNAPSHOT_RECORD, Connection, Lobby, Role, snapshot_key
 from ..policy import NATIVE, POLICIES, LobbyPolicy
@@ -60,6 +60,27 @@ class TimerKind(enum.Enum):
     GUEST_GRACE = 2
     HOST_GRACE = 3
     ADDRESS_FORGET = 4
+
+
+#: A timer as a shared schedule holds it: ``(when, kind, key, sub)``, ``kind`` a
+#: :class:`TimerKind`'s name or a dialect's name.
+SharedTimer = tuple[float, str, str, str]
+
+
+class SharedTimers(Protocol):
+    """A schedule several registries share (a cluster's): each timer fires once, on one of them."""
+
+    def push(self, when: float, kind: str, key: str, sub: str) -> None:
+        """Plan a timer."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """When this registry should next look for due timers (``None``: not before told)."""
+        ...
+
+    def claim_due(self, now: float) -> list[SharedTimer]:
+        """Take the timers due at ``now``; no other registry gets them."""
+        ...
 
 
 @dataclass(slots=True, eq=False)
@@ -109,6 +130,11 @@ class RegistryBase:
         #: ``(when, seq, kind, key, sub)``; ``kind`` a TimerKind or a dialect's name.
         self._timers: list[tuple[float, int, TimerKind | str, str, str]] = []
         self._timer_seq = itertools.count()
+        #: Lobby and dialect timers go here instead when several registries share
+        #: the backend (address budgets are this process's and stay local).
+        self.shared_timers: SharedTimers | None = None
+        #: Makes connection ids; a cluster node's carry its node id, for routing.
+        self.new_connection_id: Callable[[], ConnectionId] = new_connection_id
         self._out: list[Effect] = []
         self._tx = UnitOfWork(self.backend)
         self._handlers = self._make_handlers()
@@ -124,6 +150,10 @@ class RegistryBase:
         return self._out
 
     def _schedule(self, when: float, kind: TimerKind | str, key: str, sub: str) -> None:
+        shared = self.shared_timers
+        if shared is not None and kind is not TimerKind.ADDRESS_FORGET:
+            shared.push(when, kind.name if isinstance(kind, TimerKind) else kind, key, sub)
+            return
         heapq.heappush(self._timers, (when, next(self._timer_seq), kind, key, sub))
 
     # The rule context: what dialect rules (signalling_server.dialect) use ------------------

@@ -78,6 +78,7 @@ class Listener:
             self.config.port,
             backlog=BACKLOG,
             ssl=tls,
+            reuse_port=self.config.reuse_port or None,
         )
         _watch_accept_failures(loop, self)
 

@@ -1,12 +1,16 @@
-"""The StateBackend contract, run against every backend, with and without copy semantics."""
+"""The StateBackend contract, run against every backend, with and without copy semantics.
+
+``redis`` is a real redis-server the tests start (tests/signalling_server/redis_server.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from signalling_server.backend import MemoryBackend, StateBackend, TokenGrant
+from signalling_server.backend import LobbyConflict, MemoryBackend, StateBackend, TokenGrant
+from signalling_server.backend.redis import RedisBackend
 from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member, Role
 from signalling_server.protocol import GuestLeft, LeaveReason, RequestToJoin
@@ -20,9 +24,14 @@ BACKENDS: dict[str, Callable[[], StateBackend]] = {
 }
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def backend(request: pytest.FixtureRequest) -> StateBackend:
-    return BACKENDS[request.param]()
+@pytest.fixture(params=[*sorted(BACKENDS), "redis"])
+def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
+    if request.param != "redis":
+        yield BACKENDS[request.param]()
+        return
+    redis_backend = RedisBackend(request.getfixturevalue("redis_url"))
+    yield redis_backend
+    redis_backend.close()
 
 
 def _lobby(code: str) -> Lobby:
@@ -103,10 +112,9 @@ def test_tokens_are_stored_and_dropped(backend: StateBackend) -> None:
     assert backend.get_token("tid") is None
 
 
-@pytest.mark.parametrize("name", sorted(BACKENDS))
-def test_away_host_gets_its_notices_replayed(name: str) -> None:
+def test_away_host_gets_its_notices_replayed(backend: StateBackend) -> None:
     """Notices kept for an away host (in the lobby record) are replayed on resume, in order."""
-    h = Harness(backend=BACKENDS[name]())
+    h = Harness(backend=backend)
     host, code, token = open_lobby(h)
     bob, _ = accept(h, host, code, "Bob")
     cy, _ = accept(h, host, code, "Cy")
@@ -137,3 +145,46 @@ def test_records_are_claimed_once_and_kept_by_kind(backend: StateBackend) -> Non
     backend.remove_record("room", "a")  # unknown keys are ignored
     assert backend.get_record("room", "a") is None
     assert backend.record_keys("channel") == ["a"]
+
+
+def test_unsaved_changes_are_lost_on_redis(redis_url: str) -> None:
+    """Redis hands out copies too: a change that is not saved never reaches the store."""
+    backend = RedisBackend(redis_url)
+    backend.add_lobby(_lobby("DDDDDD"))
+    copy = backend.get_lobby(LobbyId("DDDDDD"))
+    assert copy is not None
+    copy.open = False
+    again = backend.get_lobby(LobbyId("DDDDDD"))
+    assert again is not None and again.open is True and again is not copy
+    backend.close()
+
+
+def test_a_save_over_another_nodes_change_is_refused(redis_url: str) -> None:
+    """Two nodes read one lobby; the second save is refused (LobbyConflict), the first one kept."""
+    first, second = RedisBackend(redis_url), RedisBackend(redis_url)
+    first.add_lobby(_lobby("EEEEEE"))
+    mine = first.get_lobby(LobbyId("EEEEEE"))
+    theirs = second.get_lobby(LobbyId("EEEEEE"))
+    assert mine is not None and theirs is not None
+    theirs.name = "theirs"
+    second.save_lobby(theirs)
+    mine.name = "mine"
+    with pytest.raises(LobbyConflict):
+        first.save_lobby(mine)
+    stored = first.get_lobby(LobbyId("EEEEEE"))
+    assert stored is not None and stored.name == "theirs"
+    stored.name = "mine after all"
+    first.save_lobby(stored)  # read again, saved: no conflict
+    again = second.get_lobby(LobbyId("EEEEEE"))
+    assert again is not None and again.name == "mine after all"
+    first.close()
+    second.close()
+
+
+def test_codes_are_claimed_once_across_nodes(redis_url: str) -> None:
+    """Two nodes claiming one code: exactly one gets it."""
+    first, second = RedisBackend(redis_url), RedisBackend(redis_url)
+    assert [first.add_lobby(_lobby("FFFFFF")), second.add_lobby(_lobby("FFFFFF"))] == [True, False]
+    assert second.lobby_count() == 1
+    first.close()
+    second.close()

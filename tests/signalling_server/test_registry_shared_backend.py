@@ -1,5 +1,8 @@
 """Two registries on one shared backend that hands out copies, as two server processes on Redis.
 
+Run on the copying memory backend and on a real Redis (each registry with its
+own client, as two processes have).
+
 Cross-process delivery is not this layer's job: here a tiny router hands each
 effect to the registry that holds its target, as a bus between nodes would.
 What this proves is that no rule assumes it owns every connection or every
@@ -11,9 +14,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from typing import Any
 
-from signalling_server.backend import MemoryBackend
+import pytest
+
+from signalling_server.backend import MemoryBackend, StateBackend
+from signalling_server.backend.redis import RedisBackend
 from signalling_server.clock import ManualClock
 from signalling_server.config import Limits
 from signalling_server.effects import CloseConnection, Effect, Send
@@ -25,12 +32,12 @@ from signalling_server.registry import LobbyRegistry
 class TwoNodes:
     """Two registries, one copying backend, and the inbox of every connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, backends: list[StateBackend]) -> None:
         self.clock = ManualClock()
-        self.backend = MemoryBackend(copies=True)
+        self.backend = backends[0]
         limits = Limits(password_hash_iterations=1)
         self.nodes = [
-            LobbyRegistry(limits=limits, clock=self.clock, backend=self.backend) for _ in range(2)
+            LobbyRegistry(limits=limits, clock=self.clock, backend=backend) for backend in backends
         ]
         self.home: dict[ConnectionId, LobbyRegistry] = {}
         self.inbox: dict[ConnectionId, deque[dict[str, Any]]] = defaultdict(deque)
@@ -62,9 +69,22 @@ class TwoNodes:
         return content
 
 
-def test_a_lobby_flows_across_two_registries() -> None:
+@pytest.fixture(params=["memory-copies", "redis"])
+def lab(request: pytest.FixtureRequest) -> Iterator[TwoNodes]:
+    """Two registries on the copying memory backend, or each with its own client of one Redis."""
+    if request.param == "memory-copies":
+        shared = MemoryBackend(copies=True)
+        yield TwoNodes([shared, shared])
+        return
+    url = request.getfixturevalue("redis_url")
+    backends = [RedisBackend(url), RedisBackend(url)]
+    yield TwoNodes(list(backends))
+    for backend in backends:
+        backend.close()
+
+
+def test_a_lobby_flows_across_two_registries(lab: TwoNodes) -> None:
     """Host on one registry, guests on the other: join, accept, relay, kick, leave, close."""
-    lab = TwoNodes()
     host = lab.connect(0, "127.0.0.1")
     lab.act(host, "start_lobby", display_name="Ann")
     code = lab.expect(host, "lobby_started")["lobby_id"]
@@ -98,9 +118,8 @@ def test_a_lobby_flows_across_two_registries() -> None:
     assert lab.backend.lobby_count() == 0
 
 
-def test_disconnects_and_timers_on_the_other_registry() -> None:
+def test_disconnects_and_timers_on_the_other_registry(lab: TwoNodes) -> None:
     """A guest dropping from its registry and the host's grace expiring there are told to the right people."""
-    lab = TwoNodes()
     host = lab.connect(0, "127.0.0.1")
     lab.act(host, "start_lobby")
     code = lab.expect(host, "lobby_started")["lobby_id"]
@@ -126,9 +145,8 @@ def test_disconnects_and_timers_on_the_other_registry() -> None:
     assert not lab.inbox[back], "told exactly once although both registries ran their timers"
 
 
-def test_shutting_one_registry_down_leaves_the_other_lobbies_alone() -> None:
+def test_shutting_one_registry_down_leaves_the_other_lobbies_alone(lab: TwoNodes) -> None:
     """shutdown() closes the lobbies hosted here only; a lobby hosted on the other registry lives on."""
-    lab = TwoNodes()
     here = lab.connect(0, "127.0.0.1")
     lab.act(here, "start_lobby")
     mine = lab.expect(here, "lobby_started")["lobby_id"]
@@ -145,3 +163,24 @@ def test_shutting_one_registry_down_leaves_the_other_lobbies_alone() -> None:
     lab.route(lab.nodes[0].disconnect(guest))
     assert lab.expect(there, "request_cancelled") == {"connection_id": guest}
     assert [lobby.lobby_id for lobby in lab.backend.lobbies()] == [theirs]
+
+
+def test_a_change_on_a_stale_copy_is_applied_again_on_a_fresh_one(redis_url: str) -> None:
+    """A node acting on a lobby another node changed meanwhile loses neither change, nor repeats itself."""
+    stale, other = RedisBackend(redis_url), RedisBackend(redis_url)
+    stale.enable_cache()  # and no announcements reach it: its copy goes stale
+    lab = TwoNodes([stale, other])
+    host = lab.connect(0, "127.0.0.1")
+    lab.act(host, "start_lobby")
+    code = lab.expect(host, "lobby_started")["lobby_id"]
+    bob = lab.connect(1, "127.0.0.2")
+    lab.act(bob, "join_lobby", lobby_id=code, name="Bob")
+    lab.expect(bob, "join_requested")
+    lab.expect(host, "request_to_join")
+    lab.act(host, "set_lobby_open", open=False)
+    assert lab.expect(host, "lobby_info")["open"] is False
+    assert not lab.inbox[host], "told once, though the action ran twice"
+    stored = other.get_lobby(code)
+    assert stored is not None and stored.open is False and bob in stored.pending
+    stale.close()
+    other.close()

@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the cluster rows instead (python -m tests.benchmarks.relay.cluster --help)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument(
         "--phases",
@@ -101,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     raise_nofile()
+    if args.cluster:
+        from .cluster import main as cluster_main
+
+        quick = ["--quick"] if args.quick else []
+        return cluster_main([*quick, *(["--json", str(args.json)] if args.json else [])])
     if args.serve_bare:
         asyncio.run(bare_relay(args.host, args.port))
         return 0

@@ -1,0 +1,356 @@
+"""One node's place in a cluster: its id, its channel, its heartbeat, delivery to the others.
+
+Each node holds its own sockets. A connection id starts with the id of the
+node that holds it (``<node>.<random>``), so any node knows where an event
+goes without asking: an event for a connection held elsewhere is published
+on that node's Redis channel (one publisher task, in order, so events for one
+connection keep their order). When nobody is subscribed to the channel (the
+node died, or its link to Redis is down) the event's sender hears
+``unknown_connection``, as on one node when the recipient is gone.
+
+Every node writes a heartbeat (its id in a sorted set, scored with the time).
+A node whose heartbeat is older than ``node_timeout`` is dead: the first node
+to take its id out of the set (atomically: only one does) applies the
+departure of every lobby member it held, so hosts see ``guest_left`` and
+guests ``host_disconnected``, and the grace periods start; members come back
+with ``resume`` on any node.
+
+While Redis cannot be reached, the node keeps its sockets, refuses actions
+with ``server_unavailable``, says ``degraded`` on ``/healthz`` and reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
+import redis.exceptions
+
+from ..backend import BackendUnavailable
+from ..backend.redis import RedisBackend
+from ..effects import CloseConnection, Send
+from ..ids import ConnectionId
+from ..node import SignallingNode
+from .timers import RedisTimers
+from .wire import EventTypes, WireError, decode_batch, encode_batch, encode_effect
+
+logger = logging.getLogger(__name__)
+
+#: Close code for the sockets of a node that found itself declared dead (1012: service restart).
+CLOSE_SERVICE_RESTART: Final = 1012
+#: Envelopes published in one pipeline.
+PUBLISH_BATCH: Final = 512
+#: Longest wait between two attempts to reach Redis again.
+MAX_BACKOFF: Final = 1.0
+#: Seconds the link's tasks get to end when it stops.
+STOP_TIMEOUT: Final = 5.0
+#: How often other nodes' due timers are looked for.
+TIMER_POLL: Final = 0.1
+
+_REDIS_ERRORS: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class ClusterStats:
+    """Counters of the cluster link, read by /metrics."""
+
+    forwarded: int = 0
+    received: int = 0
+    undeliverable: int = 0
+    redis_errors: int = 0
+    reconnects: int = 0
+    nodes_reaped: int = 0
+
+
+class ClusterLink:
+    """Joins a :class:`SignallingNode` on a :class:`RedisBackend` to the other nodes."""
+
+    def __init__(
+        self,
+        node: SignallingNode,
+        backend: RedisBackend,
+        *,
+        heartbeat: float,
+        node_timeout: float,
+        node_id: str | None = None,
+    ) -> None:
+        self.node = node
+        self.backend = backend
+        self.node_id = node_id or secrets.token_hex(4)
+        self.heartbeat = heartbeat
+        self.node_timeout = node_timeout
+        self.stats = ClusterStats()
+        self._prefix = backend.prefix
+        self._nodes_key = f"{self._prefix}nodes"
+        self._types = EventTypes()
+        self._own_channel = self.channel(self.node_id)
+        self._changes_channel = backend.changes_channel.encode()
+        # Reconnecting is this link's job (with its own backoff, reported in /healthz).
+        self._client = redis.asyncio.Redis.from_url(
+            backend.url,
+            socket_timeout=heartbeat,
+            socket_connect_timeout=heartbeat,
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
+        )
+        # Subscribed reads wait as long as there is nothing to read.
+        self._subscriber_client = redis.asyncio.Redis.from_url(
+            backend.url,
+            socket_connect_timeout=heartbeat,
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+        )
+        self._outbox: deque[tuple[str, bytes, Send | CloseConnection]] = deque()
+        self._outbox_ready: asyncio.Event | None = None
+        self._drained: asyncio.Event | None = None
+        #: When this node last got (back) in touch with Redis; it reaps no one before
+        #: node_timeout has passed since, so nodes cut off together are not reaped on return.
+        self._healthy_since = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = False
+        self._beating = False
+        self._joined = False
+        self._left = False
+        self._closed = False
+        backend.enable_cache()
+        registry = node.registry
+        registry.new_connection_id = self._new_connection_id
+        registry.shared_timers = RedisTimers(
+            backend.client, f"{self._prefix}timers", poll_interval=TIMER_POLL
+        )
+        node.forwarder = self
+
+    # What the node asks ---------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """Subscribed to this node's channel and heartbeating."""
+        return self._subscribed and self._beating
+
+    def channel(self, node_id: str) -> str:
+        """The channel of the node ``node_id``: events for the connections it holds."""
+        return f"{self._prefix}node:{node_id}"
+
+    def _new_connection_id(self) -> ConnectionId:
+        return ConnectionId(f"{self.node_id}.{secrets.token_urlsafe(12)}")
+
+    def holds_elsewhere(self, connection_id: ConnectionId) -> bool:
+        """Whether another node holds this connection (its id names that node)."""
+        node_id, dot, _ = connection_id.partition(".")
+        return bool(dot) and node_id != self.node_id
+
+    def forward(self, effect: Send | CloseConnection) -> None:
+        """Queue an event or a close for the node that holds its connection."""
+        target = effect.target if isinstance(effect, Send) else effect.connection_id
+        node_id = target.partition(".")[0]
+        self._outbox.append((node_id, encode_effect(effect), effect))
+        if self._outbox_ready is not None and self._drained is not None:
+            self._drained.clear()
+            self._outbox_ready.set()
+
+    # Life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe, write the first heartbeat and start the tasks; raises if Redis is away."""
+        self._outbox_ready = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        try:
+            await self._beat()
+            pubsub = await self._subscribe()
+        except _REDIS_ERRORS as exc:
+            await self._close_clients()
+            raise BackendUnavailable(f"cannot reach Redis at {self.backend.url}: {exc}") from exc
+        self._tasks = [
+            asyncio.create_task(self._run_subscriber(pubsub), name="cluster-subscriber"),
+            asyncio.create_task(self._run_publisher(), name="cluster-publisher"),
+            asyncio.create_task(self._run_heartbeat(), name="cluster-heartbeat"),
+        ]
+        logger.info("node %s joined the cluster on %s", self.node_id, self.backend.url)
+
+    async def stop_as_if_killed(self) -> None:
+        """Stop talking to the cluster without leaving it, as a killed process would.
+
+        For fault injection in tests: the other nodes find the heartbeat stale and
+        apply this node's departures. :meth:`stop` afterwards only disconnects.
+        """
+        self._left = True
+        await self._cancel_tasks()
+        self._subscribed = self._beating = False
+
+    async def stop(self) -> None:
+        """Send what is queued, leave the cluster (nobody reaps a node that left) and disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._drained is not None and self._tasks:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat):
+                    await self._drained.wait()
+        await self._cancel_tasks()
+        if not self._left:
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await self._client.zrem(self._nodes_key, self.node_id)
+        self._subscribed = self._beating = False
+        await self._close_clients()
+        self.backend.close()
+
+    async def _cancel_tasks(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        # Bounded: a client library that held on to a cancellation must not hold a shutdown.
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+        for task in pending:
+            logger.error("node %s: task %s did not stop", self.node_id, task.get_name())
+
+    async def _close_clients(self) -> None:
+        await self._client.aclose()
+        await self._subscriber_client.aclose()
+
+    # Receiving ---------------------------------------------------------------------
+
+    async def _subscribe(self) -> redis.asyncio.client.PubSub:
+        pubsub = self._subscriber_client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._own_channel, self.backend.changes_channel)
+        # Announcements may have been missed while unsubscribed: read everything afresh.
+        self.backend.forget_cached()
+        self._subscribed = True
+        return pubsub
+
+    async def _run_subscriber(self, pubsub: redis.asyncio.client.PubSub) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message["type"] != "message":
+                        continue
+                    if message["channel"] == self._changes_channel:
+                        self.backend.lobby_changed(message["data"])
+                    else:
+                        self._receive(message["data"])
+                    backoff = 0.05
+            except _REDIS_ERRORS as exc:
+                self._lost_redis("subscription", exc)
+            self._subscribed = False
+            self.backend.forget_cached()  # no announcements reach us now
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            while True:
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)
+                try:
+                    pubsub = await self._subscribe()
+                except _REDIS_ERRORS:
+                    continue
+                self.stats.reconnects += 1
+                logger.warning("node %s: subscribed again", self.node_id)
+                break
+
+    def _receive(self, data: bytes) -> None:
+        try:
+            effects = decode_batch(data, self._types)
+        except WireError as exc:
+            logger.error("node %s: dropped a batch: %s", self.node_id, exc)
+            return
+        self.stats.received += len(effects)
+        for effect in effects:
+            self.node.deliver(effect)
+
+    # Sending ------------------------------------------------------------------------
+
+    async def _run_publisher(self) -> None:
+        ready, drained = self._outbox_ready, self._drained
+        assert ready is not None and drained is not None
+        outbox = self._outbox
+        while True:
+            await ready.wait()
+            ready.clear()
+            while outbox:
+                # One message per node, its envelopes in the order they were queued.
+                by_node: dict[str, list[tuple[bytes, Send | CloseConnection]]] = {}
+                for _ in range(min(PUBLISH_BATCH, len(outbox))):
+                    node_id, data, effect = outbox.popleft()
+                    by_node.setdefault(node_id, []).append((data, effect))
+                pipe = self._client.pipeline(transaction=False)
+                for node_id, items in by_node.items():
+                    pipe.publish(self.channel(node_id), encode_batch([data for data, _ in items]))
+                try:
+                    receivers = await pipe.execute()
+                except _REDIS_ERRORS as exc:
+                    self._lost_redis("publishing", exc)
+                    receivers = [0] * len(by_node)
+                for items, count in zip(by_node.values(), receivers, strict=True):
+                    self.stats.forwarded += len(items)
+                    if count:
+                        continue
+                    # Nobody listens on that node's channel: it is gone, or cut off.
+                    for _, effect in items:
+                        if isinstance(effect, Send):
+                            self.stats.undeliverable += 1
+                            self.node.undelivered(effect)
+            drained.set()
+
+    # Heartbeat and dead nodes ----------------------------------------------------------
+
+    async def _beat(self) -> None:
+        added = await self._client.zadd(self._nodes_key, {self.node_id: time.time()})
+        if added and self._joined:
+            # Another node found our heartbeat too old and applied our members'
+            # departures: their places are in their grace periods now, so make our
+            # clients reconnect and resume rather than act on places they lost.
+            logger.warning("node %s was declared dead; closing its connections", self.node_id)
+            self.node.close_all(CLOSE_SERVICE_RESTART, "node restarted; resume")
+        self._joined = True
+        if not self._beating:
+            self._healthy_since = time.time()
+        self._beating = True
+
+    async def _run_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self._beat()
+                await self._reap_dead_nodes()
+            except _REDIS_ERRORS as exc:
+                self._lost_redis("heartbeat", exc)
+            except BackendUnavailable as exc:
+                self._lost_redis("reaping", exc)
+
+    async def _reap_dead_nodes(self) -> None:
+        now = time.time()
+        if now - self._healthy_since < self.node_timeout:
+            return  # others may not have had a chance to beat since Redis came back
+        limit = now - self.node_timeout
+        for raw in await self._client.zrangebyscore(self._nodes_key, "-inf", limit):
+            dead = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if dead == self.node_id or not await self._client.zrem(self._nodes_key, dead):
+                continue  # ourselves (late), or another node took it first
+            self.stats.nodes_reaped += 1
+            logger.warning("node %s: node %s is gone; its members drop", self.node_id, dead)
+            self.node.apply(self.node.registry.reap(_held_by(dead)))
+
+    def _lost_redis(self, what: str, exc: BaseException) -> None:
+        if self._beating or self._subscribed:
+            logger.error("node %s: lost Redis (%s): %s", self.node_id, what, exc)
+        self.stats.redis_errors += 1
+        self._beating = False
+
+
+def _held_by(node_id: str) -> Callable[[ConnectionId], bool]:
+    """Whether a connection id names ``node_id`` as the node that holds it."""
+    mark = f"{node_id}."
+    return lambda connection_id: connection_id.startswith(mark)
+
+
+__all__ = ["CLOSE_SERVICE_RESTART", "ClusterLink", "ClusterStats"]
