@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from signalling_server.backend import MemoryBackend, StateBackend
+from signalling_server.backend.redis import RedisBackend
 from signalling_server.config import Limits, Timeouts
 from signalling_server.lobby import SNAPSHOT_RECORD
 
@@ -21,9 +22,11 @@ from .harness import Client, Harness, accept, join, open_lobby
 TIMEOUTS = Timeouts(guest_grace=30, host_grace=30, migration_retention=600)
 
 
-@pytest.fixture(params=["objects", "copies"])
+@pytest.fixture(params=["objects", "copies", "redis"])
 def backend(request: pytest.FixtureRequest) -> StateBackend:
-    """A state backend; the integrator adds Redis to these params."""
+    """A state backend: memory keeping objects, memory handing out copies, a real Redis."""
+    if request.param == "redis":
+        return RedisBackend(request.getfixturevalue("redis_url"))
     return MemoryBackend(copies=request.param == "copies")
 
 

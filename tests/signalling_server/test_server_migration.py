@@ -16,12 +16,15 @@ from typing import Any
 import pytest
 
 from signalling_server import Limits, Timeouts, serve
+from tests.signalling_server.cluster_lab import open_cluster
 from tests.signalling_server.wsclient import LONG, SHORT, Lab, loopback_config, short_timeouts
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "redis"])
 def server_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Extra ServerConfig fields per state backend; a shared store adds its own param here."""
+    """Extra ServerConfig fields per state backend: none for memory, a real Redis's URL."""
+    if request.param == "redis":
+        return {"redis": request.getfixturevalue("redis_url")}
     return {}
 
 
@@ -119,3 +122,30 @@ async def test_a_lobby_everyone_dropped_out_of_is_resumed_by_the_first_back(
         assert event["event"] == "promoted", event
         assert event["content"]["snapshot"]["data"] == "saved game"
         await back.expect("host_migrated")
+
+
+async def test_on_two_nodes_a_guest_on_the_other_node_takes_over_with_the_snapshot(
+    redis_url: str,
+) -> None:
+    """Host on one node, guests on another: the host's socket dies, and after its grace a guest there hosts, snapshot in hand; a newcomer on the first node joins the new host."""
+    async with open_cluster(redis_url, 2, host_grace=SHORT) as lab:
+        host, started = await lab.host(0, migratable=True)
+        code = started["lobby_id"]
+        ann, _ = await lab.guest(1, host, code, "Ann")
+        bob, _ = await lab.guest(1, host, code, "Bob")
+        await host.act("save_snapshot", seq=7, data={"map": "q3dm17", "score": [5, 4]})
+        await host.expect("snapshot_saved")
+
+        assert lab.nodes[0].abort_connection(host.id)
+        await ann.expect("host_disconnected")
+        promoted = await ann.expect("promoted")
+        await ann.expect("host_migrated")
+        assert promoted["snapshot"]["data"] == {"map": "q3dm17", "score": [5, 4]}
+        assert [guest["name"] for guest in promoted["guests"]] == ["Bob"]
+        await bob.expect("host_disconnected")
+        assert (await bob.expect("host_migrated"))["host_connection_id"] == ann.id
+        carl = await lab.joiner(0, ann, code, "Carl")
+        await ann.act("accept_request", connection_id=carl.id)
+        await carl.expect("request_accepted")
+        await ann.act("send_message", connection_id=carl.id, data="welcome")
+        assert (await carl.expect("received_message"))["data"] == "welcome"
