@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from playwright.async_api import Browser
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
@@ -18,7 +19,7 @@ from lobbyhost_app.net.port_mapping import PortMappingStatus
 from lobbyhost_app.session_values import LinkState
 from tests.browser.harness import CHROMIUM, chromium, guest_page
 from tests.ci import cannot_run
-from tests.lobbyhost_app.gui.helpers import hosting, wait_until
+from tests.lobbyhost_app.gui.helpers import Hosting, hosting, wait_until
 
 from .lab import Lab, Machine
 
@@ -37,6 +38,30 @@ def lab_settings(path: Path, machine: Machine, **changes: object) -> QSettings:
     }
     Settings(store).update(**(values | changes))
     return store
+
+
+async def join_accept_and_connect(h: Hosting, browser: Browser, link: str) -> None:
+    """Bob opens ``link``, the host clicks Accept, and both see a direct (srflx) connection."""
+    async with guest_page(browser, link) as bob:
+        await bob.join("Bob")
+        await bob.expect_status("Waiting for the host")
+        cards = h.view.request_list
+        await wait_until(
+            lambda: any(card.name_label.text() == "Bob" for card in cards.cards),
+            h.controller.requests.rowsInserted,
+        )
+        h.click(cards.cards[0].accept_button)
+        await bob.expect_status("Connected$", within=CONNECT_S)
+        model = h.controller.peers
+        await wait_until(
+            lambda: any(p.stats.state is LinkState.CONNECTED for p in model.peers()),
+            model.rowsInserted,
+            model.dataChanged,
+            within=CONNECT_S,
+        )
+        [peer] = model.peers()
+        assert peer.stats.route == "srflx"
+        bob.assert_clean()
 
 
 async def test_browser_guest_in_another_home_joins_the_window_through_a_public_server(
@@ -58,26 +83,7 @@ async def test_browser_guest_in_another_home_joins_the_window_through_a_public_s
         async with hosting(qtbot, store) as h, chromium(browser_in_guest_home) as browser:
             link = h.view.invite_edit.text()
             assert link == f"http://{cone_lab.cloud.address}:8443/join/{h.code}"
-            async with guest_page(browser, link) as bob:
-                await bob.join("Bob")
-                await bob.expect_status("Waiting for the host")
-                cards = h.view.request_list
-                await wait_until(
-                    lambda: any(card.name_label.text() == "Bob" for card in cards.cards),
-                    h.controller.requests.rowsInserted,
-                )
-                h.click(cards.cards[0].accept_button)
-                await bob.expect_status("Connected$", within=CONNECT_S)
-                model = h.controller.peers
-                await wait_until(
-                    lambda: any(p.stats.state is LinkState.CONNECTED for p in model.peers()),
-                    model.rowsInserted,
-                    model.dataChanged,
-                    within=CONNECT_S,
-                )
-                [peer] = model.peers()
-                assert peer.stats.route == "srflx"
-                bob.assert_clean()
+            await join_accept_and_connect(h, browser, link)
 
 
 async def test_window_shows_the_port_opened_on_the_router(
@@ -153,23 +159,4 @@ async def test_browser_guest_in_another_home_joins_by_the_router_link_the_window
             assert server is not None
             link = h.view.invite_edit.text()
             assert link == f"http://{router.wan_address}:{server.port}/join/{h.code}"
-            async with guest_page(browser, link) as bob:
-                await bob.join("Bob")
-                await bob.expect_status("Waiting for the host")
-                cards = h.view.request_list
-                await wait_until(
-                    lambda: any(card.name_label.text() == "Bob" for card in cards.cards),
-                    h.controller.requests.rowsInserted,
-                )
-                h.click(cards.cards[0].accept_button)
-                await bob.expect_status("Connected$", within=CONNECT_S)
-                model = h.controller.peers
-                await wait_until(
-                    lambda: any(p.stats.state is LinkState.CONNECTED for p in model.peers()),
-                    model.rowsInserted,
-                    model.dataChanged,
-                    within=CONNECT_S,
-                )
-                [peer] = model.peers()
-                assert peer.stats.route == "srflx"
-                bob.assert_clean()
+            await join_accept_and_connect(h, browser, link)
