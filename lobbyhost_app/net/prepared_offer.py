@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 #: A prepared offer older than this is not used: its candidates (and a TURN
 #: allocation, when there is one) may be stale.
 MAX_AGE_S = 60.0
+#: How long closing waits for an offer being made to finish before cancelling it.
+GATHERING_WAIT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,9 @@ class OfferPreparer:
         if task is None:
             return
         if not task.done():
+            # Cancelled mid-gathering, aioice can strand a TURN allocation's socket that
+            # no close reaches: let the offer finish (gathering is bounded), then close it.
+            await asyncio.wait([task], timeout=GATHERING_WAIT_S)
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             prepared = await task
