@@ -95,7 +95,13 @@ def test_a_lab_left_by_a_process_that_died_is_removed_by_the_next_one() -> None:
     dead.wait()  # its pid now names no process
     stale = f"natlab-{dead.pid}-1-host"
     subprocess.run(["ip", "netns", "add", stale], check=True)
-    leftover = subprocess.Popen(["ip", "netns", "exec", stale, "sleep", "600"])
+    leftover = subprocess.Popen(
+        ["ip", "netns", "exec", stale, "sh", "-c", "echo inside; exec sleep 600"],
+        stdout=subprocess.PIPE,
+    )
+    assert leftover.stdout is not None
+    # Only once it runs inside the namespace can a new lab find it there.
+    assert leftover.stdout.readline() == b"inside\n"
     try:
         with Lab():
             assert stale not in lab_namespaces()
@@ -104,4 +110,5 @@ def test_a_lab_left_by_a_process_that_died_is_removed_by_the_next_one() -> None:
         if leftover.poll() is None:
             leftover.kill()
             leftover.wait()
+        leftover.stdout.close()
         subprocess.run(["ip", "netns", "del", stale], capture_output=True, check=False)
