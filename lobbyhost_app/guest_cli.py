@@ -195,8 +195,10 @@ async def run_guest(
                 _print_hosting(request.lobby_id, hosted_ports)
                 if request.snapshot is not None:
                     # Stored on this server as the lobby opened here: the game hears it now.
-                    with contextlib.suppress(LobbyHostError):
+                    try:
                         await service.session.load_snapshot()
+                    except LobbyHostError as exc:
+                        emit("error", message=f"could not read the lobby's snapshot: {exc}")
                 hosted.set()
 
             session.on_host_request = lambda request: moves.append(
