@@ -21,7 +21,10 @@ has a new host, which this guest reconnects to on its own. When this guest is
 the one promoted (``status`` ``promoted``), it hosts the lobby from then on,
 as ``lobbyhost --headless`` does: its events and stdin commands (a line that is
 a JSON object is a command, any other line is chat to every guest), until a
-signal or the lobby's end.
+signal or the lobby's end. It prints ``hosting`` (``lobby_id``, ``forwards``)
+and then shares with every guest the ports it shared as a guest (``--share``)
+and those it keeps for hosting (``--forward``); the snapshot that came with the
+lobby is printed as ``snapshot``, and ``{"snapshot": DATA}`` on stdin saves one.
 """
 
 from __future__ import annotations
@@ -40,13 +43,20 @@ from signalling_server.protocol import KickReason, Promoted
 
 from .cli import parse_listen
 from .errors import LobbyHostError
-from .headless import HeadlessHost
+from .headless import HeadlessHost, emit_guest_forward
 from .invite import AddressError, parse_join_target
 from .jsonlines import emit, stdin_lines
 from .net.bridge import Forward
-from .net.forwards import ForwardSpecError, SharedPort, parse_local_port, parse_shared_port
-from .net.game_ports import GuestGamePorts
+from .net.forwards import (
+    ForwardSpecError,
+    SharedPort,
+    parse_local_port,
+    parse_shared_port,
+    unique_ports,
+)
+from .net.game_ports import GuestGamePorts, HostGamePorts
 from .net.guest import GuestSession
+from .net.host import HostSession
 from .net.hosting import HostingOptions, HostingService
 from .net.ice import IceServer, IceSettings, install_address_allow_list
 from .net.migration import take_over
@@ -134,7 +144,12 @@ async def run_guest(
     *,
     local_ports: Mapping[int, int] | None = None,
     shared: Sequence[SharedPort] = (),
+    forwards: Sequence[SharedPort] = (),
 ) -> int:
+    """Join, print events, send stdin as chat; host on if promoted. The exit code."""
+    # A promoted guest keeps its listen servers reachable (now straight from it) and
+    # adds the ports its game serves only while it hosts.
+    hosted_ports = unique_ports((*shared, *forwards))
     # Signals are taken from the start: a service stopped while joining still leaves cleanly.
     loop = asyncio.get_running_loop()
     leave = asyncio.Event()
@@ -152,14 +167,21 @@ async def run_guest(
         ports = GuestGamePorts(session, local_ports=local_ports, shared=shared)
         ports.add_forward_listener(_forward_opened, _forward_closed)
 
+        def host_with_ports(host: HostSession) -> None:
+            hosting.append(HeadlessHost(host))
+            HostGamePorts(host, hosted_ports).add_forward_listener(emit_guest_forward)
+
         def promoted(event: Promoted) -> None:
-            take_over(session, event, attach=lambda host: hosting.append(HeadlessHost(host)))
+            _print_hosting(event.lobby_id, hosted_ports)
+            take_over(session, event, attach=host_with_ports)
 
         session.on_promoted = promoted
         moves: list[asyncio.Task[None]] = []
         if host_listen is not None:
             listen_host, listen_port = host_listen
-            options = HostingOptions(listen_host=listen_host, listen_port=listen_port, ice=ice)
+            options = HostingOptions(
+                listen_host=listen_host, listen_port=listen_port, ice=ice, forwards=hosted_ports
+            )
 
             async def host_here(request: HostRequest) -> None:
                 try:
@@ -169,6 +191,14 @@ async def run_guest(
                     return
                 services.append(service)
                 hosting.append(HeadlessHost(service.session, embedded_server=True))
+                service.game_ports.add_forward_listener(emit_guest_forward)
+                _print_hosting(request.lobby_id, hosted_ports)
+                if request.snapshot is not None:
+                    # Stored on this server as the lobby opened here: the game hears it now.
+                    try:
+                        await service.session.load_snapshot()
+                    except LobbyHostError as exc:
+                        emit("error", message=f"could not read the lobby's snapshot: {exc}")
                 hosted.set()
 
             session.on_host_request = lambda request: moves.append(
@@ -215,6 +245,10 @@ async def run_guest(
     else:
         await signalling.close()
     return 0 if session.status.phase in _GOOD_ENDINGS else 1
+
+
+def _print_hosting(lobby_id: str, ports: Sequence[SharedPort]) -> None:
+    emit("hosting", lobby_id=lobby_id, forwards=[str(port) for port in ports])
 
 
 async def _host_command(host: HeadlessHost, line: str) -> None:
@@ -267,7 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=shared_port_spec,
         metavar="PORT/PROTO[=LABEL]",
-        help="share a game port of this machine with the host (a listen server; repeatable)",
+        help="share a game port of this machine with the host (a listen server; repeatable); "
+        "if this guest is made the host, it shares the port with every guest",
+    )
+    parser.add_argument(
+        "--forward",
+        action="append",
+        default=[],
+        type=shared_port_spec,
+        metavar="PORT/PROTO[=LABEL]",
+        help="if this guest is made the host (a migratable lobby), share this game port with "
+        "every guest from then on, as lobbyhost --headless --forward does (repeatable)",
     )
     return parser
 
@@ -387,5 +431,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.host_listen,
         local_ports=dict(args.forward_port),
         shared=tuple(args.share),
+        forwards=tuple(args.forward),
     )
     return asyncio.run(guest)

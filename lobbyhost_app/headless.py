@@ -313,7 +313,7 @@ class HeadlessHost:
 MOVED_MAX_GUESTS = 8
 
 
-def _guest_forward_opened(connection_id: str, forward: Forward) -> None:
+def emit_guest_forward(connection_id: str, forward: Forward) -> None:
     """A port a guest shares got a listener here: where this machine's game connects."""
     emit(
         "forward",
@@ -359,7 +359,7 @@ async def run_headless(options: HeadlessOptions) -> int:
         )
         await _announce(hosting, options, opened.lobby_id)
         router.announced(hosting, opened.lobby_id)
-        hosting.game_ports.add_forward_listener(_guest_forward_opened)
+        hosting.game_ports.add_forward_listener(emit_guest_forward)
         commands = None if options.auto_accept else asyncio.create_task(host.run_commands())
         waiters: list[asyncio.Task[Any]] = [
             asyncio.create_task(stop.wait()),

@@ -29,6 +29,7 @@ from ..invite_address import Reach, interface_addresses, router_invite_address
 from ..models.join_requests import JoinRequestsModel
 from ..models.peers import PeerTableModel
 from ..net.errors import ListenError
+from ..net.game_ports import HostGamePorts
 from ..net.guest import GuestSession
 from ..net.host import HostSession
 from ..net.hosting import HANDSHAKE_TIMEOUT_S, HostingOptions, HostingService
@@ -257,6 +258,8 @@ class HostController(ControllerBase):
         def attach(session: HostSession) -> None:
             self._session = session
             session.add_listener(self._on_session_event)
+            # The Host tab's game ports are shared from the start, as when hosting anew.
+            self.game_ports.attach(HostGamePorts(session, self.game_ports.shared))
 
         take_over(guest, promoted, attach=attach, auto_accept=settings.auto_accept)
 
@@ -399,6 +402,7 @@ class HostController(ControllerBase):
             timeouts=self.server_timeouts,
             ice=settings.ice_settings(),
             auto_accept=settings.auto_accept,
+            forwards=self.game_ports.shared,
         )
 
         def attach(hosting: HostingService) -> None:
@@ -413,6 +417,7 @@ class HostController(ControllerBase):
             self._set_state(HostState.IDLE)
             raise
         self._session = hosting.session
+        self.game_ports.attach(hosting.game_ports)
         self._opened_with = (request.name, request.max_guests)
 
     async def _start(self, hosting: HostingService) -> None:

@@ -144,7 +144,14 @@ class HostGamePorts:
 
 
 class GuestGamePorts:
-    """The guest's local listeners for the host's shared ports (and the guest's own shares)."""
+    """The guest's local listeners for the host's shared ports (and the guest's own shares).
+
+    It follows the session's link: when the lobby gets a new host (a migration),
+    the bridge to the old host closes with its link (each listener says
+    ``forward_closed``) and a bridge on the new link opens listeners for the
+    ports the new host shares. A port this guest listened for before reopens on
+    the same local port when it is free, so the address given to the game holds.
+    """
 
     def __init__(
         self,
@@ -159,6 +166,8 @@ class GuestGamePorts:
         self.target_host = target_host
         self._shared = unique_ports(shared)
         self.bridge: PortBridge | None = None
+        #: The local port each host port was last forwarded at, across links (hosts).
+        self._last_local_ports: dict[int, int] = {}
         self._opened: list[Callable[[Forward], None]] = []
         self._closed: list[Callable[[Forward], None]] = []
         session.add_link_listener(self._on_link)
@@ -188,12 +197,14 @@ class GuestGamePorts:
             lobby,
             shared=self._shared,
             target_host=self.target_host,
-            local_ports=self.local_ports,
+            # The user's choice (--forward-port) first, else where the game was told last.
+            local_ports={**self._last_local_ports, **self.local_ports},
         )
         bridge.on_forward = self._forward_opened
         bridge.on_forward_closed = self._forward_closed
 
     def _forward_opened(self, forward: Forward) -> None:
+        self._last_local_ports[forward.shared.port] = forward.local_port
         for listener in list(self._opened):
             listener(forward)
 

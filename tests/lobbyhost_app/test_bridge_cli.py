@@ -27,6 +27,17 @@ def test_forward_options_are_read_as_shared_ports() -> None:
     assert args.forward_target == "127.0.0.1"
 
 
+def test_the_guest_reads_forward_options_as_ports_to_share_once_it_hosts() -> None:
+    """lobbyhost-guest --forward takes the same PORT/PROTO=LABEL as the headless host, repeatable."""
+    args = guest_cli.build_parser().parse_args(
+        [*GUEST_REQUIRED, "--forward", "27960/udp=OpenArena", "--forward", "25565/tcp"]
+    )
+    assert args.forward == [
+        SharedPort(27960, Transport.UDP, "OpenArena"),
+        SharedPort(25565, Transport.TCP),
+    ]
+
+
 @pytest.mark.parametrize(
     ("program", "argv", "words"),
     [
@@ -34,6 +45,7 @@ def test_forward_options_are_read_as_shared_ports() -> None:
         ("lobbyhost", ["--headless", "--forward", "25565/icmp"], "must be tcp or udp"),
         ("lobbyhost-guest", [*GUEST_REQUIRED, "--forward-port", "25565"], "HOSTPORT=LOCALPORT"),
         ("lobbyhost-guest", [*GUEST_REQUIRED, "--share", "99999/udp"], "from 1 to 65535"),
+        ("lobbyhost-guest", [*GUEST_REQUIRED, "--forward", "27960"], "write PORT/tcp or PORT/udp"),
     ],
 )
 def test_a_bad_forward_is_a_usage_error_naming_the_problem(

@@ -8,6 +8,8 @@ from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from lobbyhost_app.controllers.host_controller import HostState
+from lobbyhost_app.net.forwards import Forward, Transport
+from lobbyhost_app.net.game_ports import GuestGamePorts
 from lobbyhost_app.net.hosting import HostingOptions, HostingService
 from lobbyhost_app.net.relocation import host_moved_lobby, move_to_successor
 from lobbyhost_app.net.relocation_messages import HostRequest
@@ -80,7 +82,10 @@ async def test_hand_over_moves_the_window_s_lobby_to_a_guest_s_own_server(
 async def test_a_desktop_guest_takes_a_moved_lobby_on_its_own_server(
     qtbot: QtBot, settings_store: QSettings
 ) -> None:
-    """Asked by an embedded host to take over, the window opens the lobby itself and shows Host."""
+    """Asked by an embedded host to take over, the window opens the lobby itself, shows Host and shares its game ports."""
+    game = await asyncio.start_server(greet, "127.0.0.1", 0)
+    game_port = int(game.sockets[0].getsockname()[1])
+    yan_forwards: Recorder[Forward] = Recorder()
     old = HostingService(OPTIONS)
     events: Recorder[HostEvent] = Recorder()
     old.add_listener(events)
@@ -90,13 +95,16 @@ async def test_a_desktop_guest_takes_a_moved_lobby_on_its_own_server(
     yan = RealGuest(old.server.url)
     try:
         async with running_app(settings_store) as parts:
+            # Zoe's Host tab lists her game's port: shared once the lobby is hers.
+            assert parts.host.game_ports.add_port(game_port, Transport.TCP, "Zoe's game")
             view = show_join_tab(qtbot, parts)
             fill_and_join(qtbot, view, old.server.url, opened.lobby_id, "Zoe")
             zoe = await events.wait_for(lambda e: isinstance(e, JoinRequested) and e.name == "Zoe")
             assert isinstance(zoe, JoinRequested)
             await old.session.accept(zoe.connection_id)
             await wait_phase(parts, GuestPhase.CONNECTED)
-            await yan.join(opened.lobby_id, "Yan")
+            yan_session = await yan.join(opened.lobby_id, "Yan")
+            GuestGamePorts(yan_session).add_forward_listener(yan_forwards)
             yan_request = await events.wait_for(
                 lambda e: isinstance(e, JoinRequested) and e.name == "Yan"
             )
@@ -125,6 +133,16 @@ async def test_a_desktop_guest_takes_a_moved_lobby_on_its_own_server(
                 peers.rowsInserted,
                 peers.dataChanged,
             )
+            forward = await yan_forwards.wait_for(lambda f: f.shared.port == game_port)
+            reader, writer = await asyncio.open_connection(forward.local_host, forward.local_port)
+            assert await reader.read() == b"Zoe's game"
+            writer.close()
             await yan.close()
     finally:
         await old.stop()
+        game.close()
+
+
+async def greet(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"Zoe's game")
+    writer.close()

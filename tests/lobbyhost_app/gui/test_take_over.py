@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from lobbyhost_app.controllers.host_controller import HostState
+from lobbyhost_app.net.forwards import Forward, Transport
+from lobbyhost_app.net.game_ports import GuestGamePorts
 from lobbyhost_app.net.host import HostSession
 from lobbyhost_app.net.signalling import SignallingClient
 from lobbyhost_app.session_values import GuestPhase, HostEvent, JoinRequested, LinkState
@@ -27,7 +31,7 @@ async def accept_named(host: HostSession, events: Recorder[HostEvent], name: str
 async def test_a_promoted_desktop_guest_shows_the_host_view_and_keeps_hosting(
     qtbot: QtBot, settings_store: QSettings
 ) -> None:
-    """When the host is lost, the window that joined first switches to Host: roster, request, snapshot."""
+    """When the host is lost, the window that joined first switches to Host: roster, request, snapshot, game ports."""
     config = ServerConfig(
         host="127.0.0.1",
         port=0,
@@ -42,12 +46,18 @@ async def test_a_promoted_desktop_guest_shows_the_host_view_and_keeps_hosting(
         host.add_listener(events)
         opened = await host.start(name="Ann's lobby", display_name="Ann", migratable=True)
         yan, xia = RealGuest(server.url), RealGuest(server.url)
+        game = await asyncio.start_server(greet, "127.0.0.1", 0)
+        game_port = int(game.sockets[0].getsockname()[1])
+        # Zoe's Host tab lists her game's port: shared once she hosts.
+        assert parts.host.game_ports.add_port(game_port, Transport.TCP, "Zoe's game")
+        yan_forwards: Recorder[Forward] = Recorder()
         try:
             view = show_join_tab(qtbot, parts)
             fill_and_join(qtbot, view, server.url, opened.lobby_id, "Zoe")
             await accept_named(host, events, "Zoe")
             await wait_phase(parts, GuestPhase.CONNECTED)
-            await yan.join(opened.lobby_id, "Yan")
+            yan_session = await yan.join(opened.lobby_id, "Yan")
+            GuestGamePorts(yan_session).add_forward_listener(yan_forwards)
             await accept_named(host, events, "Yan")
             await yan.wait_phase(GuestPhase.CONNECTED)
             await xia.join(opened.lobby_id, "Xia")
@@ -76,6 +86,10 @@ async def test_a_promoted_desktop_guest_shows_the_host_view_and_keeps_hosting(
                 peers.rowsInserted,
                 peers.dataChanged,
             )
+            forward = await yan_forwards.wait_for(lambda f: f.shared.port == game_port)
+            reader, writer = await asyncio.open_connection(forward.local_host, forward.local_port)
+            assert await reader.read() == b"Zoe's game"
+            writer.close()
             cards = host_view.request_list.cards
             assert [card.name_label.text() for card in cards] == ["Xia"]
 
@@ -87,3 +101,9 @@ async def test_a_promoted_desktop_guest_shows_the_host_view_and_keeps_hosting(
             for guest in (xia, yan):
                 await guest.close()
             await host.close(close_lobby=False)
+            game.close()
+
+
+async def greet(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"Zoe's game")
+    writer.close()
