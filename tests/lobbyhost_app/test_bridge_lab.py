@@ -21,45 +21,10 @@ from collections.abc import AsyncIterator
 from tests.timeouts import scaled
 
 from .netns_lab import GUEST_ADDRESS, HOST_ADDRESS, Lab, lab, require_programs
-from .test_headless_and_guest_cli import (
-    ENTRY,
-    ROOT,
-    START_TIMEOUT,
-    JsonLinesProcess,
-)
+from .test_headless_and_guest_cli import ROOT, START_TIMEOUT, JsonLinesProcess, running
 
 RUN_TIMEOUT = scaled(20.0)
 OPENARENA = "/usr/games/openarena-server"
-
-
-@contextlib.asynccontextmanager
-async def cli(
-    label: str, prefix: list[str], module: str, *args: str
-) -> AsyncIterator[JsonLinesProcess]:
-    """``main(args)`` of ``module`` in a child Python run under ``prefix`` (``ip netns exec``)."""
-    with tempfile.TemporaryFile() as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *prefix,
-            sys.executable,
-            "-c",
-            ENTRY.format(module=module),
-            *args,
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-        try:
-            yield JsonLinesProcess(label, process, stderr)
-        finally:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    async with asyncio.timeout(START_TIMEOUT):
-                        await process.communicate()
-                except TimeoutError:
-                    process.kill()
-                    await process.communicate()
 
 
 class ServerProcess:
@@ -139,10 +104,12 @@ async def bridged_lobby(
         "--auto-accept",
         *(arg for spec in forwards for arg in ("--forward", spec)),
     )
-    async with cli("host", made.host(), "lobbyhost_app.cli", *host_args) as host:
+    async with running("host", "lobbyhost_app.cli", *host_args, under=made.host()) as host:
         started = await host.expect("lobby_started", within=START_TIMEOUT)
         guest_args = (started["url"], started["lobby_id"], "--ice-address", GUEST_ADDRESS)
-        async with cli("guest", made.guest(), "lobbyhost_app.guest_cli", *guest_args) as guest:
+        async with running(
+            "guest", "lobbyhost_app.guest_cli", *guest_args, under=made.guest()
+        ) as guest:
             await guest.expect("status", within=START_TIMEOUT, phase="connected")
             yield host, guest
 

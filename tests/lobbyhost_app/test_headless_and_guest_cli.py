@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -96,10 +96,14 @@ class JsonLinesProcess:
 
 
 @contextlib.asynccontextmanager
-async def running(label: str, module: str, *args: str) -> AsyncIterator[JsonLinesProcess]:
-    """Run ``main(args)`` of ``module`` in a child Python; killed when the block ends."""
+async def running(
+    label: str, module: str, *args: str, under: Sequence[str] = ()
+) -> AsyncIterator[JsonLinesProcess]:
+    """Run ``main(args)`` of ``module`` in a child Python (started through ``under``, such as
+    ``ip netns exec NS``); killed when the block ends."""
     with tempfile.TemporaryFile() as stderr:
         process = await asyncio.create_subprocess_exec(
+            *under,
             sys.executable,
             "-c",
             ENTRY.format(module=module),
