@@ -150,6 +150,11 @@ class SignallingNode:
         """Carry out effects the registry returned outside an input (a dead node's departures)."""
         self._apply(effects)
 
+    def apply_waiting_departures(self) -> None:
+        """The state store is back: apply the departures that waited for it, in order."""
+        if self.registry.waiting_departures:
+            self._apply(self.registry.apply_departures())
+
     def close_all(self, code: int, reason: str) -> None:
         """Close every connection this node holds."""
         for attached in list(self._attached.values()):

@@ -279,24 +279,55 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
         return True
 
     def disconnect(self, connection_id: ConnectionId) -> list[Effect]:
-        """The connection's socket is gone; tell whoever must know."""
+        """The connection's socket is gone; tell whoever must know.
+
+        While the state store is out of reach the departure waits, and so does
+        every later one behind it, until :meth:`apply_departures` gets through
+        (a cluster link calls it once every node listens again).
+        """
         conn = self._connections.pop(connection_id, None)
         if conn is None:
             return []
-        rules = self._dialects.get(conn.codec.name)
-
-        def went_away() -> None:
-            role, lobby = self._place(conn)
-            if rules is not None and rules.disconnected(conn):
-                pass
-            elif lobby is not None:
-                self._member_went_away(lobby, role, connection_id)
-
-        out = self._unit(went_away, what="a departure")
         address = self._address(conn.address)
         address.connections -= 1
         self._maybe_forget_address(address)
+        self._departures.append(conn)
+        if len(self._departures) > 1:
+            return []  # behind others that wait for the store: it goes in its turn
+        return self.apply_departures()
+
+    @property
+    def waiting_departures(self) -> int:
+        """Departures the state store has not taken yet (it was out of reach)."""
+        return len(self._departures)
+
+    def apply_departures(self) -> list[Effect]:
+        """Apply the departures that wait, oldest first; stop at the first the store refuses."""
+        out: list[Effect] = []
+        departures = self._departures
+        while departures:
+            conn = departures[0]
+            try:
+                out.extend(self._attempt(functools.partial(self._went_away, conn)))
+            except BackendUnavailable as exc:
+                logger.warning("%d departures wait for the state store: %s", len(departures), exc)
+                break
+            departures.popleft()
         return out
+
+    def forget_departures(self) -> None:
+        """Drop the departures that wait: another node applied them (it reaped this one)."""
+        if self._departures:
+            logger.warning("%d waiting departures were applied elsewhere", len(self._departures))
+        self._departures.clear()
+
+    def _went_away(self, conn: Connection) -> None:
+        rules = self._dialects.get(conn.codec.name)
+        role, lobby = self._place(conn)
+        if rules is not None and rules.disconnected(conn):
+            pass
+        elif lobby is not None:
+            self._member_went_away(lobby, role, conn.connection_id)
 
     def _member_went_away(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> None:
         if role is Role.PENDING:
@@ -328,7 +359,19 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
         return out
 
     def _unit(self, work: Callable[[], None], *, what: str) -> list[Effect]:
-        """Apply ``work`` as one unit of work, again on fresh copies after a conflict."""
+        """Apply ``work`` as one unit of work; the store out of reach: logged, nothing applied."""
+        try:
+            return self._attempt(work)
+        except BackendUnavailable as exc:
+            logger.error("%s is lost: %s", what, exc)
+            return []
+
+    def _attempt(self, work: Callable[[], None]) -> list[Effect]:
+        """Apply ``work`` as one unit of work, again on fresh copies after a conflict.
+
+        Raises :class:`BackendUnavailable` when the store is out of reach or too
+        many nodes change the same lobby.
+        """
         for _ in range(CONFLICT_RETRIES):
             out = self._begin()
             try:
@@ -337,11 +380,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
                 return out
             except LobbyConflict:
                 continue
-            except BackendUnavailable as exc:
-                logger.error("%s is lost: %s", what, exc)
-                return []
-        logger.error("%s is lost: too many nodes changed the same lobby", what)
-        return []
+        raise BackendUnavailable("too many nodes are changing the same lobby")
 
     def next_deadline(self) -> float | None:
         """Monotonic time of the next timer, or ``None``; call :meth:`expire` then."""

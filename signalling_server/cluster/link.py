@@ -310,11 +310,30 @@ class ClusterLink:
             # departures: their places are in their grace periods now, so make our
             # clients reconnect and resume rather than act on places they lost.
             logger.warning("node %s was declared dead; closing its connections", self.node_id)
+            # The node that reaped us applied every departure that waited here too.
+            self.node.registry.forget_departures()
             self.node.close_all(CLOSE_SERVICE_RESTART, "node restarted; resume")
         self._joined = True
+        if self.node.registry.waiting_departures and await self._all_nodes_listen():
+            # Sockets that closed while Redis was away: their departures apply now, in
+            # order, once the nodes that must hear of them listen again.
+            self.node.apply_waiting_departures()
         if not self._beating:
             self._healthy_since = time.time()
         self._beating = True
+
+    async def _all_nodes_listen(self) -> bool:
+        """Whether every node with a heartbeat (this one too) is subscribed to its channel."""
+        if not self._subscribed:
+            return False
+        nodes = [
+            raw.decode() if isinstance(raw, bytes) else str(raw)
+            for raw in await self._client.zrange(self._nodes_key, 0, -1)
+        ]
+        if not nodes:
+            return False
+        counts = await self._client.pubsub_numsub(*(self.channel(node) for node in nodes))
+        return all(count > 0 for _, count in counts)
 
     async def _run_heartbeat(self) -> None:
         while True:

@@ -17,7 +17,7 @@ import enum
 import heapq
 import itertools
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -135,6 +135,8 @@ class RegistryBase:
         self.shared_timers: SharedTimers | None = None
         #: Makes connection ids; a cluster node's carry its node id, for routing.
         self.new_connection_id: Callable[[], ConnectionId] = new_connection_id
+        #: Connections gone while the store was out of reach, whose departures wait (in order).
+        self._departures: deque[Connection] = deque()
         self._out: list[Effect] = []
         self._tx = UnitOfWork(self.backend)
         self._handlers = self._make_handlers()

@@ -1,7 +1,9 @@
 """A real ``redis-server`` for the tests: started on a free loopback port, stopped after.
 
 It keeps nothing on disk (``--save '' --appendonly no``) and can be killed and
-started again on the same port, as a Redis restart looks to the nodes.
+started again on the same port, as a Redis restart looks to the nodes; or
+shut down saving its data (:meth:`RedisServer.stop_keeping_data`), so that it
+comes back with it, as a Redis with persistence does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+import redis
 
 from tests.ci import cannot_run
 from tests.timeouts import scaled
@@ -103,6 +107,21 @@ class RedisServer:
             self._reader.join(scaled(10))  # it reads to the end of the pipe, then ends
         if process.stdout is not None:
             process.stdout.close()
+
+    def stop_keeping_data(self) -> None:
+        """Shut it down saving its data (``SHUTDOWN SAVE``); :meth:`start` loads it again."""
+        process = self._process
+        if process is None:
+            return
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.shutdown(save=True)
+        except redis.exceptions.ConnectionError:
+            pass  # the server closes the connection as it goes
+        finally:
+            client.close()
+        process.wait(scaled(10))
+        self.stop()
 
     def close(self) -> None:
         try:
