@@ -3,14 +3,21 @@
 The registry opens a :class:`UnitOfWork` for every input (an action, a
 disconnect, a timer). Rules read lobbies and tokens through it; each lobby is
 loaded at most once per unit, so every rule of the action sees the same copy,
-and :meth:`UnitOfWork.commit` writes every lobby it loaded, once, after the
-action has done all its changes. An action refused with a protocol error is
-never committed: with a backend that hands out copies, it changes nothing.
+and :meth:`UnitOfWork.commit` hands everything the action wrote (lobbies,
+claimed codes, tokens, records) to the backend at once, after the action has
+done all its changes: the backend stores all of it or none. Claims (a new
+lobby's code, a new record's key) are checked when made and again at the
+commit, which is refused if another node took the code meanwhile. An action
+refused with a protocol error is never committed: with a backend that hands
+out copies, it changes nothing. Process-local bookkeeping that must follow
+only a stored change (budgets, counters) waits in :meth:`UnitOfWork.after_commit`.
 """
 
 from __future__ import annotations
 
-from .backend import StateBackend, TokenGrant
+from collections.abc import Callable
+
+from .backend import Changes, StateBackend, TokenGrant
 from .ids import LobbyId
 from .lobby import Lobby
 
@@ -19,7 +26,10 @@ class UnitOfWork:
     """The lobbies and tokens one action reads and writes."""
 
     __slots__ = (
+        "_added",
+        "_after",
         "_backend",
+        "_claimed",
         "_dropped_tokens",
         "_lobbies",
         "_new_tokens",
@@ -39,6 +49,11 @@ class UnitOfWork:
         self._records: dict[tuple[str, str], bytes | None] | None = None
         #: Records this unit stores (bytes) or removes (``None``) at commit.
         self._written: dict[tuple[str, str], bytes | None] | None = None
+        #: New lobbies and records, stored at commit if their codes and keys are still free.
+        self._added: list[LobbyId] | None = None
+        self._claimed: dict[tuple[str, str], bytes] | None = None
+        #: Process-local changes to make once the commit stored everything.
+        self._after: list[Callable[[], None]] | None = None
 
     def lobby(self, lobby_id: LobbyId) -> Lobby | None:
         """The lobby with this code as this unit sees it, or ``None``."""
@@ -49,10 +64,14 @@ class UnitOfWork:
         return lobby
 
     def claim(self, lobby: Lobby) -> bool:
-        """Store a new lobby now (claiming its code atomically); ``False`` if the code is taken."""
-        if not self._backend.add_lobby(lobby):
+        """Take a new lobby's code; ``False`` if it is taken. Stored at commit, if still free."""
+        lobby_id = lobby.lobby_id
+        if self.lobby(lobby_id) is not None or (self._removed and lobby_id in self._removed):
             return False
-        self._lobbies[lobby.lobby_id] = lobby
+        self._lobbies[lobby_id] = lobby
+        if self._added is None:
+            self._added = []
+        self._added.append(lobby_id)
         return True
 
     def remove(self, lobby_id: LobbyId) -> None:
@@ -91,12 +110,14 @@ class UnitOfWork:
         return data
 
     def claim_record(self, kind: str, key: str, data: bytes) -> bool:
-        """Store a new record now (atomically); ``False`` if it exists."""
-        if not self._backend.add_record(kind, key, data):
+        """Take a new record's key; ``False`` if it exists. Stored at commit, if still free."""
+        if self.record(kind, key) is not None:
             return False
-        if self._records is None:
-            self._records = {}
+        assert self._records is not None  # made by record()
         self._records[kind, key] = data
+        if self._claimed is None:
+            self._claimed = {}
+        self._claimed[kind, key] = data
         return True
 
     def put_record(self, kind: str, key: str, data: bytes) -> None:
@@ -114,24 +135,53 @@ class UnitOfWork:
             self._written = {}
         self._records[kind, key] = self._written[kind, key] = data
 
+    def after_commit(self, change: Callable[[], None]) -> None:
+        """Make a process-local change once this unit is stored (never if it is not)."""
+        if self._after is None:
+            self._after = []
+        self._after.append(change)
+
     def commit(self) -> None:
-        """Write everything this unit changed, once."""
-        backend = self._backend
-        for lobby in self._lobbies.values():
-            if lobby is not None:
-                backend.save_lobby(lobby)
-        if self._removed is not None:
-            for lobby_id in self._removed:
-                backend.remove_lobby(lobby_id)
-        if self._new_tokens is not None:
-            for token_id, grant in self._new_tokens.items():
-                backend.put_token(token_id, grant)
-        if self._dropped_tokens is not None:
-            for token_id in self._dropped_tokens:
-                backend.drop_token(token_id)
-        if self._written is not None:
-            for (kind, key), data in self._written.items():
-                if data is None:
-                    backend.remove_record(kind, key)
-                else:
-                    backend.put_record(kind, key, data)
+        """Write everything this unit changed, at once; then the process-local changes."""
+        lobbies = self._lobbies
+        added = self._added
+        saved = [
+            lobby
+            for lobby in lobbies.values()
+            if lobby is not None and (added is None or lobby.lobby_id not in added)
+        ]
+        if (
+            added is None
+            and self._removed is None
+            and self._new_tokens is None
+            and self._dropped_tokens is None
+            and self._claimed is None
+            and self._written is None
+        ):
+            self._backend.commit(Changes(saved=saved))  # most inputs: a relay, a ping
+        else:
+            claimed = self._claimed or {}
+            written = self._written or {}
+            self._backend.commit(
+                Changes(
+                    saved=saved,
+                    added=[
+                        lobby
+                        for lobby_id in added or ()
+                        if (lobby := lobbies.get(lobby_id)) is not None
+                    ],
+                    removed=[
+                        lobby_id
+                        for lobby_id in self._removed or ()
+                        if added is None or lobby_id not in added
+                    ],
+                    tokens=list((self._new_tokens or {}).items()),
+                    dropped_tokens=list(self._dropped_tokens or ()),
+                    # Claims are stored first: a record claimed, then written, keeps the write.
+                    claimed_records=[(kind, key, data) for (kind, key), data in claimed.items()],
+                    records=[(kind, key, data) for (kind, key), data in written.items()],
+                )
+            )
+        if self._after is not None:
+            for change in self._after:
+                change()

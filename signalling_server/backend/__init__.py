@@ -1,6 +1,13 @@
 """Where lobbies live: the :class:`StateBackend` seam and its implementations."""
 
-from .base import BackendUnavailable, LobbyConflict, StateBackend, TokenGrant
+from .base import BackendUnavailable, Changes, LobbyConflict, StateBackend, TokenGrant
 from .memory import MemoryBackend
 
-__all__ = ["BackendUnavailable", "LobbyConflict", "MemoryBackend", "StateBackend", "TokenGrant"]
+__all__ = [
+    "BackendUnavailable",
+    "Changes",
+    "LobbyConflict",
+    "MemoryBackend",
+    "StateBackend",
+    "TokenGrant",
+]

@@ -5,19 +5,20 @@ and asks the backend for everything that several server processes would have
 to share: which lobby codes are taken, the lobby records, and resume tokens.
 
 A backend may hand out copies (a networked store must): a lobby read with
-:meth:`StateBackend.get_lobby` and changed is stored only by
-:meth:`~StateBackend.save_lobby`. The registry reads and writes through a
-:class:`~signalling_server.unit_of_work.UnitOfWork`, which saves each lobby an
-action touched once, after the action. Every method is synchronous and cheap,
-so the core stays sans-I/O. A shared store may raise :class:`BackendUnavailable`
-from any method (the registry refuses that input whole) and
-:class:`LobbyConflict` from ``save_lobby`` (the registry applies the input
-again on fresh copies).
+:meth:`StateBackend.get_lobby` and changed is stored only when saved. The
+registry reads and writes through a
+:class:`~signalling_server.unit_of_work.UnitOfWork`, which hands everything an
+input wrote to :meth:`StateBackend.commit` once, after the input: all of it is
+stored, or none (the single-step methods are for tools and tests). Every
+method is synchronous and cheap, so the core stays sans-I/O. A shared store
+may raise :class:`BackendUnavailable` from any method (the registry refuses
+that input whole) and :class:`LobbyConflict` from ``commit`` (the registry
+applies the input again on fresh copies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,8 +43,43 @@ class TokenGrant:
     role: Role
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Everything one unit of work writes: a backend commits it all or nothing.
+
+    A commit is refused whole (:class:`LobbyConflict`, nothing written) when an
+    added lobby's code or a claimed record's key is taken by then, or a saved
+    lobby changed or went since it was read.
+    """
+
+    #: Lobbies read in the unit (possibly changed): written if they changed.
+    saved: Sequence[Lobby] = ()
+    #: New lobbies, whose codes must still be free.
+    added: Sequence[Lobby] = ()
+    removed: Sequence[LobbyId] = ()
+    tokens: Sequence[tuple[str, TokenGrant]] = ()
+    dropped_tokens: Sequence[str] = ()
+    #: New records ``(kind, key, data)``, whose keys must still be free.
+    claimed_records: Sequence[tuple[str, str, bytes]] = ()
+    #: Records stored ``(kind, key, data)`` or removed ``(kind, key, None)``.
+    records: Sequence[tuple[str, str, bytes | None]] = ()
+
+
+def nodes_of(lobby: Lobby) -> list[str]:
+    """The cluster nodes that hold the lobby's live members (a connection id names its node)."""
+    return sorted({cid.partition(".")[0] for cid in lobby.live_members() if "." in cid})
+
+
 class StateBackend(Protocol):
     """Shared lobby state. The contract tests in ``tests/signalling_server`` pin it down."""
+
+    def commit(self, changes: Changes) -> None:
+        """Write ``changes`` at once, or nothing (:class:`LobbyConflict`: apply the input again)."""
+        ...
+
+    def lobbies_held_by(self, node_id: str) -> list[LobbyId]:
+        """The lobbies with a live member whose connection id names ``node_id``."""
+        ...
 
     def add_lobby(self, lobby: Lobby) -> bool:
         """Store a new lobby; ``False`` (and nothing stored) if its code is taken."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ..ids import LobbyId
 from ..lobby import Lobby
-from .base import TokenGrant
+from .base import Changes, LobbyConflict, TokenGrant, nodes_of
 from .records import decode_lobby, encode_lobby
 
 
@@ -25,6 +25,39 @@ class MemoryBackend:
         self._records: dict[LobbyId, bytes] = {}
         self._tokens: dict[str, TokenGrant] = {}
         self._dialect_records: dict[tuple[str, str], bytes] = {}
+
+    def commit(self, changes: Changes) -> None:
+        # Checks first: a refused commit writes nothing. One process applies one unit
+        # at a time, so a lobby read in a unit cannot change before its commit.
+        for lobby in changes.added:
+            if lobby.lobby_id in self._lobbies or lobby.lobby_id in self._records:
+                raise LobbyConflict(f"lobby code {lobby.lobby_id} is taken")
+        for kind, key, _ in changes.claimed_records:
+            if (kind, key) in self._dialect_records:
+                raise LobbyConflict(f"record {kind}/{key} is taken")
+        # Then through the single-step methods, which subclasses may watch.
+        for lobby in changes.added:
+            self.add_lobby(lobby)
+        for lobby in changes.saved:
+            self.save_lobby(lobby)
+        for lobby_id in changes.removed:
+            self.remove_lobby(lobby_id)
+        for token_id, grant in changes.tokens:
+            self.put_token(token_id, grant)
+        for token_id in changes.dropped_tokens:
+            self.drop_token(token_id)
+        for kind, key, data in changes.claimed_records:
+            self.add_record(kind, key, data)
+        for kind, key, written in changes.records:
+            if written is None:
+                self.remove_record(kind, key)
+            else:
+                self.put_record(kind, key, written)
+
+    def lobbies_held_by(self, node_id: str) -> list[LobbyId]:
+        # One process is one node: no node of its own dies while it lives, so only
+        # tools and the contract tests ask, and a scan keeps every write free.
+        return [lobby.lobby_id for lobby in self.lobbies() if node_id in nodes_of(lobby)]
 
     def add_lobby(self, lobby: Lobby) -> bool:
         if lobby.lobby_id in self._lobbies or lobby.lobby_id in self._records:

@@ -6,12 +6,15 @@ on a local socket per read, a few tens of microseconds. What must not block a
 node (pub/sub delivery, heartbeats, reconnecting) lives in
 :mod:`signalling_server.cluster` on redis-py's asyncio client.
 
-Copy semantics, with a version check: every lobby is a hash ``{v, d}`` (a
-version and the msgpack record). :meth:`RedisBackend.get_lobby` remembers the
-version it read; :meth:`~RedisBackend.save_lobby` writes only if the record is
-still at that version (a Lua compare-and-set) and raises :class:`LobbyConflict`
-if another node changed it meanwhile, so the registry applies the input again
-on fresh state. A save of an unchanged record costs no round trip (relays read
+Copy semantics, with a version check: every lobby is a hash ``{v, d, n}`` (a
+version, the msgpack record and the nodes holding its live members).
+:meth:`RedisBackend.get_lobby` remembers the version it read;
+:meth:`~RedisBackend.commit` writes everything one input changed (lobbies, new
+codes, tokens, records, the per-node lobby index) in one Lua script, which
+checks every version and claim before writing anything, so it stores all or
+nothing, and raises :class:`LobbyConflict` if another node changed a lobby or
+took a code meanwhile, so the registry applies the input again on fresh state.
+A commit whose reply is lost and that redis-py sends again is applied once. A save of an unchanged record costs no round trip (relays read
 their lobby and change nothing). Codes are claimed atomically; removed lobbies
 stay removed. Every failure to reach Redis is raised as
 :class:`BackendUnavailable`.
@@ -29,6 +32,7 @@ and applied again on a fresh one.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
@@ -40,7 +44,7 @@ import redis.retry
 
 from ..ids import LobbyId
 from ..lobby import Lobby, Role
-from .base import BackendUnavailable, LobbyConflict, TokenGrant
+from .base import BackendUnavailable, Changes, LobbyConflict, TokenGrant, nodes_of
 from .records import decode_lobby, encode_lobby
 
 T = TypeVar("T")
@@ -69,8 +73,98 @@ redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' ' .. saved)
 return 1
 """
 
+# One unit of work's writes, all or nothing: every check first, then every write
+# (a Lua script runs alone, but what it wrote before an error would stay, so
+# nothing after the checks can fail on keys this backend owns).
+# A commit whose reply was lost is sent again (redis-py retries once on a dropped
+# connection): its marker key makes the second run a no-op that says "committed".
+# KEYS: [1] the lobby index, [2] the changes channel, [3] this commit's marker,
+# then one key per item, in order.
+# ARGV: [1] the node index key prefix, [2..8] how many items of each kind, then theirs:
+#   added lobbies:   key; id, record, nodes     saved lobbies:   key; id, version, record, nodes
+#   removed lobbies: key; id                    tokens put:      key; data
+#   tokens dropped:  key                        records claimed: hash; field, data
+#   records written: hash; field, '1' and data to store or '0' and '' to remove
+# Returns {1, ''}, or {-1, id} (a code or record taken, a lobby changed) or
+# {-2, id} (a saved lobby is gone), and then nothing is written.
+_COMMIT: Final = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ''} end
+local n = {}
+for i = 1, 7 do n[i] = tonumber(ARGV[i + 1]) end
+local k, a = 4, 9
+for _ = 1, n[1] do
+  if redis.call('EXISTS', KEYS[k]) == 1 then return {-1, ARGV[a]} end
+  k = k + 1; a = a + 3
+end
+for _ = 1, n[2] do
+  local version = redis.call('HGET', KEYS[k], 'v')
+  if not version then return {-2, ARGV[a]} end
+  if version ~= ARGV[a + 1] then return {-1, ARGV[a]} end
+  k = k + 1; a = a + 4
+end
+local ck, ca = k + n[3] + n[4] + n[5], a + n[3] + n[4]
+for _ = 1, n[6] do
+  if redis.call('HEXISTS', KEYS[ck], ARGV[ca]) == 1 then return {-1, ARGV[ca]} end
+  ck = ck + 1; ca = ca + 2
+end
+redis.call('SET', KEYS[3], 1, 'EX', 60)
+local prefix = ARGV[1]
+local function index(id, before, after)
+  if before then
+    for node in string.gmatch(before, '%S+') do redis.call('SREM', prefix .. node, id) end
+  end
+  for node in string.gmatch(after, '%S+') do redis.call('SADD', prefix .. node, id) end
+end
+k, a = 4, 9
+for _ = 1, n[1] do
+  redis.call('HSET', KEYS[k], 'v', 1, 'd', ARGV[a + 1], 'n', ARGV[a + 2])
+  redis.call('SADD', KEYS[1], ARGV[a])
+  index(ARGV[a], false, ARGV[a + 2])
+  k = k + 1; a = a + 3
+end
+for _ = 1, n[2] do
+  local saved = tonumber(ARGV[a + 1]) + 1
+  local before = redis.call('HGET', KEYS[k], 'n')
+  redis.call('HSET', KEYS[k], 'v', saved, 'd', ARGV[a + 2], 'n', ARGV[a + 3])
+  index(ARGV[a], before, ARGV[a + 3])
+  redis.call('PUBLISH', KEYS[2], ARGV[a] .. ' ' .. saved)
+  k = k + 1; a = a + 4
+end
+for _ = 1, n[3] do
+  local before = redis.call('HGET', KEYS[k], 'n')
+  redis.call('DEL', KEYS[k])
+  redis.call('SREM', KEYS[1], ARGV[a])
+  index(ARGV[a], before, '')
+  redis.call('PUBLISH', KEYS[2], ARGV[a] .. ' 0')
+  k = k + 1; a = a + 1
+end
+for _ = 1, n[4] do
+  redis.call('SET', KEYS[k], ARGV[a])
+  k = k + 1; a = a + 1
+end
+for _ = 1, n[5] do
+  redis.call('DEL', KEYS[k])
+  k = k + 1
+end
+for _ = 1, n[6] do
+  redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
+  k = k + 1; a = a + 2
+end
+for _ = 1, n[7] do
+  if ARGV[a + 1] == '1' then
+    redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 2])
+  else
+    redis.call('HDEL', KEYS[k], ARGV[a])
+  end
+  k = k + 1; a = a + 3
+end
+return {1, ''}
+"""
+
 #: The version announced for a removed lobby: every cached copy goes.
 REMOVED: Final = 0
+_COMMITTED: Final = 1
+_CHANGED: Final = -1
 
 
 class _Grant(msgspec.Struct, array_like=True):
@@ -85,11 +179,22 @@ _grant_decoder: Final = msgspec.msgpack.Decoder(_Grant)
 class RedisBackend:
     """Shared state in one Redis database, with copy semantics and version checks."""
 
-    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout: float = 1.0,
+        connection_class: type[redis.Connection] | None = None,
+    ) -> None:
+        # connection_class: how to reach Redis when the URL's scheme does not say (tests
+        # inject a connection that breaks).
         self.url = url
         self.prefix = prefix
+        options = {} if connection_class is None else {"connection_class": connection_class}
         self._redis: redis.Redis = redis.Redis.from_url(
             url,
+            **options,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             # Once more at once (a pooled connection may be stale after a Redis
@@ -101,6 +206,9 @@ class RedisBackend:
         self.changes_channel = f"{prefix}lobby-changes"
         #: Records read or written here, while nobody announced a change: (version, record).
         self._cache: dict[LobbyId, tuple[bytes, bytes]] | None = None
+        #: Sets of lobby ids by node (``<prefix><node id>``): lobbies with a live member there.
+        self._node_index = f"{prefix}node-lobbies:"
+        self._commit = self._redis.register_script(_COMMIT)
         self._add_lobby = self._redis.register_script(_ADD_LOBBY)
         self._save_lobby = self._redis.register_script(_SAVE_LOBBY)
         #: What each lobby read last looked like: (version, record). One unit of
@@ -145,6 +253,101 @@ class RedisBackend:
             return call()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except redis.exceptions.ResponseError as exc:
+            # Out of memory, a read-only replica after a failover, a failing disk: the
+            # command was refused whole, and the input that needed it is too.
+            raise BackendUnavailable(f"Redis at {self.url} refused: {exc}") from exc
+
+    # Commits ---------------------------------------------------------------------
+
+    def commit(self, changes: Changes) -> None:
+        refused = self._commit_changes(changes)
+        if refused is not None:
+            code, subject = refused
+            what = "changed on another node" if code == _CHANGED else "is gone"
+            raise LobbyConflict(f"{subject} {what}")
+
+    def _commit_changes(self, changes: Changes) -> tuple[int, str] | None:
+        """Write ``changes`` in one script; ``(code, id)`` if refused (nothing written)."""
+        read = self._read
+        saved: list[tuple[LobbyId, bytes, bytes]] = []
+        for lobby in changes.saved:
+            before = read.get(lobby.lobby_id)
+            if before is None:
+                continue  # never read here, or read as gone: a removed lobby stays removed
+            record = encode_lobby(lobby)
+            if record != before[1]:  # unchanged (a relay): no round trip
+                saved.append((lobby.lobby_id, before[0], record))
+        if not (
+            saved
+            or changes.added
+            or changes.removed
+            or changes.tokens
+            or changes.dropped_tokens
+            or changes.claimed_records
+            or changes.records
+        ):
+            return None
+        marker = f"{self.prefix}commit:{secrets.token_hex(8)}"
+        keys: list[str] = [self._index, self.changes_channel, marker]
+        items: list[bytes | str] = []
+        added = [(lobby, encode_lobby(lobby)) for lobby in changes.added]
+        for lobby, record in added:
+            keys.append(self._lobby_key(lobby.lobby_id))
+            items += [lobby.lobby_id, record, " ".join(nodes_of(lobby))]
+        by_id = {lobby.lobby_id: lobby for lobby in changes.saved}
+        for lobby_id, version, record in saved:
+            keys.append(self._lobby_key(lobby_id))
+            items += [lobby_id, version, record, " ".join(nodes_of(by_id[lobby_id]))]
+        for lobby_id in changes.removed:
+            keys.append(self._lobby_key(lobby_id))
+            items.append(lobby_id)
+        for token_id, grant in changes.tokens:
+            keys.append(self._token_key(token_id))
+            items.append(_grant_encoder.encode(_Grant(grant.lobby_id, grant.role.value)))
+        keys += [self._token_key(token_id) for token_id in changes.dropped_tokens]
+        for kind, key, data in changes.claimed_records:
+            keys.append(self._records_key(kind))
+            items += [key, data]
+        for kind, key, written in changes.records:
+            keys.append(self._records_key(kind))
+            items += [key, "0", ""] if written is None else [key, "1", written]
+        counts = [
+            len(added),
+            len(saved),
+            len(changes.removed),
+            len(changes.tokens),
+            len(changes.dropped_tokens),
+            len(changes.claimed_records),
+            len(changes.records),
+        ]
+        args = [self._node_index, *counts, *items]
+        code, subject = self._call(lambda: self._commit(keys=keys, args=args))
+        cache = self._cache
+        if code == _COMMITTED:
+            for lobby, record in added:
+                read[lobby.lobby_id] = (b"1", record)
+                if cache is not None:
+                    cache[lobby.lobby_id] = (b"1", record)
+            for lobby_id, version, record in saved:
+                now = read[lobby_id] = (str(int(version) + 1).encode(), record)
+                if cache is not None:
+                    cache[lobby_id] = now
+            for lobby_id in changes.removed:
+                read.pop(lobby_id, None)
+                if cache is not None:
+                    cache.pop(lobby_id, None)
+            return None
+        # Refused: forget what was read of the lobbies involved, the retry reads afresh.
+        for lobby_id, _, _ in saved:
+            read.pop(lobby_id, None)
+            if cache is not None:
+                cache.pop(lobby_id, None)
+        return int(code), _bytes(subject).decode()
+
+    def lobbies_held_by(self, node_id: str) -> list[LobbyId]:
+        members = self._call(lambda: self._redis.smembers(self._node_index + node_id))
+        return sorted(LobbyId(_bytes(member).decode()) for member in members)
 
     # Lobbies ---------------------------------------------------------------------
 

@@ -367,7 +367,8 @@ class CamusRules:
             key = tx.record(SIGNING_KIND, SIGNING_RECORD)
             if key is None:
                 fresh = secrets.token_bytes(32)
-                if tx.claim_record(SIGNING_KIND, SIGNING_RECORD, fresh):
+                # Claimed at once, not with the unit: the key is kept past this input.
+                if self.registry.backend.add_record(SIGNING_KIND, SIGNING_RECORD, fresh):
                     key = fresh
                 else:  # another process claimed it first
                     key = self.registry.backend.get_record(SIGNING_KIND, SIGNING_RECORD)
