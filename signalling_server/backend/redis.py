@@ -14,9 +14,10 @@ codes, tokens, records, the per-node lobby index) in one Lua script, which
 checks every version and claim before writing anything, so it stores all or
 nothing, and raises :class:`LobbyConflict` if another node changed a lobby or
 took a code meanwhile, so the registry applies the input again on fresh state.
-A commit whose reply is lost and that redis-py sends again is applied once. A save of an unchanged record costs no round trip (relays read
-their lobby and change nothing). Codes are claimed atomically; removed lobbies
-stay removed. Every failure to reach Redis is raised as
+A commit whose reply is lost and that redis-py sends again is applied once.
+A lobby whose record did not change costs no round trip (relays read their
+lobby and change nothing). Removed lobbies stay removed. Every failure to
+reach Redis, and every command it refuses, is raised as
 :class:`BackendUnavailable`.
 
 With :meth:`RedisBackend.enable_cache` (a cluster node does it, and subscribes
