@@ -185,6 +185,7 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
     def handle(self, connection_id: ConnectionId, frame: str | bytes) -> list[Effect]:
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
         conn = self._connections[connection_id]
+        self._new_input()
         out = self._begin()
         if conn.closing:
             return out  # closed for flooding: its frames cost nothing more

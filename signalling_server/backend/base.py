@@ -48,8 +48,8 @@ class Changes:
     """Everything one unit of work writes: a backend commits it all or nothing.
 
     A commit is refused whole (:class:`LobbyConflict`, nothing written) when an
-    added lobby's code or a claimed record's key is taken by then, or a saved
-    lobby changed or went since it was read.
+    added lobby's code or a claimed record's key is taken by then, or a saved or
+    removed lobby changed or went since it was read.
     """
 
     #: Lobbies read in the unit (possibly changed): written if they changed.

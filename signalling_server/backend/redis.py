@@ -83,7 +83,7 @@ return 1
 # then one key per item, in order.
 # ARGV: [1] the node index key prefix, [2..8] how many items of each kind, then theirs:
 #   added lobbies:   key; id, record, nodes     saved lobbies:   key; id, version, record, nodes
-#   removed lobbies: key; id                    tokens put:      key; data
+#   removed lobbies: key; id, version or ''     tokens put:      key; data
 #   tokens dropped:  key                        records claimed: hash; field, data
 #   records written: hash; field, '1' and data to store or '0' and '' to remove
 # Returns {1, ''}, or {-1, id} (a code or record taken, a lobby changed) or
@@ -103,7 +103,15 @@ for _ = 1, n[2] do
   if version ~= ARGV[a + 1] then return {-1, ARGV[a]} end
   k = k + 1; a = a + 4
 end
-local ck, ca = k + n[3] + n[4] + n[5], a + n[3] + n[4]
+for _ = 1, n[3] do
+  if ARGV[a + 1] ~= '' then
+    local version = redis.call('HGET', KEYS[k], 'v')
+    if not version then return {-2, ARGV[a]} end
+    if version ~= ARGV[a + 1] then return {-1, ARGV[a]} end
+  end
+  k = k + 1; a = a + 2
+end
+local ck, ca = k + n[4] + n[5], a + n[4]
 for _ = 1, n[6] do
   if redis.call('HEXISTS', KEYS[ck], ARGV[ca]) == 1 then return {-1, ARGV[ca]} end
   ck = ck + 1; ca = ca + 2
@@ -137,7 +145,7 @@ for _ = 1, n[3] do
   redis.call('SREM', KEYS[1], ARGV[a])
   index(ARGV[a], before, '')
   redis.call('PUBLISH', KEYS[2], ARGV[a] .. ' 0')
-  k = k + 1; a = a + 1
+  k = k + 1; a = a + 2
 end
 for _ = 1, n[4] do
   redis.call('SET', KEYS[k], ARGV[a])
@@ -302,7 +310,10 @@ class RedisBackend:
             items += [lobby_id, version, record, " ".join(nodes_of(by_id[lobby_id]))]
         for lobby_id in changes.removed:
             keys.append(self._lobby_key(lobby_id))
-            items.append(lobby_id)
+            # Removing a lobby read here is checked too: a close on a stale copy would
+            # leave out whoever joined meanwhile on another node.
+            removed_read = read.get(lobby_id)
+            items += [lobby_id, b"" if removed_read is None else removed_read[0]]
         for token_id, grant in changes.tokens:
             keys.append(self._token_key(token_id))
             items.append(_grant_encoder.encode(_Grant(grant.lobby_id, grant.role.value)))
@@ -340,7 +351,7 @@ class RedisBackend:
                     cache.pop(lobby_id, None)
             return None
         # Refused: forget what was read of the lobbies involved, the retry reads afresh.
-        for lobby_id, _, _ in saved:
+        for lobby_id in [*(lobby_id for lobby_id, _, _ in saved), *changes.removed]:
             read.pop(lobby_id, None)
             if cache is not None:
                 cache.pop(lobby_id, None)

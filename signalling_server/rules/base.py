@@ -14,6 +14,7 @@ frames at the edge.
 from __future__ import annotations
 
 import enum
+import functools
 import heapq
 import itertools
 import logging
@@ -135,6 +136,9 @@ class RegistryBase:
         self.shared_timers: SharedTimers | None = None
         #: Makes connection ids; a cluster node's carry its node id, for routing.
         self.new_connection_id: Callable[[], ConnectionId] = new_connection_id
+        #: Budgets the input being applied has spent (and whether it could), by name: an
+        #: input applied again after a conflict spends nothing more.
+        self._charges: dict[str, bool] = {}
         #: Connections gone while the store was out of reach, whose departures wait (in order).
         self._departures: deque[Connection] = deque()
         self._out: list[Effect] = []
@@ -150,6 +154,37 @@ class RegistryBase:
         self._out = []
         self._tx = UnitOfWork(self.backend)
         return self._out
+
+    def _new_input(self) -> None:
+        """A new input (not the same one applied again): its budgets are still to spend."""
+        if self._charges:
+            self._charges.clear()
+
+    def _take_join_attempt(self, conn: Connection) -> bool:
+        """Spend one of the address's join attempts, once per input however often it is applied."""
+        charged = self._charges.get("join")
+        if charged is None:
+            now = self.clock.monotonic()
+            charged = self._charges["join"] = self._address(conn.address).joins.take(now)
+        return charged
+
+    def lobby_opened(self, address: str, lobby_id: LobbyId | None = None) -> None:
+        """After the commit: a lobby started here counts against its host's address.
+
+        With ``lobby_id`` it is this process's to close with ``server_shutdown``.
+        """
+        self._address(address).open_lobbies += 1
+        if lobby_id is not None:
+            self._hosted.add(lobby_id)
+        self.stats.lobbies_started += 1
+
+    def _lobby_ended(self, address: str, lobby_id: LobbyId) -> None:
+        """After the commit: a closed lobby no longer counts against its host's address."""
+        self._hosted.discard(lobby_id)
+        usage = self._addresses.get(budget_key(address))
+        if usage is not None and usage.open_lobbies > 0:
+            usage.open_lobbies -= 1
+            self._maybe_forget_address(usage)
 
     def _schedule(self, when: float, kind: TimerKind | str, key: str, sub: str) -> None:
         shared = self.shared_timers
@@ -378,11 +413,9 @@ class RegistryBase:
         for snapshot in lobby.snapshots:
             self._tx.remove_record(SNAPSHOT_RECORD, snapshot_key(lobby.lobby_id, snapshot.seq))
         self._tx.remove(lobby.lobby_id)
-        self._hosted.discard(lobby.lobby_id)
-        address = self._addresses.get(budget_key(lobby.host_address))
-        if address is not None and address.open_lobbies > 0:
-            address.open_lobbies -= 1
-            self._maybe_forget_address(address)
+        self._tx.after_commit(
+            functools.partial(self._lobby_ended, lobby.host_address, lobby.lobby_id)
+        )
 
 
 def _fold_resume(backlog: list[ev.HostNotice], notice: ev.GuestResumed) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..address_keys import budget_key
 from ..backend import TokenGrant
 from ..ids import ConnectionId, new_token, normalise_lobby_code
@@ -23,7 +25,7 @@ class JoinRules(RegistryBase):
 
     def _join_lobby(self, conn: Connection, action: a.JoinLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._address(conn.address).joins.take(self.clock.monotonic()):
+        if not self._take_join_attempt(conn):
             raise ProtocolError(
                 E.RATE_LIMITED,
                 f"at most {self.limits.joins_per_address_per_minute} join attempts a minute",
@@ -66,6 +68,12 @@ class JoinRules(RegistryBase):
         self._to_host(lobby, ev.RequestToJoin(conn.connection_id, name))
         self._send(conn.connection_id, ev.JoinRequested(lobby.lobby_id, lobby.name), ref)
 
+    def _join_accepted(self, requested_at: float) -> None:
+        """After the commit: count the join, and how long it waited."""
+        self.stats.joins_accepted += 1
+        if self._on_join_accepted is not None:
+            self._on_join_accepted(self.clock.monotonic() - requested_at)
+
     def _cancel_join(self, conn: Connection, action: a.CancelJoin, ref: str | None) -> None:
         role, lobby = self._place(conn)
         if role is not Role.PENDING or lobby is None:
@@ -103,9 +111,7 @@ class JoinRules(RegistryBase):
         )
         lobby.guests[request.connection_id] = member
         self._tx.put_token(token_id, TokenGrant(lobby.lobby_id, Role.GUEST))
-        self.stats.joins_accepted += 1
-        if self._on_join_accepted is not None:
-            self._on_join_accepted(self.clock.monotonic() - request.requested_at)
+        self._tx.after_commit(functools.partial(self._join_accepted, request.requested_at))
         host = lobby.host
         self._send(
             request.connection_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..backend import TokenGrant
 from ..ids import ConnectionId, LobbyId, new_lobby_code, new_token, normalise_lobby_code
 from ..lobby import Connection, Lobby, Member, PasswordHash, Role
@@ -64,10 +66,8 @@ class LobbyRules(RegistryBase):
                 pass
         self._tx.put_token(token_id, TokenGrant(lobby.lobby_id, Role.HOST))
         kept = [self._keep_seat(lobby, name, peer_id) for name, peer_id in seats] or None
-        address.open_lobbies += 1
-        self._hosted.add(lobby.lobby_id)
+        self._tx.after_commit(functools.partial(self.lobby_opened, conn.address, lobby.lobby_id))
         conn.lobby_id = lobby.lobby_id
-        self.stats.lobbies_started += 1
         started = ev.LobbyStarted(
             lobby_id=lobby.lobby_id,
             connection_id=conn.connection_id,

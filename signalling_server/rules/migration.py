@@ -246,15 +246,20 @@ class MigrationRules(ReconnectRules):
 
     def _move_lobby_count(self, lobby: Lobby, address: str, successor: ConnectionId) -> None:
         """The lobby counts against its new host's address now (on the process holding it)."""
-        before = self._addresses.get(budget_key(lobby.host_address))
-        if lobby.lobby_id in self._hosted and before is not None and before.open_lobbies > 0:
-            before.open_lobbies -= 1
-            self._maybe_forget_address(before)
-        self._hosted.discard(lobby.lobby_id)
+        previous = lobby.host_address
         lobby.host_address = address
-        if successor in self._connections:
-            self._address(address).open_lobbies += 1
-            self._hosted.add(lobby.lobby_id)
+
+        def moved() -> None:
+            before = self._addresses.get(budget_key(previous))
+            if lobby.lobby_id in self._hosted and before is not None and before.open_lobbies > 0:
+                before.open_lobbies -= 1
+                self._maybe_forget_address(before)
+            self._hosted.discard(lobby.lobby_id)
+            if successor in self._connections:
+                self._address(address).open_lobbies += 1
+                self._hosted.add(lobby.lobby_id)
+
+        self._tx.after_commit(moved)
 
     def _latest_snapshot(self, lobby: Lobby) -> ev.SnapshotInfo | None:
         return self._snapshot_info(lobby, lobby.snapshots[-1]) if lobby.snapshots else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..effects import CLOSE_RESUMED_ELSEWHERE, CloseConnection
 from ..ids import ConnectionId, secrets_match, split_token
 from ..lobby import Connection, Lobby, Role
@@ -19,7 +21,7 @@ class ReconnectRules(RegistryBase):
 
     def _resume(self, conn: Connection, action: a.Resume, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._address(conn.address).joins.take(self.clock.monotonic()):
+        if not self._take_join_attempt(conn):
             raise ProtocolError(E.RATE_LIMITED, "too many join or resume attempts; wait a minute")
         parts = split_token(action.token)
         grant = self._tx.get_token(parts[0]) if parts else None
@@ -44,7 +46,7 @@ class ReconnectRules(RegistryBase):
         member.address = conn.address
         conn.lobby_id = lobby.lobby_id
         if grant.role is Role.HOST:
-            self._hosted.add(lobby.lobby_id)
+            self._tx.after_commit(functools.partial(self._hosted.add, lobby.lobby_id))
             self._send(
                 conn.connection_id,
                 ev.Resumed(MemberRole.HOST, lobby.lobby_id, conn.connection_id, member.peer_id),

@@ -137,10 +137,8 @@ class BellhopRules:
             while not registry.tx.claim(lobby := self._new_lobby(new_bellhop_id(), conn)):
                 pass
         self._leave(conn, role, current)
-        usage.open_lobbies += 1
-        registry._hosted.add(lobby.lobby_id)
+        registry.tx.after_commit(lambda: registry.lobby_opened(conn.address, lobby.lobby_id))
         conn.lobby_id = lobby.lobby_id
-        registry.stats.lobbies_started += 1
         registry.send(conn.connection_id, LobbyStarted(lobby.name))
 
     def _new_lobby(self, requested: str, conn: Connection) -> Lobby:

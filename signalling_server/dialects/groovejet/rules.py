@@ -179,8 +179,7 @@ class GroovejetRules:
             logger.error("no free groovejet room code in %d tries", CODE_TRIES)
             self._refuse(conn, session, ErrorCode.LOBBY_EXISTS, "no free room code; try again")
             return
-        usage.open_lobbies += 1
-        registry.stats.lobbies_started += 1
+        registry.tx.after_commit(lambda: registry.lobby_opened(conn.address))
         conn.lobby_id = lobby.lobby_id
         session.state = SessionState.IN_ROOM
         registry.send(conn.connection_id, CreatedRoom(code), ref)
