@@ -339,21 +339,23 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
         elif role is Role.HOST:
             self._host_went_away(lobby)
 
-    def reap(self, is_lost: Callable[[ConnectionId], bool]) -> list[Effect]:
+    def reap(self, node_id: str) -> list[Effect]:
         """Apply the departure of every lobby member whose socket was on a node that died.
 
-        ``is_lost`` says which connection ids that node held; each lobby is one
-        unit of work, as if each of those connections had dropped.
+        Only the lobbies the backend lists as having a live member on ``node_id``
+        (a connection id names its node) are read; each is one unit of work, as if
+        each of those connections had dropped.
         """
+        mark = f"{node_id}."
         out: list[Effect] = []
-        for lobby_id in [lobby.lobby_id for lobby in self.backend.lobbies()]:
+        for lobby_id in self.backend.lobbies_held_by(node_id):
 
             def went_away(lobby_id: LobbyId = lobby_id) -> None:
                 lobby = self._tx.lobby(lobby_id)
                 if lobby is None:
                     return
                 for connection_id in lobby.live_members():
-                    if is_lost(connection_id):
+                    if connection_id.startswith(mark):
                         self._member_went_away(lobby, lobby.role_of(connection_id), connection_id)
 
             out.extend(self._unit(went_away, what="a lost node's departures"))

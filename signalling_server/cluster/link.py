@@ -27,7 +27,6 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -357,19 +356,13 @@ class ClusterLink:
                 continue  # ourselves (late), or another node took it first
             self.stats.nodes_reaped += 1
             logger.warning("node %s: node %s is gone; its members drop", self.node_id, dead)
-            self.node.apply(self.node.registry.reap(_held_by(dead)))
+            self.node.apply(self.node.registry.reap(dead))
 
     def _lost_redis(self, what: str, exc: BaseException) -> None:
         if self._beating or self._subscribed:
             logger.error("node %s: lost Redis (%s): %s", self.node_id, what, exc)
         self.stats.redis_errors += 1
         self._beating = False
-
-
-def _held_by(node_id: str) -> Callable[[ConnectionId], bool]:
-    """Whether a connection id names ``node_id`` as the node that holds it."""
-    mark = f"{node_id}."
-    return lambda connection_id: connection_id.startswith(mark)
 
 
 __all__ = ["CLOSE_SERVICE_RESTART", "ClusterLink", "ClusterStats"]

@@ -31,6 +31,7 @@ from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member, Role
 from signalling_server.protocol import encode_event
 from signalling_server.registry import LobbyRegistry
+from tests.signalling_server.redis_faults import Outage, breaking_connection
 
 BACKENDS: dict[str, Callable[[], StateBackend]] = {
     "memory": MemoryBackend,
@@ -118,44 +119,6 @@ def test_a_commit_over_a_lobby_changed_elsewhere_writes_nothing(redis_url: str) 
     assert stored is not None and stored.name == "theirs"
     first.close()
     second.close()
-
-
-class Outage:
-    """When the connection to Redis breaks: after ``allowed`` commands, or one reply lost."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-        #: Commands that get through; every later one fails (Redis went away). ``None``: all.
-        self.allowed: int | None = None
-        #: The next command of this name has its reply lost, though Redis runs it.
-        self.reply_lost: bytes | None = None
-        self._losing = False
-
-
-def breaking_connection(outage: Outage) -> type[redis.Connection]:
-    """A redis-py connection that breaks as ``outage`` says."""
-
-    class BreakingConnection(redis.Connection):
-        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-            if outage.allowed is not None and outage.sent >= outage.allowed:
-                self.disconnect()  # type: ignore[no-untyped-call]
-                raise redis.exceptions.ConnectionError("Redis went away (injected)")
-            outage.sent += 1
-            chunks = command if isinstance(command, list) else [command]
-            if outage.reply_lost is not None and any(outage.reply_lost in c for c in chunks):
-                outage.reply_lost = None
-                outage._losing = True
-            super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
-
-        def read_response(self, *args: Any, **kwargs: Any) -> Any:
-            response = super().read_response(*args, **kwargs)
-            if outage._losing:
-                outage._losing = False
-                self.disconnect()  # type: ignore[no-untyped-call]
-                raise redis.exceptions.ConnectionError("reply lost (injected)")
-            return response
-
-    return BreakingConnection
 
 
 class Node:
