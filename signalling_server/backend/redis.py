@@ -53,27 +53,6 @@ T = TypeVar("T")
 #: Every key this backend writes starts with this (several clusters may share one Redis).
 DEFAULT_PREFIX: Final = "lobbyhost:"
 
-# KEYS[1] lobby hash, KEYS[2] index set; ARGV[1] record, ARGV[2] lobby id.
-_ADD_LOBBY: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', 1, 'd', ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-return 1
-"""
-
-# KEYS[1] lobby hash, KEYS[2] the changes channel; ARGV[1] the version read,
-# ARGV[2] the new record, ARGV[3] the lobby id.
-# 1: saved; 0: the lobby is gone (stays gone); -1: another writer came first.
-_SAVE_LOBBY: Final = """
-local version = redis.call('HGET', KEYS[1], 'v')
-if not version then return 0 end
-if version ~= ARGV[1] then return -1 end
-local saved = tonumber(version) + 1
-redis.call('HSET', KEYS[1], 'v', saved, 'd', ARGV[2])
-redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' ' .. saved)
-return 1
-"""
-
 # One unit of work's writes, all or nothing: every check first, then every write
 # (a Lua script runs alone, but what it wrote before an error would stay, so
 # nothing after the checks can fail on keys this backend owns).
@@ -218,8 +197,6 @@ class RedisBackend:
         #: Sets of lobby ids by node (``<prefix><node id>``): lobbies with a live member there.
         self._node_index = f"{prefix}node-lobbies:"
         self._commit = self._redis.register_script(_COMMIT)
-        self._add_lobby = self._redis.register_script(_ADD_LOBBY)
-        self._save_lobby = self._redis.register_script(_SAVE_LOBBY)
         #: What each lobby read last looked like: (version, record). One unit of
         #: work runs at a time per node, so the last read is the one being saved.
         self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
@@ -364,14 +341,11 @@ class RedisBackend:
     # Lobbies ---------------------------------------------------------------------
 
     def add_lobby(self, lobby: Lobby) -> bool:
-        record = encode_lobby(lobby)
-        keys = [self._lobby_key(lobby.lobby_id), self._index]
-        added = self._call(lambda: self._add_lobby(keys=keys, args=[record, lobby.lobby_id]))
-        if added:
-            self._read[lobby.lobby_id] = (b"1", record)
-            if self._cache is not None:
-                self._cache[lobby.lobby_id] = (b"1", record)
-        return bool(added)
+        try:
+            self.commit(Changes(added=[lobby]))
+        except LobbyConflict:
+            return False
+        return True
 
     def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
         cache = self._cache
@@ -391,36 +365,14 @@ class RedisBackend:
         return decode_lobby(read[1])
 
     def save_lobby(self, lobby: Lobby) -> None:
-        read = self._read.get(lobby.lobby_id)
-        if read is None:
-            return  # never read here, or read as gone: a removed lobby stays removed
-        version, before = read
-        record = encode_lobby(lobby)
-        if record == before:
-            return
-        lobby_id = lobby.lobby_id
-        keys = [self._lobby_key(lobby_id), self.changes_channel]
-        saved = self._call(lambda: self._save_lobby(keys=keys, args=[version, record, lobby_id]))
-        if saved == 1:
-            read = self._read[lobby_id] = (str(int(version) + 1).encode(), record)
-            if self._cache is not None:
-                self._cache[lobby_id] = read
-            return
-        del self._read[lobby_id]
-        if self._cache is not None:
-            self._cache.pop(lobby_id, None)
-        if saved == -1:
-            raise LobbyConflict(f"lobby {lobby_id} changed on another node")
+        refused = self._commit_changes(Changes(saved=[lobby]))
+        if refused is not None and refused[0] == _CHANGED:
+            raise LobbyConflict(f"lobby {lobby.lobby_id} changed on another node")
+        # Gone meanwhile: a removed lobby stays removed.
 
     def remove_lobby(self, lobby_id: LobbyId) -> None:
-        self._read.pop(lobby_id, None)
-        if self._cache is not None:
-            self._cache.pop(lobby_id, None)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(self._lobby_key(lobby_id))
-        pipe.srem(self._index, lobby_id)
-        pipe.publish(self.changes_channel, f"{lobby_id} {REMOVED}")
-        self._call(pipe.execute)
+        self._read.pop(lobby_id, None)  # unchecked: whatever it became, it goes
+        self.commit(Changes(removed=[lobby_id]))
 
     def lobby_count(self) -> int:
         return int(self._call(lambda: self._redis.scard(self._index)))
