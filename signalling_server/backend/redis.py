@@ -47,112 +47,15 @@ from ..ids import LobbyId
 from ..lobby import Lobby, Role
 from .base import BackendUnavailable, Changes, LobbyConflict, TokenGrant, nodes_of
 from .records import decode_lobby, encode_lobby
+from .redis_commit import CHANGED, COMMIT_SCRIPT, COMMITTED
 
 T = TypeVar("T")
 
 #: Every key this backend writes starts with this (several clusters may share one Redis).
 DEFAULT_PREFIX: Final = "lobbyhost:"
 
-# One unit of work's writes, all or nothing: every check first, then every write
-# (a Lua script runs alone, but what it wrote before an error would stay, so
-# nothing after the checks can fail on keys this backend owns).
-# A commit whose reply was lost is sent again (redis-py retries once on a dropped
-# connection): its marker key makes the second run a no-op that says "committed".
-# KEYS: [1] the lobby index, [2] the changes channel, [3] this commit's marker,
-# then one key per item, in order.
-# ARGV: [1] the node index key prefix, [2..8] how many items of each kind, then theirs:
-#   added lobbies:   key; id, record, nodes     saved lobbies:   key; id, version, record, nodes
-#   removed lobbies: key; id, version or ''     tokens put:      key; data
-#   tokens dropped:  key                        records claimed: hash; field, data
-#   records written: hash; field, '1' and data to store or '0' and '' to remove
-# Returns {1, ''}, or {-1, id} (a code or record taken, a lobby changed) or
-# {-2, id} (a saved lobby is gone), and then nothing is written.
-_COMMIT: Final = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ''} end
-local n = {}
-for i = 1, 7 do n[i] = tonumber(ARGV[i + 1]) end
-local k, a = 4, 9
-for _ = 1, n[1] do
-  if redis.call('EXISTS', KEYS[k]) == 1 then return {-1, ARGV[a]} end
-  k = k + 1; a = a + 3
-end
-for _ = 1, n[2] do
-  local version = redis.call('HGET', KEYS[k], 'v')
-  if not version then return {-2, ARGV[a]} end
-  if version ~= ARGV[a + 1] then return {-1, ARGV[a]} end
-  k = k + 1; a = a + 4
-end
-for _ = 1, n[3] do
-  if ARGV[a + 1] ~= '' then
-    local version = redis.call('HGET', KEYS[k], 'v')
-    if not version then return {-2, ARGV[a]} end
-    if version ~= ARGV[a + 1] then return {-1, ARGV[a]} end
-  end
-  k = k + 1; a = a + 2
-end
-local ck, ca = k + n[4] + n[5], a + n[4]
-for _ = 1, n[6] do
-  if redis.call('HEXISTS', KEYS[ck], ARGV[ca]) == 1 then return {-1, ARGV[ca]} end
-  ck = ck + 1; ca = ca + 2
-end
-redis.call('SET', KEYS[3], 1, 'EX', 60)
-local prefix = ARGV[1]
-local function index(id, before, after)
-  if before then
-    for node in string.gmatch(before, '%S+') do redis.call('SREM', prefix .. node, id) end
-  end
-  for node in string.gmatch(after, '%S+') do redis.call('SADD', prefix .. node, id) end
-end
-k, a = 4, 9
-for _ = 1, n[1] do
-  redis.call('HSET', KEYS[k], 'v', 1, 'd', ARGV[a + 1], 'n', ARGV[a + 2])
-  redis.call('SADD', KEYS[1], ARGV[a])
-  index(ARGV[a], false, ARGV[a + 2])
-  k = k + 1; a = a + 3
-end
-for _ = 1, n[2] do
-  local saved = tonumber(ARGV[a + 1]) + 1
-  local before = redis.call('HGET', KEYS[k], 'n')
-  redis.call('HSET', KEYS[k], 'v', saved, 'd', ARGV[a + 2], 'n', ARGV[a + 3])
-  index(ARGV[a], before, ARGV[a + 3])
-  redis.call('PUBLISH', KEYS[2], ARGV[a] .. ' ' .. saved)
-  k = k + 1; a = a + 4
-end
-for _ = 1, n[3] do
-  local before = redis.call('HGET', KEYS[k], 'n')
-  redis.call('DEL', KEYS[k])
-  redis.call('SREM', KEYS[1], ARGV[a])
-  index(ARGV[a], before, '')
-  redis.call('PUBLISH', KEYS[2], ARGV[a] .. ' 0')
-  k = k + 1; a = a + 2
-end
-for _ = 1, n[4] do
-  redis.call('SET', KEYS[k], ARGV[a])
-  k = k + 1; a = a + 1
-end
-for _ = 1, n[5] do
-  redis.call('DEL', KEYS[k])
-  k = k + 1
-end
-for _ = 1, n[6] do
-  redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 1])
-  k = k + 1; a = a + 2
-end
-for _ = 1, n[7] do
-  if ARGV[a + 1] == '1' then
-    redis.call('HSET', KEYS[k], ARGV[a], ARGV[a + 2])
-  else
-    redis.call('HDEL', KEYS[k], ARGV[a])
-  end
-  k = k + 1; a = a + 3
-end
-return {1, ''}
-"""
-
 #: The version announced for a removed lobby: every cached copy goes.
 REMOVED: Final = 0
-_COMMITTED: Final = 1
-_CHANGED: Final = -1
 
 
 class _Grant(msgspec.Struct, array_like=True):
@@ -196,7 +99,7 @@ class RedisBackend:
         self._cache: dict[LobbyId, tuple[bytes, bytes]] | None = None
         #: Sets of lobby ids by node (``<prefix><node id>``): lobbies with a live member there.
         self._node_index = f"{prefix}node-lobbies:"
-        self._commit = self._redis.register_script(_COMMIT)
+        self._commit = self._redis.register_script(COMMIT_SCRIPT)
         #: What each lobby read last looked like: (version, record). One unit of
         #: work runs at a time per node, so the last read is the one being saved.
         self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
@@ -250,7 +153,7 @@ class RedisBackend:
         refused = self._commit_changes(changes)
         if refused is not None:
             code, subject = refused
-            what = "changed on another node" if code == _CHANGED else "is gone"
+            what = "changed on another node" if code == CHANGED else "is gone"
             raise LobbyConflict(f"{subject} {what}")
 
     def _commit_changes(self, changes: Changes) -> tuple[int, str] | None:
@@ -313,7 +216,7 @@ class RedisBackend:
         args = [self._node_index, *counts, *items]
         code, subject = self._call(lambda: self._commit(keys=keys, args=args))
         cache = self._cache
-        if code == _COMMITTED:
+        if code == COMMITTED:
             for lobby, record in added:
                 read[lobby.lobby_id] = (b"1", record)
                 if cache is not None:
@@ -366,7 +269,7 @@ class RedisBackend:
 
     def save_lobby(self, lobby: Lobby) -> None:
         refused = self._commit_changes(Changes(saved=[lobby]))
-        if refused is not None and refused[0] == _CHANGED:
+        if refused is not None and refused[0] == CHANGED:
             raise LobbyConflict(f"lobby {lobby.lobby_id} changed on another node")
         # Gone meanwhile: a removed lobby stays removed.
 
