@@ -170,8 +170,7 @@ class Flow:
             client = await open_raw(url, address, self.compression is not None, path)
             peer = Peer(client)
             deliver = self._deliver_peerjs if self.dialect == "peerjs" else self._deliver
-            client.receiver = functools.partial(deliver, peer)
-            client.on_failure = self._link_failed
+            client.attach(functools.partial(deliver, peer), self._link_failed)
             return peer
         peer = Peer(WebsocketsLink(await open_client(url, address, self.compression, path)))
         self._start(self._read_peerjs(peer) if self.dialect == "peerjs" else self._read(peer))

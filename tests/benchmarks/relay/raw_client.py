@@ -15,6 +15,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from typing import cast
 
 from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
@@ -53,20 +54,15 @@ class LinkClosed(BenchmarkError):
     """A send on a connection that is closed or closing."""
 
 
-def _ignore(payload: bytes, now: int) -> None:
-    pass
-
-
-def _no_failure_handler(exc: BaseException) -> None:
-    pass
-
-
 class RawClient(asyncio.Protocol):
     """One websocket client connection, frames written straight to its transport."""
 
     def __init__(self, protocol: ClientProtocol) -> None:
-        self.receiver: Receiver = _ignore
-        self.on_failure: FailureHandler = _no_failure_handler
+        # Until attach(): a server may speak first, right behind its 101 (PeerJS's OPEN).
+        self._held: list[tuple[bytes, int]] = []
+        self._held_failures: list[BaseException] = []
+        self.receiver: Receiver = self._hold
+        self.on_failure: FailureHandler = self._held_failures.append
         self.failure: BaseException | None = None
         self._handshake: ClientProtocol | None = protocol
         # Kept after the handshake only when an extension was negotiated.
@@ -83,8 +79,8 @@ class RawClient(asyncio.Protocol):
     # asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         assert self._handshake is not None
         self._handshake.send_request(self._handshake.connect())
         self._flush(self._handshake)
@@ -111,6 +107,19 @@ class RawClient(asyncio.Protocol):
             )
         if not self.closed.done():
             self.closed.set_result(None)
+
+    def attach(self, receiver: Receiver, on_failure: FailureHandler) -> None:
+        """Hand every text message and failure to these from now on (held ones first)."""
+        self.receiver, self.on_failure = receiver, on_failure
+        held, self._held = self._held, []
+        for payload, now in held:
+            receiver(payload, now)
+        failures, self._held_failures = self._held_failures, []
+        for exc in failures:
+            on_failure(exc)
+
+    def _hold(self, payload: bytes, now: int) -> None:
+        self._held.append((payload, now))
 
     # Sending -------------------------------------------------------------------------
 
