@@ -175,6 +175,9 @@ class RawClient(asyncio.Protocol):
                 raise FrameError(f"no end of the response head in {len(head)} bytes")
             self._head = head
             return b""
+        status = head[: head.find(b"\r\n")]
+        if not status.startswith(b"HTTP/1.1 101 "):
+            raise FrameError(f"opening handshake refused: {status.decode('latin-1')}")
         end += 4
         self._head = b""
         self._handshake = None
@@ -183,7 +186,7 @@ class RawClient(asyncio.Protocol):
         if protocol.handshake_exc is not None:
             raise FrameError(f"opening handshake failed: {protocol.handshake_exc}")
         if protocol.state is not State.OPEN or not any(isinstance(e, Response) for e in events):
-            raise FrameError(f"no 101 response (state {protocol.state.name})")
+            raise FrameError(f"opening handshake unfinished (state {protocol.state.name})")
         if protocol.extensions:
             self._protocol = protocol
         self.opened.set_result(None)
