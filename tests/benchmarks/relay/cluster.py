@@ -197,7 +197,7 @@ class Setup:
         else:
             url = self.servers[0].url
             args = [
-                {"key": self.key, "url": url, "guest_counts": counts}
+                {"key": self.key, "url": url, "guest_counts": counts, "dialect": "lobbyhost"}
                 for counts in plan.guest_counts
             ]
             replies = workers.call("setup", args, 240)
@@ -388,7 +388,10 @@ def run_idle_memory(
         try:
             time.sleep(1.0)  # let start-up allocations settle before the baseline
             before = rss_kib(server.pid)
-            args = [{"url": server.url, "count": share, "concurrency": 48} for share in shares]
+            args = [
+                {"url": server.url, "count": share, "concurrency": 48, "dialect": "lobbyhost"}
+                for share in shares
+            ]
             replies = workers.call("idle_open", args, 300)
             opened = sum(r["opened"] for r in replies)
             time.sleep(2.0)
