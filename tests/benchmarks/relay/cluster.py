@@ -7,14 +7,19 @@ the same run, alternating with the cluster:
 * saturation: ``lobbyhost-server --workers 2 --redis`` (two processes on one
   port, about half the pairs split across them) against one process on the
   memory backend and against the bare relay, every client sending as fast as
-  its window allows; target: two workers at least 1.7x one process;
+  its window allows; target: two workers at least 1.7x one process. The load
+  generators share the two cores, so beside the measured msg/s the report
+  projects a 2-core box from server CPU (workers and redis-server, from
+  ``/proc``): 2 x messages per server CPU second of the cluster against 1 x one
+  process's (one process uses one core at most);
 * relay between nodes against within a node, paced at ``--rate`` msg/s: two
   node processes on one Redis, every lobby's host on node A and its guests on
   node A ("within") or node B ("between"); CPU per message (both nodes and
   Redis) and p50/p99 latency; target p99 under 5 ms;
 * memory per idle connection on a cluster node (target at most 20 KiB).
 
-Loopback only; Redis is a ``redis-server`` this run starts on a free port and stops.
+The load generator is the raw one by default (``--generator``, see the
+package docstring). Loopback only; Redis is a ``redis-server`` this run starts on a free port and stops.
 """
 
 from __future__ import annotations

@@ -185,11 +185,14 @@ def report(settings: Settings, plan: Plan, results: dict[str, Any]) -> str:
         "|" + "|".join(["---", "---:", "---:", "---:", "---", "---"]) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if not rows:
+        lines = []
     config = results["config"]
     intro = (
         f"{plan.peers} clients in {plan.lobbies} lobbies ({plan.pairs} host/guest pairs, "
         f"{2 * plan.pairs} streams), {config['rate_per_connection']:.1f} msg/s per connection "
-        f"when paced; {settings.workers} load-generator processes; clients "
+        f"when paced; {settings.workers} load-generator processes "
+        f"({config.get('generator', 'websockets')} client); clients "
         f"{'offer permessage-deflate' if settings.compression else 'without compression'}; "
         f"{config['cpus']} CPUs, Python {config['python']}, websockets {config['websockets']}; "
         f"{config['seconds']:.0f} s."
