@@ -91,6 +91,11 @@ def _paced_rows(settings: Settings, paced: dict[str, Any], ours: str) -> list[Ro
             target="0",
             result=_verdict(o["reordered"] == 0),
         ),
+        row(
+            "paced: the load generator's own CPU per message, us",
+            "generator_cpu_us_per_msg",
+            ".1f",
+        ),
         row("paced: relay latency p50, ms", "latency_p50_ms", ".2f", ratio=True),
         row("paced: relay latency p99, ms", "latency_p99_ms", ".2f", ratio=True),
     ]
