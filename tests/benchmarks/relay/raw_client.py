@@ -43,6 +43,8 @@ OPEN_TIMEOUT = 30.0
 CLOSE_TIMEOUT = 2.0
 _NORMAL_CLOSURE = (1000).to_bytes(2, "big")
 _CONTROL_OPCODES = (WebsocketsOpcode.CLOSE, WebsocketsOpcode.PING, WebsocketsOpcode.PONG)
+#: Masking keys (RFC 6455 asks for unpredictable ones; they need not be secret here).
+_MASKS = random.Random()
 
 #: Receives each text message's payload and the time its bytes were read (ns).
 Receiver = Callable[[bytes, int], None]
@@ -70,7 +72,6 @@ class RawClient(asyncio.Protocol):
         self._reader = ServerFrameReader(DEFAULT_MAX_SIZE)
         self._head = b""
         self._transport: asyncio.Transport | None = None
-        self._masks = random.Random()
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -129,7 +130,7 @@ class RawClient(asyncio.Protocol):
         if self._closing or transport is None:
             raise LinkClosed("the connection is closed")
         if self._protocol is None:
-            transport.write(text_frame(text, self._masks.randbytes(4)))
+            transport.write(text_frame(text, _MASKS.randbytes(4)))
         else:
             self._protocol.send_text(text.encode())
             self._flush(self._protocol)
@@ -231,7 +232,7 @@ class RawClient(asyncio.Protocol):
     # Helpers ---------------------------------------------------------------------------
 
     def _control(self, opcode: Opcode, payload: bytes) -> bytes:
-        return client_frame(opcode, payload, self._masks.randbytes(4))
+        return client_frame(opcode, payload, _MASKS.randbytes(4))
 
     def _write_control(self, opcode: Opcode, payload: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
