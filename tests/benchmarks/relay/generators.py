@@ -24,6 +24,10 @@ from .servers import ServerProcess
 from .stats import latency_summary, median_of
 from .worker_pool import Workers
 
+#: Repetitions per generator (at most): enough for a median, short enough that a
+#: default run stays within its ten minutes.
+GENERATOR_REPS = 3
+
 
 def _describe(result: dict[str, Any]) -> str:
     return (
@@ -70,7 +74,13 @@ def run_generators(
             paced_rep(by_key[key], server, key, rate_per_peer, settings.warmup_seconds)
         gate = QuietGate(by_key[keys[0]], settings.quiet_budget)
         kept, _ = run_alternating(
-            keys, gate, "generators", settings.reps, settings.retries, measure, _describe
+            keys,
+            gate,
+            "generators",
+            min(settings.reps, GENERATOR_REPS),
+            settings.retries,
+            measure,
+            _describe,
         )
         for key in keys:
             by_key[key].call("teardown", [{"key": key}] * len(by_key[key]), 60)
