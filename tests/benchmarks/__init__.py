@@ -1,1 +1,4 @@
-"""Benchmarks: run as modules (``python -m tests.benchmarks.relay``), not collected by pytest."""
+"""Benchmarks: run as modules (``python -m tests.benchmarks.relay``), by hand.
+
+Only the unit tests of their helpers (``test_*.py``) run under pytest.
+"""

@@ -55,12 +55,28 @@ the bare Node relay) and the reconnect storm:
 
 Repetitions rotate through the servers, so every comparison is paired: the
 ratios to the bare Node relay are medians of per-repetition ratios. At
-saturation the Python load generator, on the same two cores, tops out before
-the fastest servers do, so what one server core would relay (messages / server
+saturation the load generator, on the same two cores, tops out before the
+fastest servers do, so what one server core would relay (messages / server
 CPU seconds) is the saturation figure compared.
 
-Clients use the websockets defaults (they offer permessage-deflate, as browsers
-do); ``--no-compression`` makes them not offer it. Every byte goes to loopback.
+The load generator (``--generator``): ``raw`` by default, one
+``asyncio.Protocol`` per client on uvloop when installed (``raw_client.py``):
+the opening handshake through websockets' sans-I/O ``ClientProtocol``, then
+masked text frames written straight to the transport and the server's frames
+read by ``frames.py`` (pings answered, closes echoed, anything unexpected an
+error); a relayed candidate is read with a small ``msgspec`` decode (sender
+and candidate line), other events with ``json.loads``; one pacing task per
+worker process, and at saturation each delivery makes its sender send the
+next frame (no task per client). A connection that negotiated
+permessage-deflate (the bare Python relay) keeps websockets' protocol for its
+frames. ``websockets`` is the generator used before: its asyncio client, a
+reader task and ``json.loads`` per message, a sender task per client. The
+``generators`` phase runs both on a fresh server of ours, alternating, and
+reports each one's own CPU per message and the latency it sees.
+
+Clients offer permessage-deflate by default (as browsers do; only the bare
+Python relay accepts it); ``--no-compression`` makes them not offer it. Every
+byte goes to loopback.
 
 CPU per message depends on how busy the machine is (a busier server reads more
 frames per wake-up), so the benchmark watches ``/proc/stat`` for CPU used by
@@ -72,8 +88,8 @@ repetitions were still disturbed.
 Modules: ``cli`` (the entry point), ``bare_relay`` and ``node/`` (the servers we
 compare with), ``contenders``, ``node_peers`` and ``variant`` (which servers, and how
 they are started), ``storm`` and ``storm_clients`` (the reconnect storm), ``peer_report``,
-``candidates``, ``flow`` and ``load_worker`` (the load generator, in worker
-processes), ``worker_pool`` and ``servers`` (the orchestrator's handles on those
+``candidates``, ``flow``, ``load_worker``, ``raw_client`` and ``frames`` (the load
+generator, in worker processes; ``generators`` compares its two clients), ``worker_pool`` and ``servers`` (the orchestrator's handles on those
 processes), ``process_resources`` and ``quiet_gate`` (``/proc`` readings),
 ``plan``, ``repetitions``, ``traffic``, ``paced``, ``saturation`` and ``memory``
 (the phases), ``stats`` and ``report`` (the figures and the table).

@@ -18,12 +18,14 @@ from websockets.version import version as WEBSOCKETS_VERSION
 
 from .addresses import LISTEN_HOST
 from .bare_relay import bare_relay
-from .contenders import OURS, OURS_UVLOOP, contenders, uvloop_installed
+from .contenders import OURS, OURS_UVLOOP, Contender, contenders, shipped, uvloop_installed
 from .errors import BenchmarkError
+from .flow import GENERATORS, Generator
+from .generators import generator_lines, run_generators
 from .memory import run_memory
-from .node_peers import PACKAGES, find_node
+from .node_peers import PACKAGES, NodeRuntime, find_node
 from .peer_report import peer_report
-from .plan import PHASES, Settings, make_plan
+from .plan import PHASES, Plan, Settings, make_plan
 from .process_resources import raise_nofile
 from .progress import log
 from .quiet_gate import QuietGate
@@ -68,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, default=2, help="load-generator processes (2)")
     parser.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        default="raw",
+        help=(
+            "the load generator's client: raw (an asyncio.Protocol per connection, on uvloop "
+            "when installed; default) or websockets (its asyncio client, as before); the "
+            "generators phase runs both"
+        ),
+    )
+    parser.add_argument(
         "--storm-clients", type=int, default=2000, help="hosts resuming at once (2000)"
     )
     parser.add_argument("--storm-reps", type=int, help="storms per backlog (3; quick 1)")
@@ -101,6 +113,25 @@ def _alarm(signum: int, frame: object) -> None:
     raise BenchmarkError("time limit reached")
 
 
+def _compare_generators(
+    settings: Settings,
+    workers: Workers,
+    plan: Plan,
+    logdir: Path,
+    servers: list[Contender],
+    node: NodeRuntime | None,
+) -> dict[str, Any]:
+    """Both generators on our shipped server: the run's own, and the other in a second pool."""
+    other_generator: Generator = "websockets" if workers.generator == "raw" else "raw"
+    other = Workers(settings.workers, settings.compression, other_generator)
+    try:
+        ours = next(c for c in servers if c.key == shipped([c.key for c in servers]))
+        pools = {workers.generator: workers, other_generator: other}
+        return run_generators(settings, pools, plan, logdir, ours, node)
+    finally:
+        other.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (or, with ``--serve-bare``, the bare relay); the exit status."""
     parser = build_parser()
@@ -110,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .cluster import main as cluster_main
 
         quick = ["--quick"] if args.quick else []
-        return cluster_main([*quick, *(["--json", str(args.json)] if args.json else [])])
+        json_out = ["--json", str(args.json)] if args.json else []
+        return cluster_main([*quick, *json_out, "--generator", args.generator])
     if args.serve_bare:
         asyncio.run(bare_relay(args.host, args.port))
         return 0
@@ -145,13 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"NOTE: {node}")
     runtime = None if isinstance(node, str) else node
     servers = contenders(runtime)
-    workers = Workers(settings.workers, settings.compression)
+    workers = Workers(settings.workers, settings.compression, args.generator)
     results: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
             logdir = Path(tmp)
             gate = QuietGate(workers, settings.quiet_budget)
             results.update(run_traffic(settings, workers, plan, logdir, gate, servers, runtime))
+            if "generators" in phases:
+                results["generators"] = _compare_generators(
+                    settings, workers, plan, logdir, servers, runtime
+                )
             if "memory" in phases:
                 results["memory"] = run_memory(settings, workers, logdir, servers, runtime)
             if "storm" in phases:
@@ -173,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "websockets": WEBSOCKETS_VERSION,
+        "generator": args.generator,
         "servers": [server.key for server in servers],
         "node": node if isinstance(node, str) else f"{node.version}, {PACKAGES}",
         "seconds": round(time.monotonic() - started, 1),
@@ -180,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report(settings, plan, results))
     print()
     print(peer_report(settings, results))
+    if "generators" in results:
+        print()
+        print("\n".join(generator_lines(results["generators"])))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

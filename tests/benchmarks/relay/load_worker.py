@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import signal
 import time
@@ -14,10 +15,18 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import WebSocketException
 
 from .addresses import source_address
-from .contenders import Dialect
-from .flow import Compression, Flow, Peer, open_client, peerjs_path
+from .contenders import Dialect, uvloop_installed
+from .flow import Compression, Flow, Generator, Peer, open_client, peerjs_path
 from .process_resources import raise_nofile
+from .raw_client import LinkClosed, RawClient
 from .storm_clients import StormClients
+
+#: The raw generator sends every frame due within this much of now in one
+#: wake-up (their timestamps are taken as they go out): fewer timer wake-ups
+#: than one per frame, arrivals still spread.
+PACING_SLACK_S = 0.0005
+#: Frames sent back to back at most before the pacing task lets the loop read.
+PACING_MAX_BURST = 32
 
 
 async def _sleep_until(when: float) -> None:
@@ -31,7 +40,7 @@ async def _paced_sender(
 ) -> tuple[float, float]:
     """Send ``count`` candidates, one every ``interval`` s, round robin over the peer's
     streams; returns (worst lag behind schedule, time of the last send)."""
-    send = peer.ws.send
+    send = peer.link.send
     streams = peer.streams
     monotonic = time.monotonic
     due = first
@@ -51,7 +60,7 @@ async def _greedy_sender(flow: Flow, peer: Peer, start_at: float) -> None:
     """Send as fast as the window of unanswered candidates allows, until stopped."""
     assert flow.windows is not None
     acquire = flow.windows[peer.cid].acquire
-    send = peer.ws.send
+    send = peer.link.send
     streams = peer.streams
     await _sleep_until(start_at)
     i = 0
@@ -63,13 +72,56 @@ async def _greedy_sender(flow: Flow, peer: Peer, start_at: float) -> None:
         i += 1
 
 
+async def _paced_all(
+    peers: list[Peer], firsts: list[float], interval: float, count: int
+) -> tuple[float, float]:
+    """The raw generator's pacing: one task sends every peer's ``count`` candidates.
+
+    Peer ``p``'s ``i``-th candidate is due at ``firsts[p] + i * interval``, as
+    with one sender per peer; returns (worst lag behind schedule, time of the
+    last send).
+    """
+    order = sorted(range(len(peers)), key=firsts.__getitem__)
+    writes = []
+    for p in order:
+        link = peers[p].link
+        assert isinstance(link, RawClient)
+        writes.append((link.write, peers[p].streams))
+    offsets = [firsts[p] for p in order]
+    monotonic = time.monotonic
+    worst = 0.0
+    n = len(order)
+    unyielded = 0
+    for i in range(count):
+        base = i * interval
+        for k in range(n):
+            due = offsets[k] + base
+            now = monotonic()
+            if due - now > PACING_SLACK_S:
+                await asyncio.sleep(due - now)
+                now = monotonic()
+                unyielded = 0
+            elif unyielded >= PACING_MAX_BURST:
+                await asyncio.sleep(0)  # behind schedule: let the replies be read meanwhile
+                unyielded = 0
+            if now - due > worst:
+                worst = now - due
+            write, streams = writes[k]
+            write(streams[i % len(streams)].frame())
+            unyielded += 1
+    return worst, monotonic()
+
+
 class Worker:
     """A load-generator process: obeys the orchestrator's commands over a pipe."""
 
-    def __init__(self, pipe: Pipe, index: int, compression: Compression) -> None:
+    def __init__(
+        self, pipe: Pipe, index: int, compression: Compression, generator: Generator
+    ) -> None:
         self.pipe = pipe
         self.index = index
         self.compression: Compression = compression
+        self.generator: Generator = generator
         self.flows: dict[str, Flow] = {}
         self.idle: list[ClientConnection] = []
         self.storm = StormClients(index, compression)
@@ -103,7 +155,7 @@ class Worker:
     async def cmd_setup(
         self, key: str, url: str, guest_counts: list[int], dialect: Dialect
     ) -> dict[str, Any]:
-        flow = self.flows[key] = Flow(self.index, self.compression, dialect)
+        flow = self.flows[key] = Flow(self.index, self.compression, dialect, self.generator)
         started = time.monotonic()
         await flow.setup(url, guest_counts, seed=self.index)
         return {"peers": len(flow.peers), "seconds": time.monotonic() - started}
@@ -122,13 +174,17 @@ class Worker:
         count = max(1, round(rate * duration))
         interval = 1.0 / rate
         rng = random.Random(start_at)
+        firsts = [start_at + rng.random() * interval for _ in flow.peers]
         flow.latencies = []
-        results = await asyncio.gather(
-            *(
-                _paced_sender(peer, start_at + rng.random() * interval, interval, count)
-                for peer in flow.peers
+        if flow.generator == "raw":
+            results = [await _paced_all(flow.peers, firsts, interval, count)]
+        else:
+            results = await asyncio.gather(
+                *(
+                    _paced_sender(peer, first, interval, count)
+                    for peer, first in zip(flow.peers, firsts, strict=True)
+                )
             )
-        )
         last_send = max(last for _, last in results)
         await flow.drain(5.0)
         latencies, flow.latencies = flow.latencies, None
@@ -148,6 +204,8 @@ class Worker:
         self, key: str, start_at: float, t1: float, t2: float, window: int
     ) -> dict[str, Any]:
         flow = self.flows[key]
+        if flow.generator == "raw":
+            return await self._saturate_raw(flow, start_at, t1, t2, window)
         reordered0 = flow.reordered
         errors0 = sum(flow.errors.values())
         windows = flow.windows = {peer.cid: asyncio.Semaphore(window) for peer in flow.peers}
@@ -166,6 +224,42 @@ class Worker:
                 await asyncio.gather(*senders)
         await flow.drain(5.0)
         flow.windows = None
+        return {
+            "count": c2 - c1,
+            "seconds": m2 - m1,
+            "reordered": flow.reordered - reordered0,
+            "errors": sum(flow.errors.values()) - errors0,
+            "outstanding": flow.sent() - flow.received,
+        }
+
+    async def _saturate_raw(
+        self, flow: Flow, start_at: float, t1: float, t2: float, window: int
+    ) -> dict[str, Any]:
+        """Saturation without a task per client: each delivery makes its sender send again."""
+        reordered0 = flow.reordered
+        errors0 = sum(flow.errors.values())
+
+        def refill(peer: Peer) -> None:
+            try:
+                peer.send_next()
+            except LinkClosed as exc:
+                flow.errors[f"LinkClosed: {exc}"] += 1
+
+        flow.refills = {peer.cid: functools.partial(refill, peer) for peer in flow.peers}
+        flow.stopped = False
+        try:
+            await _sleep_until(start_at)
+            for _ in range(window):
+                for peer in flow.peers:
+                    refill(peer)
+            await _sleep_until(t1)
+            c1, m1 = flow.received, time.monotonic()
+            await _sleep_until(t2)
+            c2, m2 = flow.received, time.monotonic()
+        finally:
+            flow.stopped = True
+        await flow.drain(5.0)
+        flow.refills = None
         return {
             "count": c2 - c1,
             "seconds": m2 - m1,
@@ -225,8 +319,19 @@ class Worker:
         return {"ok": True}
 
 
-def worker_main(pipe: Pipe, index: int, compression: Compression) -> None:
-    """Entry point of a load-generator process."""
+def run_worker(worker: Worker) -> None:
+    """Run a load-generator process's loop: uvloop for the raw generator when installed."""
     raise_nofile()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orchestrator decides when to stop
-    asyncio.run(Worker(pipe, index, compression).run())
+    if worker.generator == "raw" and uvloop_installed():
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(worker.run())
+    else:
+        asyncio.run(worker.run())
+
+
+def worker_main(pipe: Pipe, index: int, compression: Compression, generator: Generator) -> None:
+    """Entry point of a load-generator process."""
+    run_worker(Worker(pipe, index, compression, generator))

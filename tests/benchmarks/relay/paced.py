@@ -51,6 +51,8 @@ def paced_rep(
         "worst_lag_ms": 1e3 * max(r["worst_lag_s"] for r in replies),
         "server_cpu_s": cpu,
         "generator_cpu_pct": 100 * generator_cpu / (m1 - m0),
+        # Each relayed message is one send and one receive by the load generator.
+        "generator_cpu_us_per_msg": 1e6 * generator_cpu / received if received else math.nan,
         "other_load_pct": other_load_pct(load0, load1, m1 - m0),
         "cpu_us_per_msg": 1e6 * cpu / received if received else math.nan,
         **latency_summary(latencies),
@@ -135,6 +137,7 @@ def run_paced(
             "error_codes": every[key][-1]["error_codes"],
             **latency_summary(pooled),
             "generator_cpu_pct": median_of(runs, "generator_cpu_pct"),
+            "generator_cpu_us_per_msg": median_of(runs, "generator_cpu_us_per_msg"),
             "other_load_pct_max": max(run["other_load_pct"] for run in runs),
         }
     return summary

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from .errors import BenchmarkError
 from .flow import Compression
 
-PHASES = ("paced", "saturation", "memory", "storm")
+PHASES = ("paced", "saturation", "generators", "memory", "storm")
 
 
 @dataclass

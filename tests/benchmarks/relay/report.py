@@ -91,6 +91,11 @@ def _paced_rows(settings: Settings, paced: dict[str, Any], ours: str) -> list[Ro
             target="0",
             result=_verdict(o["reordered"] == 0),
         ),
+        row(
+            "paced: the load generator's own CPU per message, us",
+            "generator_cpu_us_per_msg",
+            ".1f",
+        ),
         row("paced: relay latency p50, ms", "latency_p50_ms", ".2f", ratio=True),
         row("paced: relay latency p99, ms", "latency_p99_ms", ".2f", ratio=True),
     ]
@@ -185,11 +190,14 @@ def report(settings: Settings, plan: Plan, results: dict[str, Any]) -> str:
         "|" + "|".join(["---", "---:", "---:", "---:", "---", "---"]) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if not rows:
+        lines = []
     config = results["config"]
     intro = (
         f"{plan.peers} clients in {plan.lobbies} lobbies ({plan.pairs} host/guest pairs, "
         f"{2 * plan.pairs} streams), {config['rate_per_connection']:.1f} msg/s per connection "
-        f"when paced; {settings.workers} load-generator processes; clients "
+        f"when paced; {settings.workers} load-generator processes "
+        f"({config.get('generator', 'websockets')} client); clients "
         f"{'offer permessage-deflate' if settings.compression else 'without compression'}; "
         f"{config['cpus']} CPUs, Python {config['python']}, websockets {config['websockets']}; "
         f"{config['seconds']:.0f} s."

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
 from .errors import BenchmarkError
-from .flow import Compression
+from .flow import Compression, Generator
 from .load_worker import worker_main
 from .process_resources import cpu_seconds
 from .servers import ServerProcess
@@ -19,16 +19,23 @@ from .servers import ServerProcess
 class Workers:
     """The load-generator processes and their pipes."""
 
-    def __init__(self, count: int, compression: Compression) -> None:
+    def __init__(
+        self,
+        count: int,
+        compression: Compression,
+        generator: Generator,
+        main: Callable[[Pipe, int, Compression, Generator], None] = worker_main,
+    ) -> None:
         context = multiprocessing.get_context("spawn")
+        self.generator: Generator = generator
         self.pipes: list[Pipe] = []
         self.processes: list[Any] = []
         for index in range(count):
             parent, child = context.Pipe()
             process = context.Process(
-                target=worker_main,
-                args=(child, index, compression),
-                name=f"relay-bench-worker-{index}",
+                target=main,
+                args=(child, index, compression, generator),
+                name=f"relay-bench-{generator}-worker-{index}",
                 daemon=True,
             )
             process.start()
