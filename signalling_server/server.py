@@ -91,6 +91,7 @@ class SignallingServer:
         self.cluster: ClusterLink | None = None
         if redis_backend is not None:
             from .cluster import ClusterLink
+            from .cluster.budgets import RedisAddressBudgets
             from .cluster.metrics import ClusterCollector
 
             self.cluster = ClusterLink(
@@ -100,6 +101,8 @@ class SignallingServer:
                 node_timeout=config.timeouts.node_timeout,
             )
             self._metrics.registry.register(ClusterCollector(self.cluster))
+            # Open lobbies and join attempts per address count for the whole cluster.
+            node.registry.shared_budgets = RedisAddressBudgets(redis_backend)
         #: HTTP routes by method and path; add your own with ``http_routes.add(...)``.
         self.http_routes = HttpRouter()
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))

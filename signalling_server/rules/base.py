@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from ..address_budgets import SharedAddressBudgets
 from ..address_keys import budget_key
 from ..backend import MemoryBackend, StateBackend
 from ..clock import Clock, SystemClock
@@ -133,6 +134,9 @@ class RegistryBase:
         #: Lobby and dialect timers go here instead when several registries share
         #: the backend (address budgets are this process's and stay local).
         self.shared_timers: SharedTimers | None = None
+        #: Open lobbies and join attempts are counted here instead when several
+        #: registries share the backend, so a client spread across nodes gets one budget.
+        self.shared_budgets: SharedAddressBudgets | None = None
         #: Makes connection ids; a cluster node's carry its node id, for routing.
         self.new_connection_id: Callable[[], ConnectionId] = new_connection_id
         self._out: list[Effect] = []
@@ -200,6 +204,50 @@ class RegistryBase:
         allowed = usage.http_requests.take(self.clock.monotonic())
         self._maybe_forget_address(usage)
         return allowed
+
+    def take_join_attempt(self, address: str) -> bool:
+        """Spend one of ``address``'s join and resume attempts; ``False``: over budget."""
+        now = self.clock.monotonic()
+        shared = self.shared_budgets
+        if shared is None:
+            return self._address(address).joins.take(now)
+        limit = self.limits.joins_per_address_per_minute
+        return shared.take_join(budget_key(address), now, limit=limit, window=JOIN_WINDOW_S)
+
+    def lobby_budget_left(self, address: str, *, moving: int = 0) -> bool:
+        """Whether ``address`` may open one more lobby (``moving``: lobbies it gives up for it)."""
+        limit = self.limits.lobbies_per_address + moving
+        shared = self.shared_budgets
+        if shared is None:
+            return self._address(address).open_lobbies < limit
+        return shared.open_lobbies(budget_key(address)) < limit
+
+    def count_claimed_lobby(self, lobby: Lobby, *, moving: int = 0) -> bool:
+        """Count a lobby just claimed against its host's address; ``False``: over budget.
+
+        Only a cluster's shared count can be over here (another node opened one
+        since :meth:`lobby_budget_left`); the claim is then undone.
+        """
+        shared = self.shared_budgets
+        if shared is None:
+            self._address(lobby.host_address).open_lobbies += 1
+            return True
+        limit = self.limits.lobbies_per_address + moving
+        if shared.lobby_opened(budget_key(lobby.host_address), lobby.lobby_id, limit=limit):
+            return True
+        self.backend.remove_lobby(lobby.lobby_id)
+        return False
+
+    def _uncount_lobby(self, lobby: Lobby) -> None:
+        """The lobby no longer counts against its host's address."""
+        shared = self.shared_budgets
+        if shared is not None:
+            shared.lobby_closed(budget_key(lobby.host_address), lobby.lobby_id)
+            return
+        address = self._addresses.get(budget_key(lobby.host_address))
+        if address is not None and address.open_lobbies > 0:
+            address.open_lobbies -= 1
+            self._maybe_forget_address(address)
 
     # Reading state -----------------------------------------------------------------------
 
@@ -377,10 +425,7 @@ class RegistryBase:
             self._tx.remove_record(SNAPSHOT_RECORD, snapshot_key(lobby.lobby_id, snapshot.seq))
         self._tx.remove(lobby.lobby_id)
         self._hosted.discard(lobby.lobby_id)
-        address = self._addresses.get(budget_key(lobby.host_address))
-        if address is not None and address.open_lobbies > 0:
-            address.open_lobbies -= 1
-            self._maybe_forget_address(address)
+        self._uncount_lobby(lobby)
 
 
 def _fold_resume(backlog: list[ev.HostNotice], notice: ev.GuestResumed) -> bool:

@@ -23,7 +23,7 @@ class JoinRules(RegistryBase):
 
     def _join_lobby(self, conn: Connection, action: a.JoinLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._address(conn.address).joins.take(self.clock.monotonic()):
+        if not self.take_join_attempt(conn.address):
             raise ProtocolError(
                 E.RATE_LIMITED,
                 f"at most {self.limits.joins_per_address_per_minute} join attempts a minute",

@@ -19,12 +19,8 @@ class LobbyRules(RegistryBase):
 
     def _start_lobby(self, conn: Connection, action: a.StartLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        address = self._address(conn.address)
-        if address.open_lobbies >= self.limits.lobbies_per_address:
-            raise ProtocolError(
-                E.RATE_LIMITED,
-                f"at most {self.limits.lobbies_per_address} open lobbies per address",
-            )
+        if not self.lobby_budget_left(conn.address):
+            raise self._too_many_lobbies()
         display_name = clean_name(action.display_name, "Host")
         requested = self._requested_code(action.lobby_id)
         host_peer_id = action.peer_id or 1
@@ -62,9 +58,10 @@ class LobbyRules(RegistryBase):
         else:
             while not self._tx.claim(lobby := make(new_lobby_code())):
                 pass
+        if not self.count_claimed_lobby(lobby):
+            raise self._too_many_lobbies()
         self._tx.put_token(token_id, TokenGrant(lobby.lobby_id, Role.HOST))
         kept = [self._keep_seat(lobby, name, peer_id) for name, peer_id in seats] or None
-        address.open_lobbies += 1
         self._hosted.add(lobby.lobby_id)
         conn.lobby_id = lobby.lobby_id
         self.stats.lobbies_started += 1
@@ -77,6 +74,10 @@ class LobbyRules(RegistryBase):
             seats=kept,
         )
         self._send(conn.connection_id, started, ref)
+
+    def _too_many_lobbies(self) -> ProtocolError:
+        limit = self.limits.lobbies_per_address
+        return ProtocolError(E.RATE_LIMITED, f"at most {limit} open lobbies per address")
 
     @staticmethod
     def _checked_seats(

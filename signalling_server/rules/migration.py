@@ -246,6 +246,15 @@ class MigrationRules(ReconnectRules):
 
     def _move_lobby_count(self, lobby: Lobby, address: str, successor: ConnectionId) -> None:
         """The lobby counts against its new host's address now (on the process holding it)."""
+        shared = self.shared_budgets
+        if shared is not None:
+            # A cluster counts it for the whole cluster, wherever its host's socket is.
+            shared.lobby_moved(budget_key(lobby.host_address), budget_key(address), lobby.lobby_id)
+            lobby.host_address = address
+            self._hosted.discard(lobby.lobby_id)
+            if successor in self._connections:
+                self._hosted.add(lobby.lobby_id)
+            return
         before = self._addresses.get(budget_key(lobby.host_address))
         if lobby.lobby_id in self._hosted and before is not None and before.open_lobbies > 0:
             before.open_lobbies -= 1

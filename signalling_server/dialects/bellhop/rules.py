@@ -120,11 +120,10 @@ class BellhopRules:
             self._creation_failed(conn, E.INVALID_MESSAGE, reasons.lobby_id_too_long())
             return
         role, current = registry.place(conn)
-        usage = registry._address(conn.address)
         # Hosting again moves the caller's lobby rather than adding one.
         moving = 1 if role is Role.HOST else 0
         limit = registry.limits.lobbies_per_address
-        if usage.open_lobbies - moving >= limit:
+        if not registry.lobby_budget_left(conn.address, moving=moving):
             self._creation_failed(conn, E.RATE_LIMITED, reasons.too_many_lobbies(limit))
             return
         if requested:
@@ -136,8 +135,10 @@ class BellhopRules:
         else:
             while not registry.tx.claim(lobby := self._new_lobby(new_bellhop_id(), conn)):
                 pass
+        if not registry.count_claimed_lobby(lobby, moving=moving):
+            self._creation_failed(conn, E.RATE_LIMITED, reasons.too_many_lobbies(limit))
+            return
         self._leave(conn, role, current)
-        usage.open_lobbies += 1
         registry._hosted.add(lobby.lobby_id)
         conn.lobby_id = lobby.lobby_id
         registry.stats.lobbies_started += 1
@@ -171,8 +172,7 @@ class BellhopRules:
     def _join_lobby(self, conn: Connection, action: JoinLobby, ref: str | None) -> None:
         registry = self.registry
         wanted = action.lobby_id
-        now = registry.clock.monotonic()
-        if not registry._address(conn.address).joins.take(now):
+        if not registry.take_join_attempt(conn.address):
             limit = registry.limits.joins_per_address_per_minute
             self._join_rejected(conn, E.RATE_LIMITED, reasons.too_many_joins(limit))
             return
@@ -193,7 +193,7 @@ class BellhopRules:
         timeout = registry.timeouts.pending_request_timeout
         deadline = registry.schedule(timeout, DIALECT, lobby.lobby_id, conn.connection_id)
         lobby.pending[conn.connection_id] = JoinRequest(
-            conn.connection_id, _MEMBER_NAME, now, deadline
+            conn.connection_id, _MEMBER_NAME, registry.clock.monotonic(), deadline
         )
         conn.lobby_id = lobby.lobby_id
         registry.send(host, ReceivedJoinRequest(conn.connection_id))

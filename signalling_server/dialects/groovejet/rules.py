@@ -158,8 +158,7 @@ class GroovejetRules:
         if session.state is not SessionState.CONNECTED:
             return
         registry = self.registry
-        usage = registry._address(conn.address)
-        if usage.open_lobbies >= registry.limits.lobbies_per_address:
+        if not registry.lobby_budget_left(conn.address):
             self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many rooms from this address")
             return
         for _ in range(CODE_TRIES):
@@ -179,7 +178,9 @@ class GroovejetRules:
             logger.error("no free groovejet room code in %d tries", CODE_TRIES)
             self._refuse(conn, session, ErrorCode.LOBBY_EXISTS, "no free room code; try again")
             return
-        usage.open_lobbies += 1
+        if not registry.count_claimed_lobby(lobby):
+            self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many rooms from this address")
+            return
         registry.stats.lobbies_started += 1
         conn.lobby_id = lobby.lobby_id
         session.state = SessionState.IN_ROOM
@@ -196,7 +197,7 @@ class GroovejetRules:
                 conn, session, ErrorType.MISSING_ROOM_CODE, "Missing room code in request", ref
             )
             return
-        if not registry._address(conn.address).joins.take(registry.clock.monotonic()):
+        if not registry.take_join_attempt(conn.address):
             self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many join attempts")
             return
         lobby = self._room(code)
