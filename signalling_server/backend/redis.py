@@ -29,6 +29,7 @@ and applied again on a fresh one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
@@ -69,6 +70,23 @@ redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' ' .. saved)
 return 1
 """
 
+# KEYS[1] the kind's hash; ARGV[1] the key, ARGV[2] the new record, ARGV[3] the record as
+# read (absent when ARGV[4] is '1'). 1: stored; 0: another node changed it since the read.
+_PUT_RECORD: Final = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[4] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[3] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+#: Dialect records whose last read is remembered for the compare-and-set; the oldest go
+#: first (the unit of work being applied read its records last).
+RECORD_READS_KEPT: Final = 4096
+
 #: The version announced for a removed lobby: every cached copy goes.
 REMOVED: Final = 0
 
@@ -106,6 +124,9 @@ class RedisBackend:
         #: What each lobby read last looked like: (version, record). One unit of
         #: work runs at a time per node, so the last read is the one being saved.
         self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
+        self._put_record = self._redis.register_script(_PUT_RECORD)
+        #: Each dialect record as last read or written here (``None``: read as absent).
+        self._record_reads: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
 
     @property
     def client(self) -> redis.Redis:
@@ -246,17 +267,44 @@ class RedisBackend:
     def _records_key(self, kind: str) -> str:
         return f"{self.prefix}records:{kind}"
 
+    # A record read and then stored is stored only if no other node changed it
+    # meanwhile (compare-and-set on its bytes), else LobbyConflict: the input is
+    # applied again on fresh copies, as for lobbies. Two nodes changing one Camus
+    # room at once would otherwise lose one of the changes.
+
+    def _remember_read(self, kind: str, key: str, data: bytes | None) -> None:
+        reads = self._record_reads
+        reads[kind, key] = data
+        reads.move_to_end((kind, key))
+        if len(reads) > RECORD_READS_KEPT:
+            reads.popitem(last=False)
+
     def add_record(self, kind: str, key: str, data: bytes) -> bool:
-        return bool(self._call(lambda: self._redis.hsetnx(self._records_key(kind), key, data)))
+        added = bool(self._call(lambda: self._redis.hsetnx(self._records_key(kind), key, data)))
+        if added:
+            self._remember_read(kind, key, bytes(data))
+        return added
 
     def get_record(self, kind: str, key: str) -> bytes | None:
         data = self._call(lambda: self._redis.hget(self._records_key(kind), key))
-        return None if data is None else _bytes(data)
+        record = None if data is None else _bytes(data)
+        self._remember_read(kind, key, record)
+        return record
 
     def put_record(self, kind: str, key: str, data: bytes) -> None:
-        self._call(lambda: self._redis.hset(self._records_key(kind), key, data))
+        hash_key = self._records_key(kind)
+        if (kind, key) not in self._record_reads:
+            self._call(lambda: self._redis.hset(hash_key, key, data))  # never read: a plain write
+            return
+        before = self._record_reads.pop((kind, key))
+        absent = before is None
+        args: list[str | bytes] = [key, data, before or b"", "1" if absent else "0"]
+        if not self._call(lambda: self._put_record(keys=[hash_key], args=args)):
+            raise LobbyConflict(f"{kind} record {key} changed on another node")
+        self._remember_read(kind, key, bytes(data))
 
     def remove_record(self, kind: str, key: str) -> None:
+        self._record_reads.pop((kind, key), None)
         self._call(lambda: self._redis.hdel(self._records_key(kind), key))
 
     def record_keys(self, kind: str) -> list[str]:
