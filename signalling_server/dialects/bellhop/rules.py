@@ -101,6 +101,10 @@ class BellhopRules:
         """The native rules under the Bellhop policy: a host closes its lobby, a guest goes."""
         return False
 
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """A host on a dead node closes its lobby, a guest goes: the native rules."""
+        return False
+
     def expire(self, key: str, sub: str, deadline: float) -> None:
         """A join request's time is up: the native rules drop it (stale timers do nothing)."""
         lobby = self.registry.tx.lobby(LobbyId(key))

@@ -127,15 +127,19 @@ class GroovejetRules:
         # Silent both ways: nobody is told of a drop.
         self._sessions.pop(conn.connection_id, None)
         role, lobby = self.registry.place(conn)
-        if lobby is None:
-            return True
+        if lobby is not None:
+            self.member_lost(lobby, role, conn.connection_id)
+        return True
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """A member's socket is gone (here, or on a node that died): its seat empties, silently."""
         if role is Role.HOST:
             lobby.host.connection_id = None
             lobby.host.away_deadline = self.registry.schedule(
                 EMPTY_SEAT_TTL_S, NAME, lobby.lobby_id
             )
         elif role is Role.GUEST:
-            del lobby.guests[conn.connection_id]
+            del lobby.guests[connection_id]
         return True
 
     def expire(self, key: str, sub: str, deadline: float) -> None:

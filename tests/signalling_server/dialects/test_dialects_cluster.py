@@ -169,6 +169,26 @@ async def test_a_groovejet_seat_left_on_one_node_is_taken_on_the_other(redis_url
         assert (await successor.next())["data"]["clientId"] == guest.client_id
 
 
+async def test_a_groovejet_host_on_a_dead_node_leaves_its_seat_empty(redis_url: str) -> None:
+    """A host whose node dies empties its seat as a drop does (the room stays for a new host)."""
+    async with two_nodes(redis_url) as (first, second):
+        host = await Pearl.connect(second)
+        code = await host.create_room()
+        guest = await Pearl.connect(first)
+        await guest.join_room(code)
+        link = second.cluster
+        assert link is not None
+        async with announced(redis_url, f"groovejet:{code}") as seat_emptied:
+            await link.stop_as_if_killed()
+            await seat_emptied()
+        successor = await Pearl.connect(first)
+        await successor.send({"type": "joinRoom", "data": {"roomCode": code, "canHost": True}})
+        assert await successor.next() == {"type": "joinedRoom", "data": {"isHost": True}}
+        await guest.send({"type": "guestOfferSignal", "data": {"offerSignal": OFFER}})
+        assert (await successor.next())["data"]["clientId"] == guest.client_id
+        assert first.cluster is not None and first.cluster.stats.nodes_reaped == 1
+
+
 @contextlib.asynccontextmanager
 async def announced(redis_url: str, lobby_id: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
     """A waiter for the next change of ``lobby_id`` that a node announces on the changes channel."""
