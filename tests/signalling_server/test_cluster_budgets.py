@@ -7,11 +7,13 @@ is stopped where one node alone would stop it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from signalling_server import Limits, SignallingServer, serve
 from signalling_server.backend import BackendUnavailable
@@ -140,6 +142,39 @@ async def test_a_lobby_whose_host_drops_for_good_frees_its_place(redis_url: str)
         async with clients([second], GUESSER, 1) as (again,):
             await again.act("start_lobby")
             await again.expect("lobby_started")
+
+
+async def _rounds(*nodes: SignallingServer) -> None:
+    """Every node published its connection counts, then read everyone else's, since this call."""
+    for _ in range(2):
+        syncs = [node.connection_counts for node in nodes]
+        await asyncio.gather(*(sync.next_round() for sync in syncs if sync is not None))
+
+
+async def _refused_status(node: SignallingServer, address: str) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        await WsClient.open(node.url, address)
+    return refused.value.response.status_code
+
+
+@pytest.mark.asyncio
+async def test_connections_per_address_count_across_nodes(redis_url: str) -> None:
+    """Connections from one address held on two nodes share one cap: past it, 429 on either node."""
+    limits = dataclasses.replace(LIMITS, connections_per_address=4)
+    config = dataclasses.replace(cluster_config(redis_url), limits=limits)
+    async with serve(config) as first, serve(config) as second:
+        async with clients([first, second], GUESSER, 4) as held:
+            await _rounds(first, second)
+            assert await _refused_status(first, GUESSER) == 429
+            assert await _refused_status(second, GUESSER) == 429
+            async with clients([second], "127.0.0.78", 1):
+                pass  # another address is let in
+            await held[0].close()  # held on the first node
+            await _rounds(first, second)
+            async with clients([second], GUESSER, 1):
+                pass
+        async with clients([second], GUESSER, 4):
+            pass  # all closed: the whole cap again
 
 
 def _lobby(lobby_id: str, address: str) -> Lobby:
