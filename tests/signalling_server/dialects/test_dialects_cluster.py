@@ -1,4 +1,4 @@
-"""Camus rooms and groovejet rooms with their members on different nodes of a cluster.
+"""The dialects' rooms with their members on different nodes of a cluster.
 
 Two nodes share one real Redis: room records live there, and frames for a
 member whose socket is on the other node go through the cluster link, as
@@ -18,6 +18,7 @@ import redis.asyncio
 from signalling_server import SignallingServer, serve
 from signalling_server.backend.redis import DEFAULT_PREFIX
 from tests.signalling_server.cluster_lab import cluster_config
+from tests.signalling_server.dialects.test_bellhop_wire import ANSWER_SDP, OFFER_SDP, GodotClient
 from tests.signalling_server.dialects.test_camus_wire import (
     ANSWER,
     GROUND_CONTROL,
@@ -187,6 +188,39 @@ async def test_a_groovejet_host_on_a_dead_node_leaves_its_seat_empty(redis_url: 
         await guest.send({"type": "guestOfferSignal", "data": {"offerSignal": OFFER}})
         assert (await successor.next())["data"]["clientId"] == guest.client_id
         assert first.cluster is not None and first.cluster.stats.nodes_reaped == 1
+
+
+async def test_a_bellhop_lobby_with_host_and_guest_on_two_nodes(redis_url: str) -> None:
+    """Bellhop: host on one node, player on the other: join, accept, offer and answer relayed."""
+    async with two_nodes(redis_url) as (first, second):
+        host = await GodotClient.open(f"ws://127.0.0.1:{first.port}/bellhop", "127.0.0.31")
+        player = await GodotClient.open(f"ws://127.0.0.1:{second.port}/bellhop", "127.0.0.32")
+        try:
+            await host.assert_silent()  # learns its id
+            await player.assert_silent()
+            await host.send("start_lobby", lobby_id="across")
+            assert await host.expect("lobby_started") == {"lobby_id": "across"}
+            await player.send("join_lobby", lobby_id="across")
+            assert await host.expect("received_join_request") == {"connection_id": player.id}
+            await host.send("accept_join_request", player_connection_id=player.id, player_peer_id=2)
+            assert (await player.expect("join_request_accepted"))["host_connection_id"] == host.id
+            await player.send(
+                "send_session_description",
+                connection_id=host.id,
+                session_type="offer",
+                sdp=OFFER_SDP,
+            )
+            assert (await host.expect("received_session_description"))["sdp"] == OFFER_SDP
+            await host.send(
+                "send_session_description",
+                connection_id=player.id,
+                session_type="answer",
+                sdp=ANSWER_SDP,
+            )
+            assert (await player.expect("received_session_description"))["sdp"] == ANSWER_SDP
+        finally:
+            await host.close()
+            await player.close()
 
 
 @contextlib.asynccontextmanager
