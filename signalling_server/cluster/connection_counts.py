@@ -21,6 +21,8 @@ from collections import Counter
 from typing import Final
 
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
 import redis.exceptions
 from redis.typing import EncodableT, FieldT
 
@@ -47,8 +49,12 @@ class ConnectionCountSync:
         interval: float,
         ttl: float,
     ) -> None:
+        # No retries: a round that fails is simply the next round's to do.
         self._client = redis.asyncio.Redis.from_url(
-            url, socket_timeout=interval, socket_connect_timeout=interval
+            url,
+            socket_timeout=interval,
+            socket_connect_timeout=interval,
+            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
         self._nodes_key = f"{prefix}budget:connection-nodes"
         self._counts_prefix = f"{prefix}budget:connections:"
@@ -90,6 +96,8 @@ class ConnectionCountSync:
             except _REDIS_ERRORS as exc:
                 # The cluster link reports Redis being away; the last counts stand meanwhile.
                 logger.debug("cannot share connection counts: %s", exc)
+            except redis.exceptions.RedisError as exc:
+                logger.warning("cannot share connection counts: %s", exc)
             async with self._round_done:
                 self._rounds += 1
                 self._round_done.notify_all()

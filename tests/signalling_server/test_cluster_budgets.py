@@ -22,7 +22,7 @@ from signalling_server.cluster.budgets import RedisAddressBudgets
 from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member
 from tests.signalling_server.cluster_lab import cluster_config
-from tests.signalling_server.wsclient import WsClient, loopback_config
+from tests.signalling_server.wsclient import EVENT_TIMEOUT, WsClient, loopback_config
 from tests.timeouts import scaled
 
 JOINS = 5
@@ -146,9 +146,10 @@ async def test_a_lobby_whose_host_drops_for_good_frees_its_place(redis_url: str)
 
 async def _rounds(*nodes: SignallingServer) -> None:
     """Every node published its connection counts, then read everyone else's, since this call."""
-    for _ in range(2):
-        syncs = [node.connection_counts for node in nodes]
-        await asyncio.gather(*(sync.next_round() for sync in syncs if sync is not None))
+    syncs = [node.connection_counts for node in nodes]
+    async with asyncio.timeout(EVENT_TIMEOUT):
+        for _ in range(2):
+            await asyncio.gather(*(sync.next_round() for sync in syncs if sync is not None))
 
 
 async def _refused_status(node: SignallingServer, address: str) -> int:

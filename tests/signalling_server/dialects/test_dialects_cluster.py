@@ -229,6 +229,10 @@ async def announced(redis_url: str, lobby_id: str) -> AsyncIterator[Callable[[],
     client = redis.asyncio.Redis.from_url(redis_url)
     pubsub = client.pubsub()
     await pubsub.subscribe(f"{DEFAULT_PREFIX}lobby-changes")
+    async with asyncio.timeout(EVENT_TIMEOUT):
+        async for message in pubsub.listen():
+            if message["type"] == "subscribe":
+                break  # subscribed: no announcement from now on is missed
 
     async def changed() -> None:
         async with asyncio.timeout(EVENT_TIMEOUT):
