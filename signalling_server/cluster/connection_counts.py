@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: Addresses holding fewer connections than this on a node are not published by it.
 PUBLISHED_FROM: Final = 2
+#: Seconds past one interval that stopping waits for the sharing task to end.
+STOP_GRACE: Final = 1.0
 
 _REDIS_ERRORS: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -63,6 +65,7 @@ class ConnectionCountSync:
         self._interval = interval
         self._ttl = ttl
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._rounds = 0
         self._round_done = asyncio.Condition()
 
@@ -71,11 +74,15 @@ class ConnectionCountSync:
 
     async def stop(self) -> None:
         """Stop publishing and take this node's counts out at once (others stop counting them)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # Bounded: redis-py may turn a cancellation inside a command into a
+            # connection error, which the loop takes for Redis being away.
+            _, pending = await asyncio.wait([task], timeout=self._interval + STOP_GRACE)
+            if pending:
+                logger.error("connection counts: the sharing task did not stop")
         with contextlib.suppress(*_REDIS_ERRORS):
             pipe = self._client.pipeline(transaction=True)
             pipe.delete(self._counts_prefix + self._node_id)
@@ -90,14 +97,19 @@ class ConnectionCountSync:
             await self._round_done.wait_for(lambda: self._rounds >= target)
 
     async def _run(self) -> None:
-        while True:
+        last_read = time.monotonic()
+        while not self._stopping:
             try:
                 await self._round()
+                last_read = time.monotonic()
             except _REDIS_ERRORS as exc:
-                # The cluster link reports Redis being away; the last counts stand meanwhile.
+                # The cluster link reports Redis being away; the last counts stand a while.
                 logger.debug("cannot share connection counts: %s", exc)
             except redis.exceptions.RedisError as exc:
                 logger.warning("cannot share connection counts: %s", exc)
+            if time.monotonic() - last_read > self._ttl:
+                # As old as a dead node's: count this node's own connections only.
+                self._admission.elsewhere = {}
             async with self._round_done:
                 self._rounds += 1
                 self._round_done.notify_all()

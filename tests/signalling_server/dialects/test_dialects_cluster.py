@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio
@@ -228,20 +229,28 @@ async def announced(redis_url: str, lobby_id: str) -> AsyncIterator[Callable[[],
     """A waiter for the next change of ``lobby_id`` that a node announces on the changes channel."""
     client = redis.asyncio.Redis.from_url(redis_url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(f"{DEFAULT_PREFIX}lobby-changes")
-    async with asyncio.timeout(EVENT_TIMEOUT):
-        async for message in pubsub.listen():
-            if message["type"] == "subscribe":
-                break  # subscribed: no announcement from now on is missed
+
+    async def wait_for(wanted: Callable[[dict[str, Any]], bool], what: str) -> None:
+        # get_message's own timeout: a read cancelled from outside may leave the
+        # pub/sub connection waiting, as seen on a loaded machine.
+        deadline = asyncio.get_running_loop().time() + EVENT_TIMEOUT
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            message = await pubsub.get_message(timeout=left)
+            if message is not None and wanted(message):
+                return
+        raise AssertionError(f"no {what} within {EVENT_TIMEOUT} s")
+
+    def is_change(message: dict[str, Any]) -> bool:
+        data = message["data"] if message["type"] == "message" else b""
+        return bool(data.partition(b" ")[0] == lobby_id.encode())
 
     async def changed() -> None:
-        async with asyncio.timeout(EVENT_TIMEOUT):
-            async for message in pubsub.listen():
-                announcement = message["data"] if message["type"] == "message" else b""
-                if announcement.partition(b" ")[0] == lobby_id.encode():
-                    return
+        await wait_for(is_change, f"announcement for {lobby_id}")
 
     try:
+        await pubsub.subscribe(f"{DEFAULT_PREFIX}lobby-changes")
+        # Subscribed once confirmed: no announcement from then on is missed.
+        await wait_for(lambda message: message["type"] == "subscribe", "subscription")
         yield changed
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
