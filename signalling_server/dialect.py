@@ -2,10 +2,11 @@
 
 A dialect is a codec (its frames, at the edge) and a :class:`DialectRules`
 object (its rules, in the sans-I/O core). The registry routes a connection to
-its dialect by the codec's ``name``: actions the dialect's codec decodes into
-its own action types go to the dialect's handlers; actions it decodes into
-protocol v1's types go to the native rules. The dialect also hears its
-connections open and close, and fires its own timers.
+its dialect by the codec's ``name`` (and a lobby by its policy's name):
+actions the dialect's codec decodes into its own action types go to the
+dialect's handlers; actions it decodes into protocol v1's types go to the
+native rules. The dialect also hears its connections open and close (and its
+lobbies' members lost with a node that died), and fires its own timers.
 
 Dialect rules read and write state through the registry's unit of work
 (``registry.tx``: lobby records, and byte records of their own kinds for
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .protocol.actions import Action
 
 if TYPE_CHECKING:
-    from .lobby import Connection
+    from .ids import ConnectionId
+    from .lobby import Connection, Lobby, Role
 
 #: Applies one action of a connection: ``handler(connection, action, ref)``.
 ActionHandler = Callable[["Connection", Any, str | None], None]
@@ -46,6 +48,13 @@ class DialectRules(Protocol):
 
     def disconnected(self, conn: Connection) -> bool:
         """A connection of this dialect closed; ``False`` leaves it to the native rules."""
+        ...
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """A member of one of this dialect's lobbies was on a node that died.
+
+        ``False`` leaves it to the native rules (as :meth:`disconnected` does).
+        """
         ...
 
     def expire(self, key: str, sub: str, deadline: float) -> None:

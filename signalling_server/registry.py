@@ -331,6 +331,9 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
             self._member_went_away(lobby, role, conn.connection_id)
 
     def _member_went_away(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> None:
+        rules = self._dialects.get(lobby.policy)
+        if rules is not None and rules.member_lost(lobby, role, connection_id):
+            return  # a dialect lobby's own rules for a drop (its member was on a dead node)
         if role is Role.PENDING:
             del lobby.pending[connection_id]
             self._to_host(lobby, ev.RequestCancelled(connection_id))

@@ -48,6 +48,7 @@ from .web_assets import WebAssets, load_web_assets
 
 if TYPE_CHECKING:
     from .cluster import ClusterLink
+    from .cluster.connection_counts import ConnectionCountSync
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class SignallingServer:
         self.cluster: ClusterLink | None = None
         if redis_backend is not None:
             from .cluster import ClusterLink
+            from .cluster.budgets import RedisAddressBudgets
             from .cluster.metrics import ClusterCollector
 
             self.cluster = ClusterLink(
@@ -100,6 +102,8 @@ class SignallingServer:
                 node_timeout=config.timeouts.node_timeout,
             )
             self._metrics.registry.register(ClusterCollector(self.cluster))
+            # Open lobbies and join attempts per address count for the whole cluster.
+            node.registry.shared_budgets = RedisAddressBudgets(redis_backend)
         #: HTTP routes by method and path; add your own with ``http_routes.add(...)``.
         self.http_routes = HttpRouter()
         _add_standard_routes(self.http_routes, self, load_web_assets(config.web_root))
@@ -112,6 +116,19 @@ class SignallingServer:
             websocket_routes=self.websocket_routes,
             server_header=f"lobbyhost/{__version__}",
         )
+        #: Shares this node's connections per address with the cluster's other nodes.
+        self.connection_counts: ConnectionCountSync | None = None
+        if self.cluster is not None and redis_backend is not None:
+            from .cluster.connection_counts import ConnectionCountSync
+
+            self.connection_counts = ConnectionCountSync(
+                redis_backend.url,
+                prefix=redis_backend.prefix,
+                node_id=self.cluster.node_id,
+                admission=self._listener.admission,
+                interval=config.timeouts.node_heartbeat,
+                ttl=config.timeouts.node_timeout,
+            )
         refused = self._listener.admission.refused
         self._metrics.registry.register(RefusalCollector(refused, node.registry.stats))
         native = NativeCodec(
@@ -150,10 +167,14 @@ class SignallingServer:
         if self.cluster is not None:
             await self.cluster.start()
         self.node.start()
+        if self.connection_counts is not None:
+            self.connection_counts.start()
         try:
             await self._listener.start()
         except BaseException:
             await self.node.stop()
+            if self.connection_counts is not None:
+                await self.connection_counts.stop()
             if self.cluster is not None:
                 await self.cluster.stop()
             raise
@@ -175,6 +196,8 @@ class SignallingServer:
         # margin only keeps this safety net from racing those timers.
         await self._listener.wait_closed(self.config.timeouts.close_timeout + _CLOSE_MARGIN)
         await self.node.stop()
+        if self.connection_counts is not None:
+            await self.connection_counts.stop()
         if self.cluster is not None:
             await self.cluster.stop()
         logger.info("stopped")

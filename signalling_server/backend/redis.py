@@ -34,6 +34,7 @@ and applied again on a fresh one.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
@@ -53,6 +54,10 @@ T = TypeVar("T")
 
 #: Every key this backend writes starts with this (several clusters may share one Redis).
 DEFAULT_PREFIX: Final = "lobbyhost:"
+
+#: Dialect records whose last read is remembered for the compare-and-set; the oldest go
+#: first (the unit of work being applied read its records last).
+RECORD_READS_KEPT: Final = 4096
 
 #: The version announced for a removed lobby: every cached copy goes.
 REMOVED: Final = 0
@@ -103,6 +108,8 @@ class RedisBackend:
         #: What each lobby read last looked like: (version, record). One unit of
         #: work runs at a time per node, so the last read is the one being saved.
         self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
+        #: Each dialect record as last read or written here (``None``: read as absent).
+        self._record_reads: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
 
     @property
     def client(self) -> redis.Redis:
@@ -201,9 +208,16 @@ class RedisBackend:
         for kind, key, data in changes.claimed_records:
             keys.append(self._records_key(kind))
             items += [key, data]
+        record_reads = self._record_reads
         for kind, key, written in changes.records:
             keys.append(self._records_key(kind))
             items += [key, "0", ""] if written is None else [key, "1", written]
+            # A record read here is stored only if no other node changed it since.
+            if (kind, key) not in record_reads:
+                items += ["n", ""]
+            else:
+                as_read = record_reads[kind, key]
+                items += ["a", ""] if as_read is None else ["e", as_read]
         counts = [
             len(added),
             len(saved),
@@ -229,7 +243,16 @@ class RedisBackend:
                 read.pop(lobby_id, None)
                 if cache is not None:
                     cache.pop(lobby_id, None)
+            for kind, key, data in changes.claimed_records:
+                self._remember_read(kind, key, bytes(data))
+            for kind, key, written in changes.records:
+                if written is None:
+                    record_reads.pop((kind, key), None)
+                else:
+                    self._remember_read(kind, key, bytes(written))
             return None
+        for kind, key, _ in changes.records:
+            record_reads.pop((kind, key), None)
         # Refused: forget what was read of the lobbies involved, the retry reads afresh.
         for lobby_id in [*(lobby_id for lobby_id, _, _ in saved), *changes.removed]:
             read.pop(lobby_id, None)
@@ -316,17 +339,35 @@ class RedisBackend:
     def _records_key(self, kind: str) -> str:
         return f"{self.prefix}records:{kind}"
 
+    # A record read and then stored is stored only if no other node changed it
+    # meanwhile (compare-and-set on its bytes), else LobbyConflict: the input is
+    # applied again on fresh copies, as for lobbies. Two nodes changing one Camus
+    # room at once would otherwise lose one of the changes.
+
+    def _remember_read(self, kind: str, key: str, data: bytes | None) -> None:
+        reads = self._record_reads
+        reads[kind, key] = data
+        reads.move_to_end((kind, key))
+        if len(reads) > RECORD_READS_KEPT:
+            reads.popitem(last=False)
+
     def add_record(self, kind: str, key: str, data: bytes) -> bool:
-        return bool(self._call(lambda: self._redis.hsetnx(self._records_key(kind), key, data)))
+        added = bool(self._call(lambda: self._redis.hsetnx(self._records_key(kind), key, data)))
+        if added:
+            self._remember_read(kind, key, bytes(data))
+        return added
 
     def get_record(self, kind: str, key: str) -> bytes | None:
         data = self._call(lambda: self._redis.hget(self._records_key(kind), key))
-        return None if data is None else _bytes(data)
+        record = None if data is None else _bytes(data)
+        self._remember_read(kind, key, record)
+        return record
 
     def put_record(self, kind: str, key: str, data: bytes) -> None:
-        self._call(lambda: self._redis.hset(self._records_key(kind), key, data))
+        self.commit(Changes(records=[(kind, key, data)]))
 
     def remove_record(self, kind: str, key: str) -> None:
+        self._record_reads.pop((kind, key), None)
         self._call(lambda: self._redis.hdel(self._records_key(kind), key))
 
     def record_keys(self, kind: str) -> list[str]:

@@ -21,7 +21,9 @@ from typing import Final
 #   added lobbies:   key; id, record, nodes     saved lobbies:   key; id, version, record, nodes
 #   removed lobbies: key; id, version or ''     tokens put:      key; data
 #   tokens dropped:  key                        records claimed: hash; field, data
-#   records written: hash; field, '1' and data to store or '0' and '' to remove
+#   records written: hash; field, '1' and data to store or '0' and '' to remove, then
+#                    'n' (never read here: no check), 'a' (read as absent: still absent)
+#                    or 'e' and the bytes read (still those bytes)
 # Returns {1, ''}, or {-1, id} (a code or record taken, a lobby changed) or
 # {-2, id} (a saved lobby is gone), and then nothing is written.
 COMMIT_SCRIPT: Final = """
@@ -51,6 +53,18 @@ local ck, ca = k + n[4] + n[5], a + n[4]
 for _ = 1, n[6] do
   if redis.call('HEXISTS', KEYS[ck], ARGV[ca]) == 1 then return {-1, ARGV[ca]} end
   ck = ck + 1; ca = ca + 2
+end
+for _ = 1, n[7] do
+  local check = ARGV[ca + 3]
+  if check ~= 'n' then
+    local current = redis.call('HGET', KEYS[ck], ARGV[ca])
+    if check == 'a' then
+      if current then return {-1, ARGV[ca]} end
+    elseif current ~= ARGV[ca + 4] then
+      return {-1, ARGV[ca]}
+    end
+  end
+  ck = ck + 1; ca = ca + 5
 end
 redis.call('SET', KEYS[3], 1, 'EX', 60)
 local prefix = ARGV[1]
@@ -101,13 +115,13 @@ for _ = 1, n[7] do
   else
     redis.call('HDEL', KEYS[k], ARGV[a])
   end
-  k = k + 1; a = a + 3
+  k = k + 1; a = a + 5
 end
 return {1, ''}
 """
 
-#: The script's answers: stored, or refused because a code or record was taken
-#: or a lobby changed, or because a lobby it saves or removes is gone.
+#: The script's answers: stored, or refused because a code or record was taken,
+#: a record read here changed, or a lobby changed, or because a lobby it saves or removes is gone.
 COMMITTED: Final = 1
 CHANGED: Final = -1
 GONE: Final = -2

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from ..address_budgets import SharedAddressBudgets
 from ..address_keys import budget_key
 from ..backend import MemoryBackend, StateBackend
 from ..clock import Clock, SystemClock
@@ -134,6 +135,9 @@ class RegistryBase:
         #: Lobby and dialect timers go here instead when several registries share
         #: the backend (address budgets are this process's and stay local).
         self.shared_timers: SharedTimers | None = None
+        #: Open lobbies and join attempts are counted here instead when several
+        #: registries share the backend, so a client spread across nodes gets one budget.
+        self.shared_budgets: SharedAddressBudgets | None = None
         #: Makes connection ids; a cluster node's carry its node id, for routing.
         self.new_connection_id: Callable[[], ConnectionId] = new_connection_id
         #: Budgets the input being applied has spent (and whether it could), by name: an
@@ -160,20 +164,14 @@ class RegistryBase:
         if self._charges:
             self._charges.clear()
 
-    def _take_join_attempt(self, conn: Connection) -> bool:
-        """Spend one of the address's join attempts, once per input however often it is applied."""
-        charged = self._charges.get("join")
-        if charged is None:
-            now = self.clock.monotonic()
-            charged = self._charges["join"] = self._address(conn.address).joins.take(now)
-        return charged
-
     def lobby_opened(self, address: str, lobby_id: LobbyId | None = None) -> None:
         """After the commit: a lobby started here counts against its host's address.
 
         With ``lobby_id`` it is this process's to close with ``server_shutdown``.
+        A cluster counted it already, in :meth:`count_claimed_lobby`.
         """
-        self._address(address).open_lobbies += 1
+        if self.shared_budgets is None:
+            self._address(address).open_lobbies += 1
         if lobby_id is not None:
             self._hosted.add(lobby_id)
         self.stats.lobbies_started += 1
@@ -181,10 +179,7 @@ class RegistryBase:
     def _lobby_ended(self, address: str, lobby_id: LobbyId) -> None:
         """After the commit: a closed lobby no longer counts against its host's address."""
         self._hosted.discard(lobby_id)
-        usage = self._addresses.get(budget_key(address))
-        if usage is not None and usage.open_lobbies > 0:
-            usage.open_lobbies -= 1
-            self._maybe_forget_address(usage)
+        self._uncount_lobby(address, lobby_id)
 
     def _schedule(self, when: float, kind: TimerKind | str, key: str, sub: str) -> None:
         shared = self.shared_timers
@@ -237,6 +232,56 @@ class RegistryBase:
         allowed = usage.http_requests.take(self.clock.monotonic())
         self._maybe_forget_address(usage)
         return allowed
+
+    def take_join_attempt(self, address: str) -> bool:
+        """Spend one of ``address``'s join and resume attempts; ``False``: over budget.
+
+        Spent once per input, however often the input is applied after conflicts.
+        """
+        charged = self._charges.get("join")
+        if charged is None:
+            charged = self._charges["join"] = self._spend_join_attempt(address)
+        return charged
+
+    def _spend_join_attempt(self, address: str) -> bool:
+        now = self.clock.monotonic()
+        shared = self.shared_budgets
+        if shared is None:
+            return self._address(address).joins.take(now)
+        limit = self.limits.joins_per_address_per_minute
+        return shared.take_join(budget_key(address), now, limit=limit, window=JOIN_WINDOW_S)
+
+    def lobby_budget_left(self, address: str, *, moving: int = 0) -> bool:
+        """Whether ``address`` may open one more lobby (``moving``: lobbies it gives up for it)."""
+        limit = self.limits.lobbies_per_address + moving
+        shared = self.shared_budgets
+        if shared is None:
+            return self._address(address).open_lobbies < limit
+        return shared.open_lobbies(budget_key(address)) < limit
+
+    def count_claimed_lobby(self, lobby: Lobby, *, moving: int = 0) -> bool:
+        """Count a lobby just claimed against its host's address; ``False``: over budget.
+
+        Only a cluster's shared count can be over here (another node opened one
+        since :meth:`lobby_budget_left`); the input then fails and nothing is
+        stored. One process counts the lobby after the commit (:meth:`lobby_opened`).
+        """
+        shared = self.shared_budgets
+        if shared is None:
+            return True
+        limit = self.limits.lobbies_per_address + moving
+        return shared.lobby_opened(budget_key(lobby.host_address), lobby.lobby_id, limit=limit)
+
+    def _uncount_lobby(self, host_address: str, lobby_id: LobbyId) -> None:
+        """The lobby no longer counts against its host's address."""
+        shared = self.shared_budgets
+        if shared is not None:
+            shared.lobby_closed(budget_key(host_address), lobby_id)
+            return
+        address = self._addresses.get(budget_key(host_address))
+        if address is not None and address.open_lobbies > 0:
+            address.open_lobbies -= 1
+            self._maybe_forget_address(address)
 
     # Reading state -----------------------------------------------------------------------
 

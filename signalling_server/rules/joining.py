@@ -25,7 +25,7 @@ class JoinRules(RegistryBase):
 
     def _join_lobby(self, conn: Connection, action: a.JoinLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._take_join_attempt(conn):
+        if not self.take_join_attempt(conn.address):
             raise ProtocolError(
                 E.RATE_LIMITED,
                 f"at most {self.limits.joins_per_address_per_minute} join attempts a minute",

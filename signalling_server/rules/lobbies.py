@@ -21,12 +21,8 @@ class LobbyRules(RegistryBase):
 
     def _start_lobby(self, conn: Connection, action: a.StartLobby, ref: str | None) -> None:
         self._require_idle(conn)
-        address = self._address(conn.address)
-        if address.open_lobbies >= self.limits.lobbies_per_address:
-            raise ProtocolError(
-                E.RATE_LIMITED,
-                f"at most {self.limits.lobbies_per_address} open lobbies per address",
-            )
+        if not self.lobby_budget_left(conn.address):
+            raise self._too_many_lobbies()
         display_name = clean_name(action.display_name, "Host")
         requested = self._requested_code(action.lobby_id)
         host_peer_id = action.peer_id or 1
@@ -64,6 +60,8 @@ class LobbyRules(RegistryBase):
         else:
             while not self._tx.claim(lobby := make(new_lobby_code())):
                 pass
+        if not self.count_claimed_lobby(lobby):
+            raise self._too_many_lobbies()
         self._tx.put_token(token_id, TokenGrant(lobby.lobby_id, Role.HOST))
         kept = [self._keep_seat(lobby, name, peer_id) for name, peer_id in seats] or None
         self._tx.after_commit(functools.partial(self.lobby_opened, conn.address, lobby.lobby_id))
@@ -77,6 +75,10 @@ class LobbyRules(RegistryBase):
             seats=kept,
         )
         self._send(conn.connection_id, started, ref)
+
+    def _too_many_lobbies(self) -> ProtocolError:
+        limit = self.limits.lobbies_per_address
+        return ProtocolError(E.RATE_LIMITED, f"at most {limit} open lobbies per address")
 
     @staticmethod
     def _checked_seats(

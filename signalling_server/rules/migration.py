@@ -247,17 +247,26 @@ class MigrationRules(ReconnectRules):
     def _move_lobby_count(self, lobby: Lobby, address: str, successor: ConnectionId) -> None:
         """The lobby counts against its new host's address now (on the process holding it)."""
         previous = lobby.host_address
+        shared = self.shared_budgets
+        if shared is not None:
+            # A cluster counts it for the whole cluster, wherever its host's socket is
+            # (moving the id between the addresses' sets is the same when applied again).
+            shared.lobby_moved(budget_key(previous), budget_key(address), lobby.lobby_id)
         lobby.host_address = address
 
         def moved() -> None:
-            before = self._addresses.get(budget_key(previous))
-            if lobby.lobby_id in self._hosted and before is not None and before.open_lobbies > 0:
-                before.open_lobbies -= 1
-                self._maybe_forget_address(before)
+            held_here = lobby.lobby_id in self._hosted
             self._hosted.discard(lobby.lobby_id)
             if successor in self._connections:
-                self._address(address).open_lobbies += 1
                 self._hosted.add(lobby.lobby_id)
+            if shared is not None:
+                return
+            before = self._addresses.get(budget_key(previous))
+            if held_here and before is not None and before.open_lobbies > 0:
+                before.open_lobbies -= 1
+                self._maybe_forget_address(before)
+            if successor in self._connections:
+                self._address(address).open_lobbies += 1
 
         self._tx.after_commit(moved)
 

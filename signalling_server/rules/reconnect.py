@@ -21,7 +21,7 @@ class ReconnectRules(RegistryBase):
 
     def _resume(self, conn: Connection, action: a.Resume, ref: str | None) -> None:
         self._require_idle(conn)
-        if not self._take_join_attempt(conn):
+        if not self.take_join_attempt(conn.address):
             raise ProtocolError(E.RATE_LIMITED, "too many join or resume attempts; wait a minute")
         parts = split_token(action.token)
         grant = self._tx.get_token(parts[0]) if parts else None

@@ -2,7 +2,8 @@
 
 Every connection holds a file descriptor. One address may hold at most
 ``limits.connections_per_address`` of them (counted by its budget key, so an
-IPv6 /64 counts as one address); past that it is answered ``429``. The whole
+IPv6 /64 counts as one address; on a cluster, with what the other nodes hold
+of it); past that it is answered ``429``. The whole
 process stops short of its open-file limit (``RLIMIT_NOFILE``) by
 :data:`RESERVED_DESCRIPTORS`, kept for the log, the listening sockets and the
 files routes serve; past that a client is answered ``503`` at once instead of
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Final
 
@@ -42,13 +44,15 @@ def connection_ceiling() -> int | None:
 class ConnectionAdmission:
     """Counts open connections per budget key and says which are over the caps."""
 
-    __slots__ = ("_open", "ceiling", "per_address", "refused")
+    __slots__ = ("_open", "ceiling", "elsewhere", "per_address", "refused")
 
     def __init__(self, *, per_address: int, ceiling: int | None) -> None:
         self.per_address = per_address
         #: Connections the process serves at most (``None``: no limit).
         self.ceiling = ceiling
         self._open: dict[str, int] = {}
+        #: Connections other nodes of a cluster hold, by key (kept current by the cluster).
+        self.elsewhere: Mapping[str, int] = {}
         #: Connections refused, by reason (``per_address``, ``server_full``); /metrics reads it.
         self.refused: Counter[str] = Counter()
 
@@ -67,7 +71,7 @@ class ConnectionAdmission:
         """Count a connection from ``address``: ``(key to release later, None)`` or the ``429``."""
         key = budget_key(address)
         count = self._open.get(key, 0)
-        if count >= self.per_address:
+        if count + self.elsewhere.get(key, 0) >= self.per_address:
             self.refused["per_address"] += 1
             return None, error_reply(
                 HTTPStatus.TOO_MANY_REQUESTS,
@@ -85,6 +89,10 @@ class ConnectionAdmission:
             self._open[key] = count
         else:
             self._open.pop(key, None)
+
+    def held(self, at_least: int) -> dict[str, int]:
+        """Keys holding ``at_least`` open connections here, with their counts."""
+        return {key: count for key, count in self._open.items() if count >= at_least}
 
     def open_from(self, address: str) -> int:
         """Connections counted for ``address``'s key."""

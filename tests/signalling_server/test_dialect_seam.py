@@ -13,7 +13,7 @@ from signalling_server.config import Limits
 from signalling_server.dialect import ActionHandler
 from signalling_server.effects import Send
 from signalling_server.ids import ConnectionId
-from signalling_server.lobby import Connection
+from signalling_server.lobby import Connection, Lobby, Role
 from signalling_server.protocol import Action, Decoded, Event, NativeCodec, encode_event
 from signalling_server.registry import LobbyRegistry
 from signalling_server.transport import WebsocketRoutes
@@ -71,6 +71,9 @@ class ToyRules:
     def disconnected(self, conn: Connection) -> bool:
         self.gone.append(conn.connection_id)
         return True
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        return False
 
     def expire(self, key: str, sub: str, deadline: float) -> None:
         self.registry.tx.remove_record("toy-count", key)

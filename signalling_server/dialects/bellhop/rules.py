@@ -101,6 +101,10 @@ class BellhopRules:
         """The native rules under the Bellhop policy: a host closes its lobby, a guest goes."""
         return False
 
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """A host on a dead node closes its lobby, a guest goes: the native rules."""
+        return False
+
     def expire(self, key: str, sub: str, deadline: float) -> None:
         """A join request's time is up: the native rules drop it (stale timers do nothing)."""
         lobby = self.registry.tx.lobby(LobbyId(key))
@@ -120,11 +124,10 @@ class BellhopRules:
             self._creation_failed(conn, E.INVALID_MESSAGE, reasons.lobby_id_too_long())
             return
         role, current = registry.place(conn)
-        usage = registry._address(conn.address)
         # Hosting again moves the caller's lobby rather than adding one.
         moving = 1 if role is Role.HOST else 0
         limit = registry.limits.lobbies_per_address
-        if usage.open_lobbies - moving >= limit:
+        if not registry.lobby_budget_left(conn.address, moving=moving):
             self._creation_failed(conn, E.RATE_LIMITED, reasons.too_many_lobbies(limit))
             return
         if requested:
@@ -136,6 +139,9 @@ class BellhopRules:
         else:
             while not registry.tx.claim(lobby := self._new_lobby(new_bellhop_id(), conn)):
                 pass
+        if not registry.count_claimed_lobby(lobby, moving=moving):
+            self._creation_failed(conn, E.RATE_LIMITED, reasons.too_many_lobbies(limit))
+            return
         self._leave(conn, role, current)
         registry.tx.after_commit(lambda: registry.lobby_opened(conn.address, lobby.lobby_id))
         conn.lobby_id = lobby.lobby_id
@@ -169,8 +175,7 @@ class BellhopRules:
     def _join_lobby(self, conn: Connection, action: JoinLobby, ref: str | None) -> None:
         registry = self.registry
         wanted = action.lobby_id
-        now = registry.clock.monotonic()
-        if not registry._address(conn.address).joins.take(now):
+        if not registry.take_join_attempt(conn.address):
             limit = registry.limits.joins_per_address_per_minute
             self._join_rejected(conn, E.RATE_LIMITED, reasons.too_many_joins(limit))
             return
@@ -191,7 +196,7 @@ class BellhopRules:
         timeout = registry.timeouts.pending_request_timeout
         deadline = registry.schedule(timeout, DIALECT, lobby.lobby_id, conn.connection_id)
         lobby.pending[conn.connection_id] = JoinRequest(
-            conn.connection_id, _MEMBER_NAME, now, deadline
+            conn.connection_id, _MEMBER_NAME, registry.clock.monotonic(), deadline
         )
         conn.lobby_id = lobby.lobby_id
         registry.send(host, ReceivedJoinRequest(conn.connection_id))

@@ -25,7 +25,7 @@ import msgspec
 
 from ...dialect import ActionHandler
 from ...ids import ConnectionId
-from ...lobby import Connection, PasswordHash
+from ...lobby import Connection, Lobby, PasswordHash, Role
 from ...protocol.actions import Action
 from ...protocol.events import Event
 from . import cookies
@@ -151,6 +151,10 @@ class CamusRules:
             member.connection_id = None
             self._save(room)
         return True
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """Camus rooms are not lobbies: a member on a dead node stays until reaped, as ever."""
+        return False
 
     def expire(self, key: str, sub: str, deadline: float) -> None:
         timer, _, life = sub.partition(":")

@@ -127,15 +127,19 @@ class GroovejetRules:
         # Silent both ways: nobody is told of a drop.
         self._sessions.pop(conn.connection_id, None)
         role, lobby = self.registry.place(conn)
-        if lobby is None:
-            return True
+        if lobby is not None:
+            self.member_lost(lobby, role, conn.connection_id)
+        return True
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """A member's socket is gone (here, or on a node that died): its seat empties, silently."""
         if role is Role.HOST:
             lobby.host.connection_id = None
             lobby.host.away_deadline = self.registry.schedule(
                 EMPTY_SEAT_TTL_S, NAME, lobby.lobby_id
             )
         elif role is Role.GUEST:
-            del lobby.guests[conn.connection_id]
+            del lobby.guests[connection_id]
         return True
 
     def expire(self, key: str, sub: str, deadline: float) -> None:
@@ -158,8 +162,7 @@ class GroovejetRules:
         if session.state is not SessionState.CONNECTED:
             return
         registry = self.registry
-        usage = registry._address(conn.address)
-        if usage.open_lobbies >= registry.limits.lobbies_per_address:
+        if not registry.lobby_budget_left(conn.address):
             self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many rooms from this address")
             return
         for _ in range(CODE_TRIES):
@@ -179,6 +182,9 @@ class GroovejetRules:
             logger.error("no free groovejet room code in %d tries", CODE_TRIES)
             self._refuse(conn, session, ErrorCode.LOBBY_EXISTS, "no free room code; try again")
             return
+        if not registry.count_claimed_lobby(lobby):
+            self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many rooms from this address")
+            return
         registry.tx.after_commit(lambda: registry.lobby_opened(conn.address))
         conn.lobby_id = lobby.lobby_id
         session.state = SessionState.IN_ROOM
@@ -195,7 +201,7 @@ class GroovejetRules:
                 conn, session, ErrorType.MISSING_ROOM_CODE, "Missing room code in request", ref
             )
             return
-        if not registry._address(conn.address).joins.take(registry.clock.monotonic()):
+        if not registry.take_join_attempt(conn.address):
             self._refuse(conn, session, ErrorCode.RATE_LIMITED, "too many join attempts")
             return
         lobby = self._room(code)

@@ -28,7 +28,8 @@ from ...protocol.errors import SignallingError
 
 if TYPE_CHECKING:
     from ...dialect import ActionHandler
-    from ...lobby import Connection
+    from ...ids import ConnectionId
+    from ...lobby import Connection, Lobby, Role
     from ...protocol.actions import Action
     from ...registry import LobbyRegistry
 
@@ -130,6 +131,10 @@ class LambdaRules:
         """Never called: no codec carries this dialect's name."""
 
     def disconnected(self, conn: Connection) -> bool:
+        return False
+
+    def member_lost(self, lobby: Lobby, role: Role, connection_id: ConnectionId) -> bool:
+        """Lambda channels have no members with sockets."""
         return False
 
     def expire(self, key: str, sub: str, deadline: float) -> None:
