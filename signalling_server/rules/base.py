@@ -230,11 +230,15 @@ class RegistryBase:
     def _policy(self, lobby: Lobby) -> LobbyPolicy:
         return self.policies.get(lobby.policy, NATIVE)
 
-    def _place(self, conn: Connection) -> tuple[Role, Lobby | None]:
-        """Where a connection stands, read from its lobby's record."""
+    def _place(self, conn: Connection, *, reading: bool = False) -> tuple[Role, Lobby | None]:
+        """Where a connection stands, read from its lobby's record.
+
+        ``reading``: the caller only reads the lobby (a relay), so a shared copy does.
+        """
         if conn.lobby_id is None:
             return Role.IDLE, None
-        lobby = self._tx.lobby(conn.lobby_id)
+        tx = self._tx
+        lobby = tx.peek(conn.lobby_id) if reading else tx.lobby(conn.lobby_id)
         role = Role.IDLE if lobby is None else lobby.role_of(conn.connection_id)
         if role is Role.IDLE:
             conn.lobby_id = None  # closed, kicked or rejected since: the hint is stale
@@ -246,7 +250,7 @@ class RegistryBase:
         conn = self._connections.get(connection_id)
         if conn is None or conn.lobby_id is None:
             return Role.IDLE
-        lobby = self.backend.get_lobby(conn.lobby_id)
+        lobby = self.backend.peek_lobby(conn.lobby_id)
         return Role.IDLE if lobby is None else lobby.role_of(connection_id)
 
     def _require_idle(self, conn: Connection) -> None:
