@@ -2,11 +2,16 @@
 
 Each node holds its own sockets. A connection id starts with the id of the
 node that holds it (``<node>.<random>``), so any node knows where an event
-goes without asking: an event for a connection held elsewhere is published
-on that node's Redis channel (one publisher task, in order, so events for one
-connection keep their order). When nobody is subscribed to the channel (the
-node died, or its link to Redis is down) the event's sender hears
-``unknown_connection``, as on one node when the recipient is gone.
+goes without asking: an event for a connection held elsewhere is queued, and
+once per loop tick one publisher task publishes one batch per destination
+node on that node's Redis channel (pipelined when there are several), in
+order, so events for one connection keep their order. The receiving node
+decodes a batch and writes its events in the same callback, with no task or
+queue per event, and records the hop (publish to write) in a histogram. When
+nobody is subscribed to the channel (the node died, or its link to Redis is
+down) the event's sender hears ``unknown_connection``, as on one node when the
+recipient is gone; when the publish itself fails (Redis away) it hears
+``server_unavailable``: nothing forwarded is lost without a word.
 
 Every node writes a heartbeat (its id in a sorted set, scored with the time).
 A node whose heartbeat is older than ``node_timeout`` is dead: the first node
@@ -41,14 +46,15 @@ from ..backend.redis import RedisBackend
 from ..effects import CloseConnection, Send
 from ..ids import ConnectionId
 from ..node import SignallingNode
+from .hops import HopHistogram
 from .timers import RedisTimers
-from .wire import EventTypes, WireError, decode_batch, encode_batch, encode_effect
+from .wire import EventTypes, WireError, decode_batch, encode_batch, envelope
 
 logger = logging.getLogger(__name__)
 
 #: Close code for the sockets of a node that found itself declared dead (1012: service restart).
 CLOSE_SERVICE_RESTART: Final = 1012
-#: Envelopes published in one pipeline.
+#: Most envelopes published in one round (one pipeline); the rest go in the next.
 PUBLISH_BATCH: Final = 512
 #: Longest wait between two attempts to reach Redis again.
 MAX_BACKOFF: Final = 1.0
@@ -90,6 +96,8 @@ class ClusterLink:
         self.heartbeat = heartbeat
         self.node_timeout = node_timeout
         self.stats = ClusterStats()
+        #: Seconds from a batch's publish on another node to its events' writes here.
+        self.hops = HopHistogram()
         self._prefix = backend.prefix
         self._nodes_key = f"{self._prefix}nodes"
         self._types = EventTypes()
@@ -108,7 +116,7 @@ class ClusterLink:
             socket_connect_timeout=heartbeat,
             retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
         )
-        self._outbox: deque[tuple[str, bytes, Send | CloseConnection]] = deque()
+        self._outbox: deque[tuple[str, Send | CloseConnection]] = deque()
         self._outbox_ready: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
         #: When this node last got (back) in touch with Redis; it reaps no one before
@@ -150,11 +158,12 @@ class ClusterLink:
     def forward(self, effect: Send | CloseConnection) -> None:
         """Queue an event or a close for the node that holds its connection."""
         target = effect.target if isinstance(effect, Send) else effect.connection_id
-        node_id = target.partition(".")[0]
-        self._outbox.append((node_id, encode_effect(effect), effect))
-        if self._outbox_ready is not None and self._drained is not None:
+        # Encoded by the publisher, a whole tick's worth at a time.
+        self._outbox.append((target.partition(".")[0], effect))
+        ready = self._outbox_ready
+        if ready is not None and not ready.is_set() and self._drained is not None:
             self._drained.clear()
-            self._outbox_ready.set()
+            ready.set()
 
     # Life cycle -------------------------------------------------------------------
 
@@ -259,13 +268,15 @@ class ClusterLink:
 
     def _receive(self, data: bytes) -> None:
         try:
-            effects = decode_batch(data, self._types)
+            sent_at, effects = decode_batch(data, self._types)
         except WireError as exc:
             logger.error("node %s: dropped a batch: %s", self.node_id, exc)
             return
         self.stats.received += len(effects)
+        deliver = self.node.deliver
         for effect in effects:
-            self.node.deliver(effect)
+            deliver(effect)
+        self.hops.observe(time.time() - sent_at, len(effects))
 
     # Sending ------------------------------------------------------------------------
 
@@ -277,29 +288,42 @@ class ClusterLink:
             await ready.wait()
             ready.clear()
             while outbox:
-                # One message per node, its envelopes in the order they were queued.
-                by_node: dict[str, list[tuple[bytes, Send | CloseConnection]]] = {}
-                for _ in range(min(PUBLISH_BATCH, len(outbox))):
-                    node_id, data, effect = outbox.popleft()
-                    by_node.setdefault(node_id, []).append((data, effect))
-                pipe = self._client.pipeline(transaction=False)
-                for node_id, items in by_node.items():
-                    pipe.publish(self.channel(node_id), encode_batch([data for data, _ in items]))
-                try:
-                    receivers = await pipe.execute()
-                except _REDIS_ERRORS as exc:
-                    self._lost_redis("publishing", exc)
-                    receivers = [0] * len(by_node)
-                for items, count in zip(by_node.values(), receivers, strict=True):
-                    self.stats.forwarded += len(items)
-                    if count:
-                        continue
-                    # Nobody listens on that node's channel: it is gone, or cut off.
-                    for _, effect in items:
-                        if isinstance(effect, Send):
-                            self.stats.undeliverable += 1
-                            self.node.undelivered(effect)
+                await self._publish_round(outbox)
             drained.set()
+
+    async def _publish_round(self, outbox: deque[tuple[str, Send | CloseConnection]]) -> None:
+        """Publish what is queued (up to a batch): one message per node, in queued order."""
+        by_node: dict[str, list[Send | CloseConnection]] = {}
+        for _ in range(min(PUBLISH_BATCH, len(outbox))):
+            node_id, effect = outbox.popleft()
+            by_node.setdefault(node_id, []).append(effect)
+        types, sent_at = self._types, time.time()
+        messages = [
+            (self.channel(node_id), encode_batch([envelope(e, types) for e in effects], sent_at))
+            for node_id, effects in by_node.items()
+        ]
+        failed = False
+        try:
+            if len(messages) == 1:
+                receivers = [await self._client.publish(*messages[0])]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for channel, data in messages:
+                    pipe.publish(channel, data)
+                receivers = await pipe.execute()
+        except _REDIS_ERRORS as exc:
+            self._lost_redis("publishing", exc)
+            receivers, failed = [0] * len(messages), True
+        for effects, count in zip(by_node.values(), receivers, strict=True):
+            self.stats.forwarded += len(effects)
+            if count:
+                continue
+            # Nobody listens on that node's channel (it is gone, or cut off), or
+            # Redis could not be reached: each relay's sender hears so.
+            for effect in effects:
+                if isinstance(effect, Send):
+                    self.stats.undeliverable += 1
+                    self.node.undelivered(effect, store_lost=failed)
 
     # Heartbeat and dead nodes ----------------------------------------------------------
 

@@ -318,16 +318,20 @@ class RegistryBase:
         self.stats.errors[code.value] += 1
         self._send(conn.connection_id, ev.Error(code, message, action, ref), ref)
 
-    def undeliverable(self, origin: Origin) -> Send:
-        """The error for a sender whose relay found its recipient gone before delivery."""
-        self.stats.errors[E.UNKNOWN_CONNECTION.value] += 1
-        error = ev.Error(
-            E.UNKNOWN_CONNECTION,
-            "the recipient disconnected before this could be delivered",
-            origin.action,
-            origin.ref,
-        )
-        return Send(origin.sender, error, origin.ref)
+    def undeliverable(self, origin: Origin, *, store_lost: bool = False) -> Send:
+        """The error for a sender whose relay found its recipient gone before delivery.
+
+        ``store_lost``: the relay could not be passed on to the recipient's node at
+        all (the state store is out of reach), so it may be retried later.
+        """
+        if store_lost:
+            code = E.SERVER_UNAVAILABLE
+            message = "the server lost its state store before this could be delivered"
+        else:
+            code = E.UNKNOWN_CONNECTION
+            message = "the recipient disconnected before this could be delivered"
+        self.stats.errors[code.value] += 1
+        return Send(origin.sender, ev.Error(code, message, origin.action, origin.ref), origin.ref)
 
     # Shared by several groups of rules --------------------------------------------------
 
