@@ -47,6 +47,7 @@ from ..effects import CloseConnection, Send
 from ..ids import ConnectionId
 from ..node import SignallingNode
 from .hops import HopHistogram
+from .publisher import PublishError, RedisPublisher
 from .timers import RedisTimers
 from .wire import EventTypes, WireError, decode_batch, encode_batch, envelope
 
@@ -110,6 +111,8 @@ class ClusterLink:
             socket_connect_timeout=heartbeat,
             retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
+        #: Where batches for other nodes are published (see :mod:`.publisher`).
+        self._publisher = RedisPublisher(backend.url, connect_timeout=heartbeat)
         # Subscribed reads wait as long as there is nothing to read.
         self._subscriber_client = redis.asyncio.Redis.from_url(
             backend.url,
@@ -224,6 +227,7 @@ class ClusterLink:
             logger.error("node %s: task %s did not stop", self.node_id, task.get_name())
 
     async def _close_clients(self) -> None:
+        self._publisher.close()
         await self._client.aclose()
         await self._subscriber_client.aclose()
 
@@ -292,29 +296,37 @@ class ClusterLink:
             drained.set()
 
     async def _publish_round(self, outbox: deque[tuple[str, Send | CloseConnection]]) -> None:
-        """Publish what is queued (up to a batch): one message per node, in queued order."""
+        """Publish what is queued (up to a batch): one message per node, in queued order.
+
+        The round is written without waiting for Redis's replies (they come back
+        to :meth:`_published`), so the next tick's round can follow at once.
+        """
         by_node: dict[str, list[Send | CloseConnection]] = {}
         for _ in range(min(PUBLISH_BATCH, len(outbox))):
             node_id, effect = outbox.popleft()
             by_node.setdefault(node_id, []).append(effect)
         types, sent_at = self._types, time.time()
         messages = [
-            (self.channel(node_id), encode_batch([envelope(e, types) for e in effects], sent_at))
+            (
+                self.channel(node_id).encode(),
+                encode_batch([envelope(e, types) for e in effects], sent_at),
+            )
             for node_id, effects in by_node.items()
         ]
-        failed = False
+        publisher = self._publisher
         try:
-            if len(messages) == 1:
-                receivers = [await self._client.publish(*messages[0])]
-            else:
-                pipe = self._client.pipeline(transaction=False)
-                for channel, data in messages:
-                    pipe.publish(channel, data)
-                receivers = await pipe.execute()
-        except _REDIS_ERRORS as exc:
+            if not publisher.connected:
+                await publisher.connect()
+            publisher.publish(messages, lambda counts: self._published(by_node, counts))
+        except PublishError as exc:
             self._lost_redis("publishing", exc)
-            receivers, failed = [0] * len(messages), True
-        for effects, count in zip(by_node.values(), receivers, strict=True):
+            self._published(by_node, None)
+
+    def _published(
+        self, by_node: dict[str, list[Send | CloseConnection]], counts: list[int] | None
+    ) -> None:
+        """Redis's replies to a round: each node's receiver count, or ``None`` if it was lost."""
+        for effects, count in zip(by_node.values(), counts or [0] * len(by_node), strict=True):
             self.stats.forwarded += len(effects)
             if count:
                 continue
@@ -323,7 +335,7 @@ class ClusterLink:
             for effect in effects:
                 if isinstance(effect, Send):
                     self.stats.undeliverable += 1
-                    self.node.undelivered(effect, store_lost=failed)
+                    self.node.undelivered(effect, store_lost=counts is None)
 
     # Heartbeat and dead nodes ----------------------------------------------------------
 
@@ -369,6 +381,9 @@ class ClusterLink:
             logger.error("node %s: lost Redis (%s): %s", self.node_id, what, exc)
         self.stats.redis_errors += 1
         self._beating = False
+        # Rounds waiting for replies from a Redis that may never answer: their
+        # senders hear now, and the next round connects afresh.
+        self._publisher.close()
 
 
 def _held_by(node_id: str) -> Callable[[ConnectionId], bool]:
