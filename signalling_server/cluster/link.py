@@ -47,7 +47,7 @@ from ..effects import CloseConnection, Send
 from ..ids import ConnectionId
 from ..node import SignallingNode
 from .hops import HopHistogram
-from .publisher import PublishError, RedisPublisher
+from .redis_sockets import PublishError, RedisPublisher, RedisSubscription, open_subscription
 from .timers import RedisTimers
 from .wire import EventTypes, WireError, decode_batch, encode_batch, envelope
 
@@ -102,7 +102,7 @@ class ClusterLink:
         self._prefix = backend.prefix
         self._nodes_key = f"{self._prefix}nodes"
         self._types = EventTypes()
-        self._own_channel = self.channel(self.node_id)
+        self._own_channel = self.channel(self.node_id).encode()
         self._changes_channel = backend.changes_channel.encode()
         # Reconnecting is this link's job (with its own backoff, reported in /healthz).
         self._client = redis.asyncio.Redis.from_url(
@@ -113,12 +113,7 @@ class ClusterLink:
         )
         #: Where batches for other nodes are published (see :mod:`.publisher`).
         self._publisher = RedisPublisher(backend.url, connect_timeout=heartbeat)
-        # Subscribed reads wait as long as there is nothing to read.
-        self._subscriber_client = redis.asyncio.Redis.from_url(
-            backend.url,
-            socket_connect_timeout=heartbeat,
-            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
-        )
+        self._subscription: RedisSubscription | None = None
         self._outbox: deque[tuple[str, Send | CloseConnection]] = deque()
         self._outbox_ready: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
@@ -177,12 +172,12 @@ class ClusterLink:
         self._drained.set()
         try:
             await self._beat()
-            pubsub = await self._subscribe()
+            await self._subscribe()
         except _REDIS_ERRORS as exc:
             await self._close_clients()
             raise BackendUnavailable(f"cannot reach Redis at {self.backend.url}: {exc}") from exc
         self._tasks = [
-            asyncio.create_task(self._run_subscriber(pubsub), name="cluster-subscriber"),
+            asyncio.create_task(self._run_subscriber(), name="cluster-subscriber"),
             asyncio.create_task(self._run_publisher(), name="cluster-publisher"),
             asyncio.create_task(self._run_heartbeat(), name="cluster-heartbeat"),
         ]
@@ -228,42 +223,44 @@ class ClusterLink:
 
     async def _close_clients(self) -> None:
         self._publisher.close()
+        if self._subscription is not None:
+            self._subscription.close()
         await self._client.aclose()
-        await self._subscriber_client.aclose()
 
     # Receiving ---------------------------------------------------------------------
 
-    async def _subscribe(self) -> redis.asyncio.client.PubSub:
-        pubsub = self._subscriber_client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._own_channel, self.backend.changes_channel)
+    async def _subscribe(self) -> None:
+        self._subscription = await open_subscription(
+            self.backend.url,
+            self._on_message,
+            [self._own_channel, self._changes_channel],
+            connect_timeout=self.heartbeat,
+        )
         # Announcements may have been missed while unsubscribed: read everything afresh.
         self.backend.forget_cached()
         self._subscribed = True
-        return pubsub
 
-    async def _run_subscriber(self, pubsub: redis.asyncio.client.PubSub) -> None:
-        backoff = 0.05
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        """A message on this node's channel or the changes channel, as it is read."""
+        if channel == self._changes_channel:
+            self.backend.lobby_changed(data)
+        else:
+            self._receive(data)
+
+    async def _run_subscriber(self) -> None:
         while True:
-            try:
-                async for message in pubsub.listen():
-                    if message["type"] != "message":
-                        continue
-                    if message["channel"] == self._changes_channel:
-                        self.backend.lobby_changed(message["data"])
-                    else:
-                        self._receive(message["data"])
-                    backoff = 0.05
-            except _REDIS_ERRORS as exc:
-                self._lost_redis("subscription", exc)
+            subscription = self._subscription
+            assert subscription is not None
+            await subscription.closed
+            self._lost_redis("subscription", PublishError("the subscribed connection closed"))
             self._subscribed = False
             self.backend.forget_cached()  # no announcements reach us now
-            with contextlib.suppress(*_REDIS_ERRORS):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            backoff = 0.05
             while True:
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 try:
-                    pubsub = await self._subscribe()
+                    await self._subscribe()
                 except _REDIS_ERRORS:
                     continue
                 self.stats.reconnects += 1

@@ -1,4 +1,4 @@
-"""The cluster's publisher on a real Redis: pipelined rounds, receiver counts in order, lost rounds told."""
+"""The cluster's own Redis sockets on a real Redis: pipelined publish rounds and subscriptions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from signalling_server.cluster.publisher import PublishError, RedisPublisher
+from signalling_server.cluster.redis_sockets import PublishError, RedisPublisher, open_subscription
 from tests.signalling_server.redis_server import RedisServer
 from tests.timeouts import scaled
 
@@ -99,18 +99,72 @@ async def test_rounds_lost_with_redis_are_answered_none(
 async def test_a_url_with_credentials_authenticates(redis_url: str) -> None:
     """A user and password in the URL are sent with AUTH; wrong ones are a PublishError."""
     admin = redis.asyncio.Redis.from_url(redis_url)
-    await admin.execute_command("ACL", "SETUSER", "relay", "on", ">secret", "+publish", "&*")  # type: ignore[no-untyped-call]
+    await admin.execute_command(
+        "ACL", "SETUSER", "relay", "on", ">secret", "+publish", "+subscribe", "&*"
+    )  # type: ignore[no-untyped-call]
     host = redis_url.removeprefix("redis://")
     try:
+        got: list[bytes] = []
+        arrived = asyncio.Event()
+
+        def received(_channel: bytes, data: bytes) -> None:
+            got.append(data)
+            arrived.set()
+
+        subscription = await open_subscription(
+            f"redis://relay:secret@{host}",
+            received,
+            [b"secret-channel"],
+            connect_timeout=scaled(5),
+        )
         publisher = RedisPublisher(f"redis://relay:secret@{host}", connect_timeout=scaled(5))
         await publisher.connect()
         rounds = Rounds(1)
-        publisher.publish([(b"nobody-listens", b"x")], rounds.replied)
-        assert await rounds.wait() == [[0]]
+        publisher.publish([(b"secret-channel", b"x")], rounds.replied)
+        assert await rounds.wait() == [[1]]
+        async with asyncio.timeout(scaled(10)):
+            await arrived.wait()
+        assert got == [b"x"]
         publisher.close()
+        subscription.close()
         wrong = RedisPublisher(f"redis://relay:wrong@{host}", connect_timeout=scaled(5))
         with pytest.raises(PublishError, match="credentials"):
             await wrong.connect()
     finally:
         await admin.execute_command("ACL", "DELUSER", "relay")  # type: ignore[no-untyped-call]
         await admin.aclose()
+
+
+async def test_a_subscription_hands_over_messages_in_order_and_says_when_it_ends(
+    redis_server: RedisServer, redis_url: str
+) -> None:
+    """Messages on two channels come in publish order with their channel; a Redis kill ends it."""
+    got: list[tuple[bytes, bytes]] = []
+    all_in = asyncio.Event()
+
+    def received(channel: bytes, data: bytes) -> None:
+        got.append((channel, data))
+        if len(got) == 200:
+            all_in.set()
+
+    subscription = await open_subscription(
+        redis_url, received, [b"one", b"two"], connect_timeout=scaled(5)
+    )
+    publisher = RedisPublisher(redis_url, connect_timeout=scaled(5))
+    await publisher.connect()
+    rounds = Rounds(100)
+    try:
+        for number in range(100):
+            publisher.publish([(b"one", b"%d" % number), (b"two", b"%d" % number)], rounds.replied)
+        assert await rounds.wait() == [[1, 1]] * 100
+        async with asyncio.timeout(scaled(10)):
+            await all_in.wait()
+        expected = [(channel, b"%d" % n) for n in range(100) for channel in (b"one", b"two")]
+        assert got == expected
+        redis_server.stop()
+        async with asyncio.timeout(scaled(10)):
+            await subscription.closed
+    finally:
+        publisher.close()
+        subscription.close()
+        redis_server.start()
