@@ -4,10 +4,11 @@ Each node holds its own sockets. A connection id starts with the id of the
 node that holds it (``<node>.<random>``), so any node knows where an event
 goes without asking: an event for a connection held elsewhere is queued, and
 once per loop tick one publisher task publishes one batch per destination
-node on that node's Redis channel (pipelined when there are several), in
-order, so events for one connection keep their order. The receiving node
-decodes a batch and writes its events in the same callback, with no task or
-queue per event, and records the hop (publish to write) in a histogram. When
+node on that node's Redis channel, written straight to one Redis socket and
+pipelined (:mod:`.redis_sockets`), in order, so events for one connection
+keep their order. The receiving node decodes a batch and writes its events
+in the socket's callback, with no task or queue per event, and records the
+hop (publish to write) in a histogram. When
 nobody is subscribed to the channel (the node died, or its link to Redis is
 down) the event's sender hears ``unknown_connection``, as on one node when the
 recipient is gone; when the publish itself fails (Redis away) it hears
