@@ -192,6 +192,10 @@ class ClusterLink:
         """
         self._left = True
         await self._cancel_tasks()
+        # A killed process's sockets close: nothing more is read or published here.
+        if self._subscription is not None:
+            self._subscription.close()
+        self._publisher.close()
         self._subscribed = self._beating = False
 
     async def stop(self) -> None:
