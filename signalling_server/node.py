@@ -140,11 +140,14 @@ class SignallingNode:
         else:
             self._close(effect)
 
-    def undelivered(self, send: Send) -> None:
-        """A forwarded event found nobody: its sender (if any) hears so."""
+    def undelivered(self, send: Send, *, store_lost: bool = False) -> None:
+        """A forwarded event found nobody: its sender (if any) hears so.
+
+        ``store_lost``: it could not even be handed to the state store (Redis away).
+        """
         origin = send.origin
         if origin is not None and origin.sender != send.target:
-            self._deliver(self.registry.undeliverable(origin))
+            self._deliver(self.registry.undeliverable(origin, store_lost=store_lost))
 
     def apply(self, effects: list[Effect]) -> None:
         """Carry out effects the registry returned outside an input (a dead node's departures)."""

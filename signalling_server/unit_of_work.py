@@ -63,6 +63,16 @@ class UnitOfWork:
         lobby = lobbies[lobby_id] = self._backend.get_lobby(lobby_id)
         return lobby
 
+    def peek(self, lobby_id: LobbyId) -> Lobby | None:
+        """The lobby for reading only: this unit's copy if it has one, else a shared one.
+
+        A lobby only peeked at is not written at commit (relays change nothing).
+        """
+        lobbies = self._lobbies
+        if lobby_id in lobbies:
+            return lobbies[lobby_id]
+        return self._backend.peek_lobby(lobby_id)
+
     def claim(self, lobby: Lobby) -> bool:
         """Take a new lobby's code; ``False`` if it is taken. Stored at commit, if still free."""
         lobby_id = lobby.lobby_id

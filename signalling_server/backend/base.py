@@ -89,6 +89,14 @@ class StateBackend(Protocol):
         """The lobby with this code (possibly a copy), or ``None``."""
         ...
 
+    def peek_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        """The lobby with this code for reading only (relays): callers never change it.
+
+        May be shared with other readers, so it costs no copy; it is as fresh as
+        :meth:`get_lobby`'s copies would be.
+        """
+        ...
+
     def save_lobby(self, lobby: Lobby) -> None:
         """Store the lobby's record as it is now; a removed lobby stays removed."""
         ...

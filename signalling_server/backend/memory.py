@@ -74,6 +74,9 @@ class MemoryBackend:
             return None if record is None else decode_lobby(record)
         return self._lobbies.get(lobby_id)
 
+    def peek_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        return self.get_lobby(lobby_id)
+
     def save_lobby(self, lobby: Lobby) -> None:
         if self.copies and lobby.lobby_id in self._records:
             self._records[lobby.lobby_id] = encode_lobby(lobby)

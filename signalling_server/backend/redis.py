@@ -28,7 +28,9 @@ same script, so a node hears of a change before any event another node
 forwards about it (one subscriber connection delivers in publish order). A
 read-only input (a relay) may therefore see a lobby as it was a moment ago on
 another node; a change made on a stale copy is refused by the version check
-and applied again on a fresh one.
+and applied again on a fresh one. :meth:`RedisBackend.peek_lobby` (relays)
+decodes a cached record once and shares the result until the record changes,
+so a relay between members costs no round trip, no decoding and no encoding.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class RedisBackend:
         #: Sets of lobby ids by node (``<prefix><node id>``): lobbies with a live member there.
         self._node_index = f"{prefix}node-lobbies:"
         self._commit = self._redis.register_script(COMMIT_SCRIPT)
+        #: Cached records decoded for readers: (the cached record object, its lobby).
+        self._shared: dict[LobbyId, tuple[bytes, Lobby]] = {}
         #: What each lobby read last looked like: (version, record). One unit of
         #: work runs at a time per node, so the last read is the one being saved.
         self._read: dict[LobbyId, tuple[bytes, bytes]] = {}
@@ -135,11 +139,13 @@ class RedisBackend:
         cached = self._cache.get(lobby_id)
         if cached is not None and (version == REMOVED or int(cached[0]) < version):
             del self._cache[lobby_id]
+            self._shared.pop(lobby_id, None)
 
     def forget_cached(self) -> None:
         """Forget every cached record (announcements may have been missed)."""
         if self._cache is not None:
             self._cache.clear()
+        self._shared.clear()
 
     def _lobby_key(self, lobby_id: str) -> str:
         return f"{self.prefix}lobby:{lobby_id}"
@@ -241,6 +247,7 @@ class RedisBackend:
                     cache[lobby_id] = now
             for lobby_id in changes.removed:
                 read.pop(lobby_id, None)
+                self._shared.pop(lobby_id, None)
                 if cache is not None:
                     cache.pop(lobby_id, None)
             for kind, key, data in changes.claimed_records:
@@ -274,21 +281,43 @@ class RedisBackend:
         return True
 
     def get_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        read = self._cached_or_fetched(lobby_id)
+        if read is None:
+            self._read.pop(lobby_id, None)
+            return None
+        self._read[lobby_id] = read
+        return decode_lobby(read[1])
+
+    def peek_lobby(self, lobby_id: LobbyId) -> Lobby | None:
+        # What was read here for a save (``_read``) is left alone: a peek saves nothing.
+        read = self._cached_or_fetched(lobby_id)
+        if read is None:
+            return None
+        if self._cache is None:
+            return decode_lobby(read[1])
+        shared = self._shared.get(lobby_id)
+        # The record object itself tells: a cached record is replaced, never changed.
+        if shared is not None and shared[0] is read[1]:
+            return shared[1]
+        lobby = decode_lobby(read[1])
+        self._shared[lobby_id] = (read[1], lobby)
+        return lobby
+
+    def _cached_or_fetched(self, lobby_id: LobbyId) -> tuple[bytes, bytes] | None:
+        """The lobby's (version, record), from the cache or else from Redis (then cached)."""
         cache = self._cache
         if cache is not None:
             cached = cache.get(lobby_id)
             if cached is not None:
-                self._read[lobby_id] = cached
-                return decode_lobby(cached[1])
+                return cached
         key = self._lobby_key(lobby_id)
         version, record = self._call(lambda: self._redis.hmget(key, "v", "d"))
         if version is None or record is None:
-            self._read.pop(lobby_id, None)
             return None
-        read = self._read[lobby_id] = (_bytes(version), _bytes(record))
+        read = (_bytes(version), _bytes(record))
         if cache is not None:
             cache[lobby_id] = read
-        return decode_lobby(read[1])
+        return read
 
     def save_lobby(self, lobby: Lobby) -> None:
         refused = self._commit_changes(Changes(saved=[lobby]))
@@ -298,6 +327,7 @@ class RedisBackend:
 
     def remove_lobby(self, lobby_id: LobbyId) -> None:
         self._read.pop(lobby_id, None)  # unchecked: whatever it became, it goes
+        self._shared.pop(lobby_id, None)
         self.commit(Changes(removed=[lobby_id]))
 
     def lobby_count(self) -> int:

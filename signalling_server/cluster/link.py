@@ -2,11 +2,17 @@
 
 Each node holds its own sockets. A connection id starts with the id of the
 node that holds it (``<node>.<random>``), so any node knows where an event
-goes without asking: an event for a connection held elsewhere is published
-on that node's Redis channel (one publisher task, in order, so events for one
-connection keep their order). When nobody is subscribed to the channel (the
-node died, or its link to Redis is down) the event's sender hears
-``unknown_connection``, as on one node when the recipient is gone.
+goes without asking: an event for a connection held elsewhere is queued, and
+once per loop tick one publisher task publishes one batch per destination
+node on that node's Redis channel, written straight to one Redis socket and
+pipelined (:mod:`.redis_sockets`), in order, so events for one connection
+keep their order. The receiving node decodes a batch and writes its events
+in the socket's callback, with no task or queue per event, and records the
+hop (publish to write) in a histogram. When
+nobody is subscribed to the channel (the node died, or its link to Redis is
+down) the event's sender hears ``unknown_connection``, as on one node when the
+recipient is gone; when the publish itself fails (Redis away) it hears
+``server_unavailable``: nothing forwarded is lost without a word.
 
 Every node writes a heartbeat (its id in a sorted set, scored with the time).
 A node whose heartbeat is older than ``node_timeout`` is dead: the first node
@@ -40,14 +46,16 @@ from ..backend.redis import RedisBackend
 from ..effects import CloseConnection, Send
 from ..ids import ConnectionId
 from ..node import SignallingNode
+from .hops import HopHistogram
+from .redis_sockets import PublishError, RedisPublisher, RedisSubscription, open_subscription
 from .timers import RedisTimers
-from .wire import EventTypes, WireError, decode_batch, encode_batch, encode_effect
+from .wire import EventTypes, WireError, decode_batch, encode_batch, envelope
 
 logger = logging.getLogger(__name__)
 
 #: Close code for the sockets of a node that found itself declared dead (1012: service restart).
 CLOSE_SERVICE_RESTART: Final = 1012
-#: Envelopes published in one pipeline.
+#: Most envelopes published in one round (one pipeline); the rest go in the next.
 PUBLISH_BATCH: Final = 512
 #: Longest wait between two attempts to reach Redis again.
 MAX_BACKOFF: Final = 1.0
@@ -89,10 +97,12 @@ class ClusterLink:
         self.heartbeat = heartbeat
         self.node_timeout = node_timeout
         self.stats = ClusterStats()
+        #: Seconds from a batch's publish on another node to its events' writes here.
+        self.hops = HopHistogram()
         self._prefix = backend.prefix
         self._nodes_key = f"{self._prefix}nodes"
         self._types = EventTypes()
-        self._own_channel = self.channel(self.node_id)
+        self._own_channel = self.channel(self.node_id).encode()
         self._changes_channel = backend.changes_channel.encode()
         # Reconnecting is this link's job (with its own backoff, reported in /healthz).
         self._client = redis.asyncio.Redis.from_url(
@@ -101,13 +111,10 @@ class ClusterLink:
             socket_connect_timeout=heartbeat,
             retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
-        # Subscribed reads wait as long as there is nothing to read.
-        self._subscriber_client = redis.asyncio.Redis.from_url(
-            backend.url,
-            socket_connect_timeout=heartbeat,
-            retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
-        )
-        self._outbox: deque[tuple[str, bytes, Send | CloseConnection]] = deque()
+        #: Where batches for other nodes are published (see :mod:`.publisher`).
+        self._publisher = RedisPublisher(backend.url, connect_timeout=heartbeat)
+        self._subscription: RedisSubscription | None = None
+        self._outbox: deque[tuple[str, Send | CloseConnection]] = deque()
         self._outbox_ready: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
         #: When this node last got (back) in touch with Redis; it reaps no one before
@@ -149,11 +156,12 @@ class ClusterLink:
     def forward(self, effect: Send | CloseConnection) -> None:
         """Queue an event or a close for the node that holds its connection."""
         target = effect.target if isinstance(effect, Send) else effect.connection_id
-        node_id = target.partition(".")[0]
-        self._outbox.append((node_id, encode_effect(effect), effect))
-        if self._outbox_ready is not None and self._drained is not None:
+        # Encoded by the publisher, a whole tick's worth at a time.
+        self._outbox.append((target.partition(".")[0], effect))
+        ready = self._outbox_ready
+        if ready is not None and not ready.is_set() and self._drained is not None:
             self._drained.clear()
-            self._outbox_ready.set()
+            ready.set()
 
     # Life cycle -------------------------------------------------------------------
 
@@ -164,12 +172,12 @@ class ClusterLink:
         self._drained.set()
         try:
             await self._beat()
-            pubsub = await self._subscribe()
+            await self._subscribe()
         except _REDIS_ERRORS as exc:
             await self._close_clients()
             raise BackendUnavailable(f"cannot reach Redis at {self.backend.url}: {exc}") from exc
         self._tasks = [
-            asyncio.create_task(self._run_subscriber(pubsub), name="cluster-subscriber"),
+            asyncio.create_task(self._run_subscriber(), name="cluster-subscriber"),
             asyncio.create_task(self._run_publisher(), name="cluster-publisher"),
             asyncio.create_task(self._run_heartbeat(), name="cluster-heartbeat"),
         ]
@@ -183,6 +191,10 @@ class ClusterLink:
         """
         self._left = True
         await self._cancel_tasks()
+        # A killed process's sockets close: nothing more is read or published here.
+        if self._subscription is not None:
+            self._subscription.close()
+        self._publisher.close()
         self._subscribed = self._beating = False
 
     async def stop(self) -> None:
@@ -214,42 +226,45 @@ class ClusterLink:
             logger.error("node %s: task %s did not stop", self.node_id, task.get_name())
 
     async def _close_clients(self) -> None:
+        self._publisher.close()
+        if self._subscription is not None:
+            self._subscription.close()
         await self._client.aclose()
-        await self._subscriber_client.aclose()
 
     # Receiving ---------------------------------------------------------------------
 
-    async def _subscribe(self) -> redis.asyncio.client.PubSub:
-        pubsub = self._subscriber_client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self._own_channel, self.backend.changes_channel)
+    async def _subscribe(self) -> None:
+        self._subscription = await open_subscription(
+            self.backend.url,
+            self._on_message,
+            [self._own_channel, self._changes_channel],
+            connect_timeout=self.heartbeat,
+        )
         # Announcements may have been missed while unsubscribed: read everything afresh.
         self.backend.forget_cached()
         self._subscribed = True
-        return pubsub
 
-    async def _run_subscriber(self, pubsub: redis.asyncio.client.PubSub) -> None:
-        backoff = 0.05
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        """A message on this node's channel or the changes channel, as it is read."""
+        if channel == self._changes_channel:
+            self.backend.lobby_changed(data)
+        else:
+            self._receive(data)
+
+    async def _run_subscriber(self) -> None:
         while True:
-            try:
-                async for message in pubsub.listen():
-                    if message["type"] != "message":
-                        continue
-                    if message["channel"] == self._changes_channel:
-                        self.backend.lobby_changed(message["data"])
-                    else:
-                        self._receive(message["data"])
-                    backoff = 0.05
-            except _REDIS_ERRORS as exc:
-                self._lost_redis("subscription", exc)
+            subscription = self._subscription
+            assert subscription is not None
+            await subscription.closed
+            self._lost_redis("subscription", PublishError("the subscribed connection closed"))
             self._subscribed = False
             self.backend.forget_cached()  # no announcements reach us now
-            with contextlib.suppress(*_REDIS_ERRORS):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            backoff = 0.05
             while True:
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 try:
-                    pubsub = await self._subscribe()
+                    await self._subscribe()
                 except _REDIS_ERRORS:
                     continue
                 self.stats.reconnects += 1
@@ -258,13 +273,15 @@ class ClusterLink:
 
     def _receive(self, data: bytes) -> None:
         try:
-            effects = decode_batch(data, self._types)
+            sent_at, effects = decode_batch(data, self._types)
         except WireError as exc:
             logger.error("node %s: dropped a batch: %s", self.node_id, exc)
             return
         self.stats.received += len(effects)
+        deliver = self.node.deliver
         for effect in effects:
-            self.node.deliver(effect)
+            deliver(effect)
+        self.hops.observe(time.time() - sent_at, len(effects))
 
     # Sending ------------------------------------------------------------------------
 
@@ -276,29 +293,50 @@ class ClusterLink:
             await ready.wait()
             ready.clear()
             while outbox:
-                # One message per node, its envelopes in the order they were queued.
-                by_node: dict[str, list[tuple[bytes, Send | CloseConnection]]] = {}
-                for _ in range(min(PUBLISH_BATCH, len(outbox))):
-                    node_id, data, effect = outbox.popleft()
-                    by_node.setdefault(node_id, []).append((data, effect))
-                pipe = self._client.pipeline(transaction=False)
-                for node_id, items in by_node.items():
-                    pipe.publish(self.channel(node_id), encode_batch([data for data, _ in items]))
-                try:
-                    receivers = await pipe.execute()
-                except _REDIS_ERRORS as exc:
-                    self._lost_redis("publishing", exc)
-                    receivers = [0] * len(by_node)
-                for items, count in zip(by_node.values(), receivers, strict=True):
-                    self.stats.forwarded += len(items)
-                    if count:
-                        continue
-                    # Nobody listens on that node's channel: it is gone, or cut off.
-                    for _, effect in items:
-                        if isinstance(effect, Send):
-                            self.stats.undeliverable += 1
-                            self.node.undelivered(effect)
+                await self._publish_round(outbox)
             drained.set()
+
+    async def _publish_round(self, outbox: deque[tuple[str, Send | CloseConnection]]) -> None:
+        """Publish what is queued (up to a batch): one message per node, in queued order.
+
+        The round is written without waiting for Redis's replies (they come back
+        to :meth:`_published`), so the next tick's round can follow at once.
+        """
+        by_node: dict[str, list[Send | CloseConnection]] = {}
+        for _ in range(min(PUBLISH_BATCH, len(outbox))):
+            node_id, effect = outbox.popleft()
+            by_node.setdefault(node_id, []).append(effect)
+        types, sent_at = self._types, time.time()
+        messages = [
+            (
+                self.channel(node_id).encode(),
+                encode_batch([envelope(e, types) for e in effects], sent_at),
+            )
+            for node_id, effects in by_node.items()
+        ]
+        publisher = self._publisher
+        try:
+            if not publisher.connected:
+                await publisher.connect()
+            publisher.publish(messages, lambda counts: self._published(by_node, counts))
+        except PublishError as exc:
+            self._lost_redis("publishing", exc)
+            self._published(by_node, None)
+
+    def _published(
+        self, by_node: dict[str, list[Send | CloseConnection]], counts: list[int] | None
+    ) -> None:
+        """Redis's replies to a round: each node's receiver count, or ``None`` if it was lost."""
+        for effects, count in zip(by_node.values(), counts or [0] * len(by_node), strict=True):
+            self.stats.forwarded += len(effects)
+            if count:
+                continue
+            # Nobody listens on that node's channel (it is gone, or cut off), or
+            # Redis could not be reached: each relay's sender hears so.
+            for effect in effects:
+                if isinstance(effect, Send):
+                    self.stats.undeliverable += 1
+                    self.node.undelivered(effect, store_lost=counts is None)
 
     # Heartbeat and dead nodes ----------------------------------------------------------
 
@@ -363,6 +401,9 @@ class ClusterLink:
             logger.error("node %s: lost Redis (%s): %s", self.node_id, what, exc)
         self.stats.redis_errors += 1
         self._beating = False
+        # Rounds waiting for replies from a Redis that may never answer: their
+        # senders hear now, and the next round connects afresh.
+        self._publisher.close()
 
 
 __all__ = ["CLOSE_SERVICE_RESTART", "ClusterLink", "ClusterStats"]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from .link import ClusterLink
 
 
 class ClusterCollector(Collector):
-    """``lobbyhost_redis_up``, reconnects, errors, forwarded events and reaped nodes."""
+    """``lobbyhost_redis_up``, reconnects, errors, forwarded events, hops and reaped nodes."""
 
     def __init__(self, link: ClusterLink) -> None:
         self._link = link
@@ -40,3 +45,10 @@ class ClusterCollector(Collector):
             ),
         ):
             yield CounterMetricFamily(f"lobbyhost_{name}", help_text, value=value)
+        hops = self._link.hops
+        yield HistogramMetricFamily(
+            "lobbyhost_cluster_hop_seconds",
+            "Seconds from publishing on another node to writing here, per forwarded event.",
+            buckets=hops.cumulative(),
+            sum_value=hops.sum,
+        )

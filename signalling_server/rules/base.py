@@ -312,11 +312,15 @@ class RegistryBase:
     def _policy(self, lobby: Lobby) -> LobbyPolicy:
         return self.policies.get(lobby.policy, NATIVE)
 
-    def _place(self, conn: Connection) -> tuple[Role, Lobby | None]:
-        """Where a connection stands, read from its lobby's record."""
+    def _place(self, conn: Connection, *, reading: bool = False) -> tuple[Role, Lobby | None]:
+        """Where a connection stands, read from its lobby's record.
+
+        ``reading``: the caller only reads the lobby (a relay), so a shared copy does.
+        """
         if conn.lobby_id is None:
             return Role.IDLE, None
-        lobby = self._tx.lobby(conn.lobby_id)
+        tx = self._tx
+        lobby = tx.peek(conn.lobby_id) if reading else tx.lobby(conn.lobby_id)
         role = Role.IDLE if lobby is None else lobby.role_of(conn.connection_id)
         if role is Role.IDLE:
             conn.lobby_id = None  # closed, kicked or rejected since: the hint is stale
@@ -328,7 +332,7 @@ class RegistryBase:
         conn = self._connections.get(connection_id)
         if conn is None or conn.lobby_id is None:
             return Role.IDLE
-        lobby = self.backend.get_lobby(conn.lobby_id)
+        lobby = self.backend.peek_lobby(conn.lobby_id)
         return Role.IDLE if lobby is None else lobby.role_of(connection_id)
 
     def _require_idle(self, conn: Connection) -> None:
@@ -396,16 +400,20 @@ class RegistryBase:
         self.stats.errors[code.value] += 1
         self._send(conn.connection_id, ev.Error(code, message, action, ref), ref)
 
-    def undeliverable(self, origin: Origin) -> Send:
-        """The error for a sender whose relay found its recipient gone before delivery."""
-        self.stats.errors[E.UNKNOWN_CONNECTION.value] += 1
-        error = ev.Error(
-            E.UNKNOWN_CONNECTION,
-            "the recipient disconnected before this could be delivered",
-            origin.action,
-            origin.ref,
-        )
-        return Send(origin.sender, error, origin.ref)
+    def undeliverable(self, origin: Origin, *, store_lost: bool = False) -> Send:
+        """The error for a sender whose relay found its recipient gone before delivery.
+
+        ``store_lost``: the relay could not be passed on to the recipient's node at
+        all (the state store is out of reach), so it may be retried later.
+        """
+        if store_lost:
+            code = E.SERVER_UNAVAILABLE
+            message = "the server lost its state store before this could be delivered"
+        else:
+            code = E.UNKNOWN_CONNECTION
+            message = "the recipient disconnected before this could be delivered"
+        self.stats.errors[code.value] += 1
+        return Send(origin.sender, ev.Error(code, message, origin.action, origin.ref), origin.ref)
 
     # Shared by several groups of rules --------------------------------------------------
 

@@ -21,7 +21,9 @@ class RelayRules(RegistryBase):
     """set_session_description, send_ice_candidate, send_message."""
 
     def _relay(self, conn: Connection, action: a.RelayAction, ref: str | None) -> None:
-        role, lobby = self._place(conn)
+        # Relays are most inputs and change nothing: membership is checked on a
+        # shared copy (on a cluster node, cached until another node announces a change).
+        role, lobby = self._place(conn, reading=True)
         target = cast(ConnectionId, action.connection_id)
         if lobby is None or role is Role.IDLE:
             raise ProtocolError(E.NOT_IN_LOBBY, "join or start a lobby first")
