@@ -17,7 +17,8 @@ websockets' frames in order. tests/signalling_server/test_fast_frames.py
 fuzzes this against websockets' parser alone: same messages, same bytes sent,
 same closes.
 
-:func:`server_text_frame` is the sending side: an unmasked final text frame.
+:func:`server_text_frame_header` is the sending side: the header of an
+unmasked final text frame, written before the payload (no copy of it is made).
 """
 
 from __future__ import annotations
@@ -148,14 +149,22 @@ class FastFrameReader:
         return limit
 
 
+#: The headers of final text frames shorter than 126 bytes, by length.
+_SHORT_TEXT_HEADERS = tuple(bytes((_FINAL_TEXT, length)) for length in range(126))
+
+
+def server_text_frame_header(length: int) -> bytes:
+    """The header of a final, unmasked text frame of ``length`` bytes (server to client)."""
+    if length < 126:
+        return _SHORT_TEXT_HEADERS[length]
+    if length < 65536:
+        return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2)
+    return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8)
+
+
 def server_text_frame(payload: bytes) -> bytes:
     """A final, unmasked text frame carrying ``payload`` (server to client)."""
-    length = len(payload)
-    if length < 126:
-        return bytes((_FINAL_TEXT, length)) + payload
-    if length < 65536:
-        return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2) + payload
-    return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8) + payload
+    return server_text_frame_header(len(payload)) + payload
 
 
-__all__ = ["FastFrameReader", "server_text_frame"]
+__all__ = ["FastFrameReader", "server_text_frame", "server_text_frame_header"]
