@@ -87,7 +87,7 @@ class FastFrameReader:
             if length == 126:
                 if size - pos < 4:
                     break
-                length = int.from_bytes(data[head : head + 2])
+                length = data[head] << 8 | data[head + 1]  # no slice to allocate
                 head += 2
             elif length == 127:
                 if size - pos < 10:
@@ -149,14 +149,18 @@ class FastFrameReader:
         return limit
 
 
-#: The headers of final text frames shorter than 126 bytes, by length.
-_SHORT_TEXT_HEADERS = tuple(bytes((_FINAL_TEXT, length)) for length in range(126))
+#: The headers of final text frames, by payload length (server frames: no mask).
+#: Signalling frames are mostly shorter than this; 45 KiB once per process.
+TEXT_FRAME_HEADERS = tuple(
+    bytes((_FINAL_TEXT, length)) if length < 126 else bytes((_FINAL_TEXT, 126)) + length.to_bytes(2)
+    for length in range(1024)
+)
 
 
 def server_text_frame_header(length: int) -> bytes:
     """The header of a final, unmasked text frame of ``length`` bytes (server to client)."""
-    if length < 126:
-        return _SHORT_TEXT_HEADERS[length]
+    if length < 1024:
+        return TEXT_FRAME_HEADERS[length]
     if length < 65536:
         return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2)
     return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8)
@@ -167,4 +171,9 @@ def server_text_frame(payload: bytes) -> bytes:
     return server_text_frame_header(len(payload)) + payload
 
 
-__all__ = ["FastFrameReader", "server_text_frame", "server_text_frame_header"]
+__all__ = [
+    "TEXT_FRAME_HEADERS",
+    "FastFrameReader",
+    "server_text_frame",
+    "server_text_frame_header",
+]

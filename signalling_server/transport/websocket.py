@@ -36,7 +36,7 @@ from ..config import ServerConfig
 from ..effects import CLOSE_TOO_SLOW
 from ..ids import ConnectionId
 from .coalescing import WriteCoalescer
-from .fast_frames import FastFrameReader, server_text_frame_header
+from .fast_frames import TEXT_FRAME_HEADERS, FastFrameReader, server_text_frame_header
 
 if TYPE_CHECKING:
     from ..node import Outlet
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 _OPEN = State.OPEN
+_HEADERS = TEXT_FRAME_HEADERS
+_TABLED = len(TEXT_FRAME_HEADERS)
 #: A queue this large is written at once: larger writes save nothing more, and
 #: a burst (a large answer, a long read) reaches the socket as it did unqueued.
 WRITE_AT_BYTES = 64 * 1024
@@ -144,10 +146,12 @@ class WebsocketSession:
         if not queue:
             self._coalescer.queued(self)
         if self._fast is not None and not protocol.writes:
-            header = server_text_frame_header(len(frame))
+            length = len(frame)
+            # The common lengths without a call.
+            header = _HEADERS[length] if length < _TABLED else server_text_frame_header(length)
             queue.append(header)
             queue.append(frame)
-            self._queued_bytes += len(header) + len(frame)
+            self._queued_bytes += len(header) + length
         else:  # after what websockets has queued (a pong, say), in order
             protocol.send_text(frame)
             self._queue_protocol_output()
