@@ -334,7 +334,13 @@ class Connection(asyncio.Protocol):
             )
             self._close()
             return
-        session = WebsocketSession(transport, handshake.protocol, listener.sink, self._config)
+        session = WebsocketSession(
+            transport,
+            handshake.protocol,
+            listener.sink,
+            self._config,
+            coalescer=listener.write_coalescer,
+        )
         self.session = session
         listener.session_opened(session, session.open(self._address, codec))
         # What the client sent right behind its handshake (its first frames) is

@@ -17,7 +17,8 @@ websockets' frames in order. tests/signalling_server/test_fast_frames.py
 fuzzes this against websockets' parser alone: same messages, same bytes sent,
 same closes.
 
-:func:`server_text_frame` is the sending side: an unmasked final text frame.
+:func:`server_text_frame_header` is the sending side: the header of an
+unmasked final text frame, written before the payload (no copy of it is made).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class FastFrameReader:
             if length == 126:
                 if size - pos < 4:
                     break
-                length = int.from_bytes(data[head : head + 2])
+                length = data[head] << 8 | data[head + 1]  # no slice to allocate
                 head += 2
             elif length == 127:
                 if size - pos < 10:
@@ -148,14 +149,31 @@ class FastFrameReader:
         return limit
 
 
+#: The headers of final text frames, by payload length (server frames: no mask).
+#: Signalling frames are mostly shorter than this; 45 KiB once per process.
+TEXT_FRAME_HEADERS = tuple(
+    bytes((_FINAL_TEXT, length)) if length < 126 else bytes((_FINAL_TEXT, 126)) + length.to_bytes(2)
+    for length in range(1024)
+)
+
+
+def server_text_frame_header(length: int) -> bytes:
+    """The header of a final, unmasked text frame of ``length`` bytes (server to client)."""
+    if length < 1024:
+        return TEXT_FRAME_HEADERS[length]
+    if length < 65536:
+        return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2)
+    return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8)
+
+
 def server_text_frame(payload: bytes) -> bytes:
     """A final, unmasked text frame carrying ``payload`` (server to client)."""
-    length = len(payload)
-    if length < 126:
-        return bytes((_FINAL_TEXT, length)) + payload
-    if length < 65536:
-        return bytes((_FINAL_TEXT, 126)) + length.to_bytes(2) + payload
-    return bytes((_FINAL_TEXT, 127)) + length.to_bytes(8) + payload
+    return server_text_frame_header(len(payload)) + payload
 
 
-__all__ = ["FastFrameReader", "server_text_frame"]
+__all__ = [
+    "TEXT_FRAME_HEADERS",
+    "FastFrameReader",
+    "server_text_frame",
+    "server_text_frame_header",
+]

@@ -24,6 +24,7 @@ from ..http_routes import HttpReply
 from ..ids import ConnectionId
 from .admission import ConnectionAdmission, connection_ceiling
 from .client_address import ClientAddresses
+from .coalescing import WriteCoalescer
 from .connection import Connection
 from .router import HttpRouter, WebsocketRoutes
 from .tls import server_tls_context
@@ -65,6 +66,8 @@ class Listener:
         #: The budget key each admitted connection is counted under.
         self._counted: dict[Connection, str] = {}
         self._accept_failing = False
+        #: Writes each session's queued frames once per read (see :mod:`.coalescing`).
+        self.write_coalescer = WriteCoalescer()
 
     async def start(self) -> None:
         """Listen on the configured host and port."""

@@ -3,8 +3,13 @@
 Bytes from the socket go into :class:`websockets.server.ServerProtocol`; the
 frames it parses go to the node, and the bytes it wants sent go to the
 transport, all inside ``data_received``: no task, queue or ``recv()`` per
-connection. The session is also the connection's :class:`Outlet`, so the node
-writes a frame to a client with one ``send_text`` and one ``transport.write``.
+connection. The session is also the connection's :class:`Outlet`: the frames
+the node sends it are queued, and a :class:`~.coalescing.WriteCoalescer` has
+each connection's queue written in one ``transport.write`` at the end of the
+read that produced them (or the loop turn, for frames sent outside a read).
+Everything a session writes goes through that queue, in order: frames, what
+websockets has to send (pongs, close frames), then the end of the stream. The
+slow-reader limit counts queued bytes with the transport's buffer.
 
 The common frame (small, final, masked text) is read and written by
 :mod:`.fast_frames` without websockets' generic parser; every other frame still
@@ -30,7 +35,8 @@ from ..codecs import Codec
 from ..config import ServerConfig
 from ..effects import CLOSE_TOO_SLOW
 from ..ids import ConnectionId
-from .fast_frames import FastFrameReader, server_text_frame
+from .coalescing import WriteCoalescer
+from .fast_frames import TEXT_FRAME_HEADERS, FastFrameReader, server_text_frame_header
 
 if TYPE_CHECKING:
     from ..node import Outlet
@@ -40,6 +46,11 @@ logger = logging.getLogger(__name__)
 
 _TEXT, _BINARY, _CONT, _PONG = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PONG
 _OPEN = State.OPEN
+_HEADERS = TEXT_FRAME_HEADERS
+_TABLED = len(TEXT_FRAME_HEADERS)
+#: A queue this large is written at once: larger writes save nothing more, and
+#: a burst (a large answer, a long read) reaches the socket as it did unqueued.
+WRITE_AT_BYTES = 64 * 1024
 
 
 class _InvalidText(Exception):
@@ -61,6 +72,7 @@ class WebsocketSession:
 
     __slots__ = (
         "_close_timer",
+        "_coalescer",
         "_detached",
         "_fast",
         "_fragments",
@@ -70,6 +82,8 @@ class WebsocketSession:
         "_ping_timer",
         "_pong_timer",
         "_protocol",
+        "_queue",
+        "_queued_bytes",
         "_send_buffer_bytes",
         "_sink",
         "_transport",
@@ -85,6 +99,7 @@ class WebsocketSession:
         config: ServerConfig,
         *,
         fast_frames: bool = True,
+        coalescer: WriteCoalescer | None = None,
     ) -> None:
         self.config = config
         self._transport = transport
@@ -98,6 +113,11 @@ class WebsocketSession:
         self._sink = sink
         self._loop = asyncio.get_running_loop()
         self._send_buffer_bytes = config.limits.send_buffer_bytes
+        #: The listener's (shared by its sessions), or one of its own.
+        self._coalescer = coalescer or WriteCoalescer()
+        # Bytes to write in order, not written yet; a frame is its header and payload.
+        self._queue: list[bytes] = []
+        self._queued_bytes = 0
         self.connection_id: ConnectionId | None = None
         self._detached = False
         # A fragmented message being put together (rare: browsers send whole messages).
@@ -117,18 +137,27 @@ class WebsocketSession:
     # The node's outlet -----------------------------------------------------------
 
     def send(self, frame: bytes) -> bool:
-        """Write one text frame; ``False`` once the websocket is no longer open."""
+        """Queue one text frame; ``False`` once the websocket is no longer open."""
         protocol = self._protocol
         transport = self._transport
         if protocol.state is not _OPEN or transport.is_closing():
             return False
+        queue = self._queue
+        if not queue:
+            self._coalescer.queued(self)
         if self._fast is not None and not protocol.writes:
-            transport.write(server_text_frame(frame))
+            length = len(frame)
+            # The common lengths without a call.
+            header = _HEADERS[length] if length < _TABLED else server_text_frame_header(length)
+            queue.append(header)
+            queue.append(frame)
+            self._queued_bytes += len(header) + length
         else:  # after what websockets has queued (a pong, say), in order
             protocol.send_text(frame)
-            for data in protocol.data_to_send():
-                transport.write(data)
-        if transport.get_write_buffer_size() > self._send_buffer_bytes:
+            self._queue_protocol_output()
+        if self._queued_bytes >= WRITE_AT_BYTES:
+            self.write_queued()
+        if transport.get_write_buffer_size() + self._queued_bytes > self._send_buffer_bytes:
             logger.warning("closing %s: too slow to read what it is sent", self.connection_id)
             self.close(CLOSE_TOO_SLOW, "too slow to keep up")
         return True
@@ -140,31 +169,56 @@ class WebsocketSession:
             self._flush()
         self._expect_close()
 
+    def write_queued(self) -> None:
+        """Write the queued bytes in one ``write()``; dropped if the connection is aborted."""
+        queue = self._queue
+        if not queue:
+            return
+        data = b"".join(queue)
+        queue.clear()
+        self._queued_bytes = 0
+        transport = self._transport
+        # Closing here means aborted: every close of ours writes the queue first.
+        if not transport.is_closing():
+            transport.write(data)
+
     # From the socket ---------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
         """Parse what arrived, hand complete messages to the node, write what is due."""
-        fast = self._fast
-        if fast is None:
-            self._protocol.receive_data(data)
-            # Once open, a server protocol only ever parses frames.
-            received = cast("list[str | Frame]", self._protocol.events_received())
-        else:
-            received = fast.feed(data)
-        if received:
-            self._deliver(received)
-        self._flush()
-        if self._protocol.close_expected():
-            self._expect_close()
+        coalescer = self._coalescer
+        outermost = coalescer.start_read()
+        try:
+            fast = self._fast
+            if fast is None:
+                self._protocol.receive_data(data)
+                # Once open, a server protocol only ever parses frames.
+                received = cast("list[str | Frame]", self._protocol.events_received())
+            else:
+                received = fast.feed(data)
+            if received:
+                self._deliver(received)
+            self._flush()
+            if self._protocol.close_expected():
+                self._expect_close()
+        finally:
+            if outermost:  # every connection this read sent frames to writes them now
+                coalescer.end_read()
 
     def eof_received(self) -> None:
         """The client closed its side of the TCP connection."""
-        if self._fast is not None:
-            received = self._fast.flush()
-            if received:
-                self._deliver(received)
-        self._protocol.receive_eof()
-        self._flush()
+        coalescer = self._coalescer
+        outermost = coalescer.start_read()
+        try:
+            if self._fast is not None:
+                received = self._fast.flush()
+                if received:
+                    self._deliver(received)
+            self._protocol.receive_eof()
+            self._flush()
+        finally:
+            if outermost:
+                coalescer.end_read()
 
     def connection_lost(self) -> None:
         """The TCP connection is gone: stop the timers and detach from the node, once."""
@@ -172,6 +226,7 @@ class WebsocketSession:
             if timer is not None:
                 timer.cancel()
         self._ping_timer = self._pong_timer = self._close_timer = None
+        self._drop_queue()
         if not self._detached:
             self._detached = True
             if self.connection_id is not None:
@@ -179,6 +234,7 @@ class WebsocketSession:
 
     def abort(self) -> None:
         """Drop the TCP connection without a closing handshake, as a network failure would."""
+        self._drop_queue()
         self._transport.abort()
 
     # Inside ---------------------------------------------------------------------------
@@ -208,14 +264,32 @@ class WebsocketSession:
             self._protocol.fail(CloseCode.INVALID_DATA, "text message is not valid UTF-8")
 
     def _flush(self) -> None:
-        transport = self._transport
+        """Write the queue and what websockets has to send; close TCP if websockets says so."""
+        if self._queue_protocol_output():
+            # websockets' end of stream: the server closes TCP once the closing
+            # handshake is done (close() still sends what is buffered).
+            self.write_queued()
+            self._transport.close()
+        elif self._queue:
+            self.write_queued()
+
+    def _queue_protocol_output(self) -> bool:
+        """Queue what websockets has to send; ``True`` when it ends the stream."""
+        queue = self._queue
+        ended = False
         for data in self._protocol.data_to_send():
             if data:
-                transport.write(data)
+                if not queue:
+                    self._coalescer.queued(self)
+                queue.append(data)
+                self._queued_bytes += len(data)
             else:
-                # websockets' end of stream: the server closes TCP once the
-                # closing handshake is done (close() still sends what is buffered).
-                transport.close()
+                ended = True
+        return ended
+
+    def _drop_queue(self) -> None:
+        self._queue.clear()
+        self._queued_bytes = 0
 
     def _expect_close(self) -> None:
         transport = self._transport
@@ -284,4 +358,4 @@ def _text(data: bytes | bytearray | memoryview) -> str:
         raise _InvalidText from exc
 
 
-__all__ = ["CLOSE_TOO_SLOW", "ConnectionSink", "WebsocketSession"]
+__all__ = ["CLOSE_TOO_SLOW", "WRITE_AT_BYTES", "ConnectionSink", "WebsocketSession"]

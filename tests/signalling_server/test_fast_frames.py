@@ -263,7 +263,7 @@ def test_common_frames_skip_websockets_parser() -> None:
 
 def test_server_text_frame_is_what_websockets_writes() -> None:
     """The frames the fast path writes are byte for byte websockets' own, at every length form."""
-    for size in (0, 1, 125, 126, 65535, 65536):
+    for size in (0, 1, 125, 126, 300, 1023, 1024, 65535, 65536):
         payload = b"x" * size
         protocol = ServerProtocol(state=State.OPEN)
         protocol.send_text(payload)

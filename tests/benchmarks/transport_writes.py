@@ -1,0 +1,140 @@
+"""Coalesced writes against one write per frame: the transport's CPU per relayed frame.
+
+Run: ``.venv/bin/python -m tests.benchmarks.transport_writes [--loop uvloop] [--reps N]``
+
+Two :class:`~signalling_server.transport.websocket.WebsocketSession` objects
+sit on real socket pairs in this process; a relay node hands every text frame
+the first one reads to the second one's outlet, whose socket the benchmark
+drains after each read. Measured in the same run, repetitions interleaved: the
+session as it is (each destination's frames of one read in one ``write()``)
+and a baseline session that writes each frame as it is sent (how the transport
+wrote before coalescing), at 1, 4 and 8 frames of 250 bytes per read. The
+report gives the median process CPU microseconds per frame (registry, codecs
+and the event loop's reads left out: only the transport and the writes) and
+the ratio coalesced / per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import time
+
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from signalling_server.codecs import Codec
+from signalling_server.config import ServerConfig, Timeouts
+from signalling_server.event_loop import LoopChoice, loop_factory
+from signalling_server.ids import ConnectionId
+from signalling_server.node import Outlet
+from signalling_server.transport.coalescing import WriteCoalescer
+from signalling_server.transport.fast_frames import server_text_frame
+from signalling_server.transport.websocket import WebsocketSession
+
+FRAMES_PER_REPETITION = 20_000
+PAYLOAD = "x" * 250
+
+
+class WritePerFrame(WebsocketSession):
+    """The baseline: each frame written with its own ``write()`` as it is sent."""
+
+    __slots__ = ()
+
+    def send(self, frame: bytes) -> bool:
+        transport = self._transport
+        if self._protocol.state is not State.OPEN or transport.is_closing():
+            return False
+        transport.write(server_text_frame(frame))
+        if transport.get_write_buffer_size() > self._send_buffer_bytes:
+            self.close(1013, "too slow to keep up")
+        return True
+
+
+class RelayNode:
+    """Hands each text frame of ``c0`` to ``c1``."""
+
+    def __init__(self) -> None:
+        self.outlets: dict[ConnectionId, Outlet] = {}
+
+    def attach(self, address: str, codec: Codec, outlet: Outlet) -> ConnectionId:
+        connection_id = ConnectionId(f"c{len(self.outlets)}")
+        self.outlets[connection_id] = outlet
+        return connection_id
+
+    def receive(self, connection_id: ConnectionId, frame: str | bytes) -> None:
+        assert isinstance(frame, str)
+        self.outlets[ConnectionId("c1")].send(frame.encode())
+
+    def detach(self, connection_id: ConnectionId) -> None:
+        self.outlets.pop(connection_id, None)
+
+
+async def us_per_frame(session_type: type[WebsocketSession], per_read: int) -> float:
+    """Process CPU microseconds per relayed frame, ``per_read`` frames in each read."""
+    loop = asyncio.get_running_loop()
+    config = ServerConfig(timeouts=Timeouts(ping_interval=3600.0))
+    node = RelayNode()
+    pairs = [socket.socketpair() for _ in range(2)]
+    coalescer = WriteCoalescer()  # shared, as a listener's sessions share one
+    sessions = []
+    for ours, _theirs in pairs:
+        ours.setblocking(False)
+        transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+        session = session_type(
+            transport, ServerProtocol(state=State.OPEN), node, config, coalescer=coalescer
+        )
+        session.open("127.0.0.1", None)  # type: ignore[arg-type]
+        sessions.append(session)
+    reader, _ = sessions
+    receiving = pairs[1][1]
+    receiving.setblocking(False)
+    chunk = Frame(Opcode.TEXT, PAYLOAD.encode()).serialize(mask=True, extensions=[]) * per_read
+    reads = FRAMES_PER_REPETITION // per_read
+    started = time.process_time()
+    for _ in range(reads):
+        reader.data_received(chunk)
+        try:
+            while receiving.recv(1 << 20):
+                pass
+        except BlockingIOError:
+            pass
+    spent = time.process_time() - started
+    for session in sessions:
+        session.abort()
+        session.connection_lost()
+    for pair in pairs:
+        for sock in pair:
+            sock.close()
+    return 1e6 * spent / (reads * per_read)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.transport_writes")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--reps", type=int, default=9, help="repetitions per variant (9)")
+    args = parser.parse_args()
+    name, factory = loop_factory(LoopChoice(args.loop))
+    print(f"loop: {name}; {args.reps} interleaved repetitions of {FRAMES_PER_REPETITION} frames")
+    print("| frames per read | per frame, us | coalesced, us | coalesced / per frame |")
+    print("|---:|---:|---:|---:|")
+    for per_read in (1, 4, 8):
+        baseline: list[float] = []
+        coalesced: list[float] = []
+        for rep in range(args.reps):
+            order = [(WritePerFrame, baseline), (WebsocketSession, coalesced)]
+            for session_type, samples in order if rep % 2 == 0 else reversed(order):
+                with asyncio.Runner(loop_factory=factory) as runner:
+                    samples.append(runner.run(us_per_frame(session_type, per_read)))
+        ratios = [c / b for b, c in zip(baseline, coalesced, strict=True)]
+        print(
+            f"| {per_read} | {statistics.median(baseline):.2f} | "
+            f"{statistics.median(coalesced):.2f} | {statistics.median(ratios):.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
