@@ -35,6 +35,7 @@ class UnitOfWork:
         "_new_tokens",
         "_records",
         "_removed",
+        "_timers",
         "_written",
     )
 
@@ -52,6 +53,7 @@ class UnitOfWork:
         #: New lobbies and records, stored at commit if their codes and keys are still free.
         self._added: list[LobbyId] | None = None
         self._claimed: dict[tuple[str, str], bytes] | None = None
+        self._timers: list[tuple[str, float, bytes]] | None = None
         #: Process-local changes to make once the commit stored everything.
         self._after: list[Callable[[], None]] | None = None
 
@@ -145,6 +147,12 @@ class UnitOfWork:
             self._written = {}
         self._records[kind, key] = self._written[kind, key] = data
 
+    def plan_timer(self, key: str, when: float, entry: bytes) -> None:
+        """Add a cluster timer's ``entry`` to the sorted set ``key`` with the commit."""
+        if self._timers is None:
+            self._timers = []
+        self._timers.append((key, when, entry))
+
     def after_commit(self, change: Callable[[], None]) -> None:
         """Make a process-local change once this unit is stored (never if it is not)."""
         if self._after is None:
@@ -167,6 +175,7 @@ class UnitOfWork:
             and self._dropped_tokens is None
             and self._claimed is None
             and self._written is None
+            and self._timers is None
         ):
             self._backend.commit(Changes(saved=saved))  # most inputs: a relay, a ping
         else:
@@ -190,6 +199,7 @@ class UnitOfWork:
                     # Claims are stored first: a record claimed, then written, keeps the write.
                     claimed_records=[(kind, key, data) for (kind, key), data in claimed.items()],
                     records=[(kind, key, data) for (kind, key), data in written.items()],
+                    timers=self._timers or (),
                 )
             )
         if self._after is not None:

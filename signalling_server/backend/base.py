@@ -63,6 +63,9 @@ class Changes:
     claimed_records: Sequence[tuple[str, str, bytes]] = ()
     #: Records stored ``(kind, key, data)`` or removed ``(kind, key, None)``.
     records: Sequence[tuple[str, str, bytes | None]] = ()
+    #: A cluster's timers planned by the unit ``(sorted set key, deadline, entry)``:
+    #: stored with it or not at all, so an input applied again plans each timer once.
+    timers: Sequence[tuple[str, float, bytes]] = ()
 
 
 def nodes_of(lobby: Lobby) -> list[str]:

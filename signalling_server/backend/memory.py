@@ -35,6 +35,9 @@ class MemoryBackend:
         for kind, key, _ in changes.claimed_records:
             if (kind, key) in self._dialect_records:
                 raise LobbyConflict(f"record {kind}/{key} is taken")
+        if changes.timers:
+            # Shared timers live in Redis; one process keeps its timers itself.
+            raise ValueError("a memory backend stores no shared timers")
         # Then through the single-step methods, which subclasses may watch.
         for lobby in changes.added:
             self.add_lobby(lobby)

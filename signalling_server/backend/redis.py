@@ -188,6 +188,7 @@ class RedisBackend:
             or changes.dropped_tokens
             or changes.claimed_records
             or changes.records
+            or changes.timers
         ):
             return None
         marker = f"{self.prefix}commit:{secrets.token_hex(8)}"
@@ -224,6 +225,9 @@ class RedisBackend:
             else:
                 as_read = record_reads[kind, key]
                 items += ["a", ""] if as_read is None else ["e", as_read]
+        for set_key, when, entry in changes.timers:
+            keys.append(set_key)
+            items += [repr(when), entry]
         counts = [
             len(added),
             len(saved),
@@ -232,6 +236,7 @@ class RedisBackend:
             len(changes.dropped_tokens),
             len(changes.claimed_records),
             len(changes.records),
+            len(changes.timers),
         ]
         args = [self._node_index, *counts, *items]
         code, subject = self._call(lambda: self._commit(keys=keys, args=args))

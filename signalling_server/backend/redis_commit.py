@@ -17,20 +17,21 @@ from typing import Final
 # connection): its marker key makes the second run a no-op that says "committed".
 # KEYS: [1] the lobby index, [2] the changes channel, [3] this commit's marker,
 # then one key per item, in order.
-# ARGV: [1] the node index key prefix, [2..8] how many items of each kind, then theirs:
+# ARGV: [1] the node index key prefix, [2..9] how many items of each kind, then theirs:
 #   added lobbies:   key; id, record, nodes     saved lobbies:   key; id, version, record, nodes
 #   removed lobbies: key; id, version or ''     tokens put:      key; data
 #   tokens dropped:  key                        records claimed: hash; field, data
 #   records written: hash; field, '1' and data to store or '0' and '' to remove, then
 #                    'n' (never read here: no check), 'a' (read as absent: still absent)
 #                    or 'e' and the bytes read (still those bytes)
+#   timers planned:  sorted set; score, member
 # Returns {1, ''}, or {-1, id} (a code or record taken, a lobby changed) or
 # {-2, id} (a saved lobby is gone), and then nothing is written.
 COMMIT_SCRIPT: Final = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {1, ''} end
 local n = {}
-for i = 1, 7 do n[i] = tonumber(ARGV[i + 1]) end
-local k, a = 4, 9
+for i = 1, 8 do n[i] = tonumber(ARGV[i + 1]) end
+local k, a = 4, 10
 for _ = 1, n[1] do
   if redis.call('EXISTS', KEYS[k]) == 1 then return {-1, ARGV[a]} end
   k = k + 1; a = a + 3
@@ -74,7 +75,7 @@ local function index(id, before, after)
   end
   for node in string.gmatch(after, '%S+') do redis.call('SADD', prefix .. node, id) end
 end
-k, a = 4, 9
+k, a = 4, 10
 for _ = 1, n[1] do
   redis.call('HSET', KEYS[k], 'v', 1, 'd', ARGV[a + 1], 'n', ARGV[a + 2])
   redis.call('SADD', KEYS[1], ARGV[a])
@@ -116,6 +117,10 @@ for _ = 1, n[7] do
     redis.call('HDEL', KEYS[k], ARGV[a])
   end
   k = k + 1; a = a + 5
+end
+for _ = 1, n[8] do
+  redis.call('ZADD', KEYS[k], ARGV[a], ARGV[a + 1])
+  k = k + 1; a = a + 2
 end
 return {1, ''}
 """

@@ -61,12 +61,10 @@ class RedisTimers:
         self._planned: list[float] = []
         self._last_look = -float("inf")
 
-    def push(self, when: float, kind: str, key: str, sub: str) -> None:
-        entry = _encoder.encode(_Entry(when, kind, key, sub, secrets.token_hex(4)))
-        try:
-            self._client.zadd(self._key, {entry: when})
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise BackendUnavailable(f"cannot plan a timer: {exc}") from exc
+    def entry(self, when: float, kind: str, key: str, sub: str) -> tuple[str, bytes]:
+        return self._key, _encoder.encode(_Entry(when, kind, key, sub, secrets.token_hex(4)))
+
+    def planned(self, when: float) -> None:
         heapq.heappush(self._planned, when)
 
     def next_deadline(self) -> float | None:

@@ -72,8 +72,12 @@ SharedTimer = tuple[float, str, str, str]
 class SharedTimers(Protocol):
     """A schedule several registries share (a cluster's): each timer fires once, on one of them."""
 
-    def push(self, when: float, kind: str, key: str, sub: str) -> None:
-        """Plan a timer."""
+    def entry(self, when: float, kind: str, key: str, sub: str) -> tuple[str, bytes]:
+        """A timer as the commit stores it: (the sorted set's key, its member)."""
+        ...
+
+    def planned(self, when: float) -> None:
+        """A timer this registry planned is stored: look for it on time."""
         ...
 
     def next_deadline(self) -> float | None:
@@ -184,7 +188,12 @@ class RegistryBase:
     def _schedule(self, when: float, kind: TimerKind | str, key: str, sub: str) -> None:
         shared = self.shared_timers
         if shared is not None and kind is not TimerKind.ADDRESS_FORGET:
-            shared.push(when, kind.name if isinstance(kind, TimerKind) else kind, key, sub)
+            # Stored with the unit of work, so an input applied again (or refused)
+            # leaves no extra timer behind.
+            name = kind.name if isinstance(kind, TimerKind) else kind
+            set_key, entry = shared.entry(when, name, key, sub)
+            self._tx.plan_timer(set_key, when, entry)
+            self._tx.after_commit(functools.partial(shared.planned, when))
             return
         heapq.heappush(self._timers, (when, next(self._timer_seq), kind, key, sub))
 

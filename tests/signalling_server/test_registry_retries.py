@@ -15,6 +15,7 @@ from typing import Any
 
 from signalling_server.backend.redis import RedisBackend
 from signalling_server.clock import ManualClock
+from signalling_server.cluster.timers import RedisTimers
 from signalling_server.config import Limits
 from signalling_server.effects import Send
 from signalling_server.ids import ConnectionId
@@ -132,3 +133,21 @@ def test_a_close_applied_again_frees_one_lobby_of_the_budget(redis_url: str) -> 
         lab.started(0, "127.0.0.5")  # two open again: the budget
         over = lab.act(lab.connect(0, "127.0.0.5"), "start_lobby")
         assert over["content"]["code"] == "rate_limited", over
+
+
+def test_a_join_applied_again_plans_its_request_timer_once(redis_url: str) -> None:
+    """A join applied again after a conflict leaves one expiry timer for its request, not two."""
+    with stale_and_fresh(redis_url, Limits(password_hash_iterations=1)) as lab:
+        key = "lobbyhost:test-timers"
+        for node, backend in zip(lab.nodes, lab.backends, strict=True):
+            node.shared_timers = RedisTimers(backend.client, key, poll_interval=0.1)
+        _, code = lab.started(1, "127.0.0.1")
+        _make_stale(lab, code, "127.0.0.94")
+        client = lab.backends[1].client
+        planned = client.zcard(key)
+        bob = lab.connect(0, "127.0.0.2")
+        assert lab.act(bob, "join_lobby", lobby_id=code, name="Bob")["event"] == "join_requested"
+        assert client.zcard(key) == planned + 1
+        # and the one planned is for Bob's request
+        entries = client.zrange(key, 0, -1)
+        assert sum(bob.encode() in entry for entry in entries) == 1
