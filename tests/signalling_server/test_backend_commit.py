@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,6 @@ import redis
 from signalling_server.backend import (
     Changes,
     LobbyConflict,
-    MemoryBackend,
     StateBackend,
     TokenGrant,
 )
@@ -31,22 +30,11 @@ from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member, Role
 from signalling_server.protocol import encode_event
 from signalling_server.registry import LobbyRegistry
+from tests.signalling_server import backends
 from tests.signalling_server.redis_faults import Outage, breaking_connection
 
-BACKENDS: dict[str, Callable[[], StateBackend]] = {
-    "memory": MemoryBackend,
-    "memory-copies": lambda: MemoryBackend(copies=True),
-}
-
-
-@pytest.fixture(params=[*sorted(BACKENDS), "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
-    if request.param != "redis":
-        yield BACKENDS[request.param]()
-        return
-    redis_backend = RedisBackend(request.getfixturevalue("redis_url"))
-    yield redis_backend
-    redis_backend.close()
+#: Every backend kind, as a parametrized fixture.
+backend = backends.backend
 
 
 def _lobby(code: str, *members: str) -> Lobby:

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 
 from signalling_server.backend import LobbyConflict, MemoryBackend, StateBackend, TokenGrant
@@ -14,24 +12,12 @@ from signalling_server.backend.redis import RedisBackend
 from signalling_server.ids import ConnectionId, LobbyId
 from signalling_server.lobby import Lobby, Member, Role
 from signalling_server.protocol import GuestLeft, LeaveReason, RequestToJoin
+from tests.signalling_server import backends
 
 from .harness import Harness, accept, open_lobby
 
-BACKENDS: dict[str, Callable[[], StateBackend]] = {
-    "memory": MemoryBackend,
-    # As a networked store behaves: every read is a fresh copy, only saves persist.
-    "memory-copies": lambda: MemoryBackend(copies=True),
-}
-
-
-@pytest.fixture(params=[*sorted(BACKENDS), "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[StateBackend]:
-    if request.param != "redis":
-        yield BACKENDS[request.param]()
-        return
-    redis_backend = RedisBackend(request.getfixturevalue("redis_url"))
-    yield redis_backend
-    redis_backend.close()
+#: Every backend kind, as a parametrized fixture.
+backend = backends.backend
 
 
 def _lobby(code: str) -> Lobby:
