@@ -27,33 +27,15 @@ from signalling_server.clock import ManualClock
 from signalling_server.config import Limits
 from signalling_server.effects import Send
 from signalling_server.ids import ConnectionId, LobbyId
-from signalling_server.lobby import Lobby, Member, Role
+from signalling_server.lobby import Role
 from signalling_server.protocol import encode_event
 from signalling_server.registry import LobbyRegistry
 from tests.signalling_server import backends
+from tests.signalling_server.backends import stored_lobby
 from tests.signalling_server.redis_faults import Outage, breaking_connection
 
 #: Every backend kind, as a parametrized fixture.
 backend = backends.backend
-
-
-def _lobby(code: str, *members: str) -> Lobby:
-    host = Member(
-        name="Host",
-        peer_id=1,
-        token_id="t",
-        token_secret="s",
-        connection_id=ConnectionId(members[0]) if members else None,
-        last_connection_id=ConnectionId("c"),
-    )
-    return Lobby(
-        lobby_id=LobbyId(code),
-        name="L",
-        host=host,
-        host_address="127.0.0.1",
-        max_guests=8,
-        password=None,
-    )
 
 
 def test_a_commit_stores_every_kind_of_change_at_once(backend: StateBackend) -> None:
@@ -61,7 +43,7 @@ def test_a_commit_stores_every_kind_of_change_at_once(backend: StateBackend) -> 
     grant = TokenGrant(LobbyId("AAAAAA"), Role.HOST)
     backend.commit(
         Changes(
-            added=[_lobby("AAAAAA")],
+            added=[stored_lobby("AAAAAA")],
             tokens=[("tok", grant)],
             claimed_records=[("room", "r", b"1")],
             records=[("room", "s", b"2")],
@@ -74,12 +56,16 @@ def test_a_commit_stores_every_kind_of_change_at_once(backend: StateBackend) -> 
 
 def test_a_refused_commit_writes_nothing(backend: StateBackend) -> None:
     """A commit whose new lobby's code was taken meanwhile is refused whole: no token, no record."""
-    assert backend.add_lobby(_lobby("BBBBBB"))
+    assert backend.add_lobby(stored_lobby("BBBBBB"))
     assert backend.add_record("room", "taken", b"0")
     grant = TokenGrant(LobbyId("BBBBBB"), Role.HOST)
     with pytest.raises(LobbyConflict):
         backend.commit(
-            Changes(added=[_lobby("BBBBBB")], tokens=[("tok", grant)], records=[("room", "x", b"")])
+            Changes(
+                added=[stored_lobby("BBBBBB")],
+                tokens=[("tok", grant)],
+                records=[("room", "x", b"")],
+            )
         )
     with pytest.raises(LobbyConflict):
         backend.commit(
@@ -93,7 +79,7 @@ def test_a_refused_commit_writes_nothing(backend: StateBackend) -> None:
 def test_a_commit_over_a_lobby_changed_elsewhere_writes_nothing(redis_url: str) -> None:
     """Two nodes change one lobby: the later commit is refused whole, its token not stored."""
     first, second = RedisBackend(redis_url), RedisBackend(redis_url)
-    first.add_lobby(_lobby("CCCCCC"))
+    first.add_lobby(stored_lobby("CCCCCC"))
     mine, theirs = first.get_lobby(LobbyId("CCCCCC")), second.get_lobby(LobbyId("CCCCCC"))
     assert mine is not None and theirs is not None
     theirs.name = "theirs"
@@ -263,7 +249,14 @@ def test_redis_refusing_writes_refuses_the_input_whole(redis_url: str) -> None:
 
 def test_lobbies_are_indexed_by_the_nodes_of_their_members(backend: StateBackend) -> None:
     """Which lobbies have a live member on a node follows every commit (for reaping a dead node)."""
-    backend.commit(Changes(added=[_lobby("DDDDDD", "n1.a"), _lobby("EEEEEE", "n2.b")]))
+    backend.commit(
+        Changes(
+            added=[
+                stored_lobby("DDDDDD", host_connection="n1.a"),
+                stored_lobby("EEEEEE", host_connection="n2.b"),
+            ]
+        )
+    )
     assert backend.lobbies_held_by("n1") == [LobbyId("DDDDDD")]
     lobby = backend.get_lobby(LobbyId("EEEEEE"))
     assert lobby is not None

@@ -9,10 +9,11 @@ import pytest
 
 from signalling_server.backend import LobbyConflict, MemoryBackend, StateBackend, TokenGrant
 from signalling_server.backend.redis import RedisBackend
-from signalling_server.ids import ConnectionId, LobbyId
-from signalling_server.lobby import Lobby, Member, Role
+from signalling_server.ids import LobbyId
+from signalling_server.lobby import Role
 from signalling_server.protocol import GuestLeft, LeaveReason, RequestToJoin
 from tests.signalling_server import backends
+from tests.signalling_server.backends import stored_lobby
 
 from .harness import Harness, accept, open_lobby
 
@@ -20,39 +21,20 @@ from .harness import Harness, accept, open_lobby
 backend = backends.backend
 
 
-def _lobby(code: str) -> Lobby:
-    host = Member(
-        name="Host",
-        peer_id=1,
-        token_id="t",
-        token_secret="s",
-        connection_id=None,
-        last_connection_id=ConnectionId("c"),
-    )
-    return Lobby(
-        lobby_id=LobbyId(code),
-        name="L",
-        host=host,
-        host_address="127.0.0.1",
-        max_guests=8,
-        password=None,
-    )
-
-
 def test_codes_are_claimed_once(backend: StateBackend) -> None:
     """add_lobby refuses a code that is taken, and frees it on remove_lobby."""
-    assert backend.add_lobby(_lobby("AAAAAA"))
-    assert not backend.add_lobby(_lobby("AAAAAA"))
+    assert backend.add_lobby(stored_lobby("AAAAAA"))
+    assert not backend.add_lobby(stored_lobby("AAAAAA"))
     assert backend.lobby_count() == 1
     backend.remove_lobby(LobbyId("AAAAAA"))
     backend.remove_lobby(LobbyId("AAAAAA"))  # unknown codes are ignored
     assert backend.get_lobby(LobbyId("AAAAAA")) is None
-    assert backend.add_lobby(_lobby("AAAAAA"))
+    assert backend.add_lobby(stored_lobby("AAAAAA"))
 
 
 def test_saved_changes_are_seen(backend: StateBackend) -> None:
     """A lobby changed and saved reads back changed, backlog of events included."""
-    lobby = _lobby("BBBBBB")
+    lobby = stored_lobby("BBBBBB")
     backend.add_lobby(lobby)
     lobby.open = False
     lobby.host_backlog.append(RequestToJoin("c2", "Bob"))
@@ -69,7 +51,7 @@ def test_saved_changes_are_seen(backend: StateBackend) -> None:
 
 def test_a_removed_lobby_stays_removed(backend: StateBackend) -> None:
     """Saving a lobby that was removed meanwhile does not bring it back."""
-    lobby = _lobby("CCCCCC")
+    lobby = stored_lobby("CCCCCC")
     backend.add_lobby(lobby)
     backend.remove_lobby(LobbyId("CCCCCC"))
     backend.save_lobby(lobby)
@@ -80,7 +62,7 @@ def test_a_removed_lobby_stays_removed(backend: StateBackend) -> None:
 def test_unsaved_changes_are_lost_with_copies() -> None:
     """With copy semantics a change that is not saved never reaches the store."""
     backend = MemoryBackend(copies=True)
-    backend.add_lobby(_lobby("DDDDDD"))
+    backend.add_lobby(stored_lobby("DDDDDD"))
     copy = backend.get_lobby(LobbyId("DDDDDD"))
     assert copy is not None
     copy.open = False
@@ -136,7 +118,7 @@ def test_records_are_claimed_once_and_kept_by_kind(backend: StateBackend) -> Non
 def test_unsaved_changes_are_lost_on_redis(redis_url: str) -> None:
     """Redis hands out copies too: a change that is not saved never reaches the store."""
     backend = RedisBackend(redis_url)
-    backend.add_lobby(_lobby("DDDDDD"))
+    backend.add_lobby(stored_lobby("DDDDDD"))
     copy = backend.get_lobby(LobbyId("DDDDDD"))
     assert copy is not None
     copy.open = False
@@ -148,7 +130,7 @@ def test_unsaved_changes_are_lost_on_redis(redis_url: str) -> None:
 def test_a_save_over_another_nodes_change_is_refused(redis_url: str) -> None:
     """Two nodes read one lobby; the second save is refused (LobbyConflict), the first one kept."""
     first, second = RedisBackend(redis_url), RedisBackend(redis_url)
-    first.add_lobby(_lobby("EEEEEE"))
+    first.add_lobby(stored_lobby("EEEEEE"))
     mine = first.get_lobby(LobbyId("EEEEEE"))
     theirs = second.get_lobby(LobbyId("EEEEEE"))
     assert mine is not None and theirs is not None
@@ -170,7 +152,10 @@ def test_a_save_over_another_nodes_change_is_refused(redis_url: str) -> None:
 def test_codes_are_claimed_once_across_nodes(redis_url: str) -> None:
     """Two nodes claiming one code: exactly one gets it."""
     first, second = RedisBackend(redis_url), RedisBackend(redis_url)
-    assert [first.add_lobby(_lobby("FFFFFF")), second.add_lobby(_lobby("FFFFFF"))] == [True, False]
+    assert [first.add_lobby(stored_lobby("FFFFFF")), second.add_lobby(stored_lobby("FFFFFF"))] == [
+        True,
+        False,
+    ]
     assert second.lobby_count() == 1
     first.close()
     second.close()

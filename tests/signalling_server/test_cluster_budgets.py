@@ -19,8 +19,8 @@ from signalling_server import Limits, SignallingServer, serve
 from signalling_server.backend import BackendUnavailable
 from signalling_server.backend.redis import RedisBackend
 from signalling_server.cluster.budgets import RedisAddressBudgets
-from signalling_server.ids import ConnectionId, LobbyId
-from signalling_server.lobby import Lobby, Member
+from signalling_server.ids import LobbyId
+from tests.signalling_server.backends import stored_lobby
 from tests.signalling_server.cluster_lab import cluster_config
 from tests.signalling_server.wsclient import EVENT_TIMEOUT, WsClient, loopback_config
 from tests.timeouts import scaled
@@ -178,25 +178,6 @@ async def test_connections_per_address_count_across_nodes(redis_url: str) -> Non
             pass  # all closed: the whole cap again
 
 
-def _lobby(lobby_id: str, address: str) -> Lobby:
-    host = Member(
-        name="Host",
-        peer_id=1,
-        token_id="t",
-        token_secret="s",
-        connection_id=None,
-        last_connection_id=ConnectionId("gone.1"),
-    )
-    return Lobby(
-        lobby_id=LobbyId(lobby_id),
-        name="L",
-        host=host,
-        host_address=address,
-        max_guests=4,
-        password=None,
-    )
-
-
 @pytest.fixture
 def backend(redis_url: str) -> Iterator[RedisBackend]:
     """A Redis backend on the test's emptied Redis."""
@@ -208,20 +189,20 @@ def backend(redis_url: str) -> Iterator[RedisBackend]:
 def test_a_counted_lobby_that_is_gone_no_longer_counts(backend: RedisBackend) -> None:
     """A lobby removed without being uncounted (its node died) stops holding its host's place."""
     budgets = RedisAddressBudgets(backend)
-    assert backend.add_lobby(_lobby("AAAAA2", GUESSER))
+    assert backend.add_lobby(stored_lobby("AAAAA2", host_address=GUESSER, last_connection="gone.1"))
     assert budgets.lobby_opened(GUESSER, "AAAAA2", limit=1)
     assert budgets.lobby_opened(GUESSER, "AAAAA2", limit=1)  # counted once, however often
     assert not budgets.lobby_opened(GUESSER, "AAAAA3", limit=1)
     backend.remove_lobby(LobbyId("AAAAA2"))
     assert budgets.open_lobbies(GUESSER) == 0
-    assert backend.add_lobby(_lobby("AAAAA3", GUESSER))
+    assert backend.add_lobby(stored_lobby("AAAAA3", host_address=GUESSER, last_connection="gone.1"))
     assert budgets.lobby_opened(GUESSER, "AAAAA3", limit=1)
 
 
 def test_a_moved_lobby_counts_against_its_new_host(backend: RedisBackend) -> None:
     """After a host migration the lobby counts against the successor's address, not the old."""
     budgets = RedisAddressBudgets(backend)
-    assert backend.add_lobby(_lobby("AAAAA4", GUESSER))
+    assert backend.add_lobby(stored_lobby("AAAAA4", host_address=GUESSER, last_connection="gone.1"))
     assert budgets.lobby_opened(GUESSER, "AAAAA4", limit=8)
     budgets.lobby_moved(GUESSER, "2001:db8::/64", "AAAAA4")
     assert budgets.open_lobbies(GUESSER) == 0
