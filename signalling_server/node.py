@@ -126,7 +126,11 @@ class SignallingNode:
 
     def receive(self, connection_id: ConnectionId, frame: str | bytes) -> None:
         """One frame from a client (``bytes`` for a binary frame)."""
-        self._apply(self.registry.handle(connection_id, frame))
+        effects = self.registry.receive(connection_id, frame)
+        if type(effects) is Send:
+            self._deliver(effects)  # a relay: one event, no timer planned
+        else:
+            self._apply(effects)  # type: ignore[arg-type]
 
     def detach(self, connection_id: ConnectionId) -> None:
         """The client is gone; tell whoever must know."""

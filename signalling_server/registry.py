@@ -46,7 +46,7 @@ from .rules.joining import JoinRules
 from .rules.lobbies import LobbyRules
 from .rules.migration import MigrationRules
 from .rules.reconnect import ReconnectRules
-from .rules.relay import RelayRules
+from .rules.relay import RELAY_ACTIONS, RelayRules
 
 E = ErrorCode
 T = TypeVar("T")
@@ -184,44 +184,65 @@ class LobbyRegistry(LobbyRules, JoinRules, RelayRules, MigrationRules, Reconnect
 
     def handle(self, connection_id: ConnectionId, frame: str | bytes) -> list[Effect]:
         """Apply one frame from a connection; ``bytes`` stands for a binary frame."""
+        effects = self.receive(connection_id, frame)
+        return [effects] if isinstance(effects, Send) else effects
+
+    def receive(self, connection_id: ConnectionId, frame: str | bytes) -> Send | list[Effect]:
+        """:meth:`handle`, with a common relay's one event returned as it is (no list).
+
+        A relay between a host and its guest changes nothing: it is checked on the
+        shared lobby copy and answered without a unit of work (most inputs are
+        relays). Every other input is one unit of work.
+        """
         conn = self._connections[connection_id]
-        self._new_input()
-        out = self._begin()
         if conn.closing:
-            return out  # closed for flooding: its frames cost nothing more
+            return []  # closed for flooding: its frames cost nothing more
         now = self.clock.monotonic()
-        within_budget = conn.bucket.take(now)
-        if not within_budget and self._struck_out(conn, now):
-            return out
+        if not conn.bucket.take(now):
+            return self._over_budget(conn, frame, now)
         try:
             decoded = conn.codec.decode(frame)
         except FrameError as exc:
-            if within_budget:
-                self._error(conn, exc.code, exc.message, exc.action, exc.ref)
-            else:
-                self._error(
-                    conn, E.RATE_LIMITED, "too many actions; slow down", exc.action, exc.ref
-                )
+            self._new_input()
+            out = self._begin()
+            self._error(conn, exc.code, exc.message, exc.action, exc.ref)
             return out
-        if not within_budget:
-            self._error(
-                conn, E.RATE_LIMITED, "too many actions; slow down", decoded.name, decoded.ref
-            )
-            return out
-        handler = self._handlers.get(type(decoded.action))
+        action = decoded.action
+        if type(action) in RELAY_ACTIONS:
+            relayed = self._relay_now(conn, action, decoded.ref)  # type: ignore[arg-type]
+            if relayed is not None:
+                return relayed
+        self._new_input()
+        out = self._begin()
+        handler = self._handlers.get(type(action))
         if handler is None:
             self._error(
                 conn, E.UNKNOWN_ACTION, "no rules for this action", decoded.name, decoded.ref
             )
             return out
         try:
-            handler(conn, decoded.action, decoded.ref)
+            handler(conn, action, decoded.ref)
             self._tx.commit()
         except ProtocolError as exc:
             out.clear()  # the action is refused whole: nothing sent, nothing committed
             self._error(conn, exc.code, exc.message, decoded.name, decoded.ref)
         except (LobbyConflict, BackendUnavailable) as exc:
             return self._handle_again(conn, handler, decoded, exc)
+        return out
+
+    def _over_budget(self, conn: Connection, frame: str | bytes, now: float) -> list[Effect]:
+        """Over the rate limit: ``rate_limited`` (naming the action if readable), or a close."""
+        self._new_input()
+        out = self._begin()
+        if self._struck_out(conn, now):
+            return out
+        name: str | None
+        try:
+            decoded = conn.codec.decode(frame)
+            name, ref = decoded.name, decoded.ref
+        except FrameError as exc:
+            name, ref = exc.action, exc.ref
+        self._error(conn, E.RATE_LIMITED, "too many actions; slow down", name, ref)
         return out
 
     def _handle_again(

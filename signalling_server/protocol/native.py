@@ -29,6 +29,7 @@ from .actions import (
     Ref,
     SaveSnapshot,
     SendIceCandidate,
+    SendMessage,
     SessionDescription,
     SetSessionDescription,
 )
@@ -77,7 +78,28 @@ class Received(msgspec.Struct, frozen=True):
     ref: str | None
 
 
+class _IceCandidateFrame(msgspec.Struct, tag_field="action", tag=SendIceCandidate.NAME):
+    content: SendIceCandidate
+    ref: Ref | None = None
+
+
+class _SessionDescriptionFrame(msgspec.Struct, tag_field="action", tag=SetSessionDescription.NAME):
+    content: SetSessionDescription
+    ref: Ref | None = None
+
+
+class _MessageFrame(msgspec.Struct, tag_field="action", tag=SendMessage.NAME):
+    content: SendMessage
+    ref: Ref | None = None
+
+
 _envelope_decoder: Final = msgspec.json.Decoder(Envelope)
+# Relays are most frames: a well-formed one is read in one pass. msgspec refuses
+# a frame whose "action" keys disagree, so what it reads is what the two-step
+# decoding reads; anything it refuses is decoded in two steps, for the error.
+_relay_decoder: Final = msgspec.json.Decoder(
+    _IceCandidateFrame | _SessionDescriptionFrame | _MessageFrame
+)
 _content_decoders: Final = {name: msgspec.json.Decoder(kind) for name, kind in ACTION_TYPES.items()}
 _description_decoder: Final = msgspec.json.Decoder(SessionDescription)
 _candidate_decoder: Final = msgspec.json.Decoder(IceCandidate | None)
@@ -112,14 +134,17 @@ class NativeCodec:
 
     def decode(self, frame: str | bytes) -> Decoded:
         """One client frame (``bytes`` stands for a binary frame) as a typed action."""
-        try:
-            text = text_frame(frame, self.max_frame_bytes)
-        except FrameError:
-            snapshot = self._snapshot_frame(frame)
-            if snapshot is None:
-                raise
-            return snapshot
-        return _decode_guarded(text)
+        # Most frames are text certainly within the limit (UTF-8 is at most 4 bytes
+        # a character); the others are checked exactly.
+        if type(frame) is not str or len(frame) * 4 > self.max_frame_bytes:
+            try:
+                text_frame(frame, self.max_frame_bytes)
+            except FrameError:
+                snapshot = self._snapshot_frame(frame)
+                if snapshot is None:
+                    raise
+                return snapshot
+        return _decode_guarded(frame)  # type: ignore[arg-type]
 
     def _snapshot_frame(self, frame: str | bytes) -> Decoded | None:
         """A ``save_snapshot`` above the frame limit but within the snapshot frame limit."""
@@ -195,6 +220,26 @@ def _encode_tagged(event: Event, ref: str | None) -> bytes:
 
 
 def _decode_guarded(frame: str) -> Decoded:
+    try:
+        relay = _relay_decoder.decode(frame)
+    except (msgspec.DecodeError, RecursionError):
+        pass  # not a well-formed relay: the two steps say what it is
+    else:
+        content = relay.content
+        try:
+            if type(content) is SendIceCandidate:
+                _candidate_decoder.decode(content.candidate)
+            elif type(content) is SetSessionDescription:
+                _description_decoder.decode(content.description)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            return Decoded(content.NAME, content, relay.ref)
+    return decode_in_two_steps(frame)
+
+
+def decode_in_two_steps(frame: str) -> Decoded:
+    """The general decoding: the envelope, then its content (what every frame must decode to)."""
     try:
         return _decode_action(frame)
     except RecursionError as exc:

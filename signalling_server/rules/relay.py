@@ -17,8 +17,46 @@ from .base import RegistryBase
 E = ErrorCode
 
 
+#: The actions whose rules are :meth:`RelayRules._relay`.
+RELAY_ACTIONS: frozenset[type[a.Action]] = frozenset(
+    (a.SetSessionDescription, a.SendIceCandidate, a.SendMessage)
+)
+
+
 class RelayRules(RegistryBase):
     """set_session_description, send_ice_candidate, send_message."""
+
+    def _relay_now(self, conn: Connection, action: a.RelayAction, ref: str | None) -> Send | None:
+        """The common relay (host to guest, guest to host), in one step; ``None``: not that.
+
+        A relay changes nothing, so it needs no unit of work: membership is read
+        on the backend's shared copy, as :meth:`_relay` reads it, and the one
+        event comes back. Anything else (a broadcast, a mesh, any refusal) is
+        left untouched for :meth:`_relay` to apply the full way.
+        """
+        lobby_id = conn.lobby_id
+        if lobby_id is None:
+            return None
+        lobby = self.backend.peek_lobby(lobby_id)
+        if lobby is None:
+            return None
+        sender = conn.connection_id
+        target = cast(ConnectionId, action.connection_id)
+        if lobby.host.connection_id == sender:
+            if target not in lobby.guests:
+                return None
+        elif target != lobby.host.connection_id or sender not in lobby.guests:
+            return None
+        kind = type(action)
+        event: ev.Event
+        if kind is a.SendIceCandidate:
+            event = ev.ReceivedIceCandidate(sender, action.candidate)  # type: ignore[union-attr]
+        elif kind is a.SetSessionDescription:
+            event = ev.ReceivedSessionDescription(sender, action.description)  # type: ignore[union-attr]
+        else:
+            event = ev.ReceivedMessage(sender, action.data)  # type: ignore[union-attr]
+        self.stats.relayed += 1
+        return Send(target, event, None, Origin(sender, kind.NAME, ref))
 
     def _relay(self, conn: Connection, action: a.RelayAction, ref: str | None) -> None:
         # Relays are most inputs and change nothing: membership is checked on a

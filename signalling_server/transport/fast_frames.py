@@ -60,6 +60,10 @@ class FastFrameReader:
         protocol = self._protocol
         if self._passthrough:
             return self._through_websockets(data)
+        if not self._owed and not self._pending:
+            one = self._one_common_frame(data)
+            if one is not None:
+                return one
         received: list[str | Frame] = []
         if self._owed:
             if self._owed >= len(data):
@@ -124,6 +128,34 @@ class FastFrameReader:
         if pos < size:
             self._pending = data[pos:]
         return received
+
+    def _one_common_frame(self, data: bytes) -> list[str | Frame] | None:
+        """``data`` as one common frame, exactly (most reads); ``None``: anything else."""
+        size = len(data)
+        if size < 6 or data[0] != _FINAL_TEXT:
+            return None
+        length = data[1] ^ _MASKED  # the mask bit cleared; set, or this is above 127
+        if length < 126:
+            head = 2
+        elif length == 126 and size >= 8:
+            length = data[2] << 8 | data[3]
+            head = 4
+        else:
+            return None
+        if size != head + 4 + length:
+            return None
+        limit = self._frame_limit
+        protocol = self._protocol
+        if (
+            (limit is not None and length > limit)
+            or protocol.current_size is not None
+            or protocol.state is not _OPEN
+        ):
+            return None
+        try:
+            return [apply_mask(data[head + 4 :], data[head : head + 4]).decode()]
+        except UnicodeDecodeError:
+            return None  # the general path hands it to websockets, which fails it
 
     def flush(self) -> list[str | Frame]:
         """Hand websockets a common frame still incomplete (the stream is ending)."""

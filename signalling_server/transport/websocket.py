@@ -198,8 +198,10 @@ class WebsocketSession:
                 received = fast.feed(data)
             if received:
                 self._deliver(received)
-            self._flush()
-            if self._protocol.close_expected():
+            protocol = self._protocol
+            if protocol.writes:  # a pong, a close: websockets' bytes, after ours
+                self._flush()
+            if protocol.state is not _OPEN and protocol.close_expected():
                 self._expect_close()
         finally:
             if outermost:  # every connection this read sent frames to writes them now

@@ -247,6 +247,17 @@ def test_fast_path_matches_websockets_parser(
     assert fast == generic
 
 
+@settings(max_examples=250, deadline=None)
+@given(frames, st.booleans())
+@example([text("x" * 125), text("y" * 126), text("z" * 300, length_form=64)], False)
+@example([frame_bytes(Opcode.TEXT, b"\xff\xfe"), text("after")], False)
+@example([text("one", mask=b"\x00\x00\x00\x00"), text(CLOSE_ME), text("late")], True)
+def test_one_frame_per_read_matches_websockets_parser(sequence: list[bytes], eof: bool) -> None:
+    """Each frame in a read of its own (the common case on a paced link): as websockets alone."""
+    fast, generic = both(sequence, eof=eof)
+    assert fast == generic
+
+
 def test_common_frames_skip_websockets_parser() -> None:
     """Common text frames, whole or split, come out decoded by the fast path; a ping does not."""
     protocol = ServerProtocol(state=State.OPEN, max_size=MAX_SIZE)
@@ -259,6 +270,11 @@ def test_common_frames_skip_websockets_parser() -> None:
         Frame(Opcode.PING, b"p"),
     ]
     assert protocol.data_to_send() == [b"\x8a\x01p"]  # websockets answered the ping
+    # One whole frame in one read, at both length forms; invalid UTF-8 comes as websockets'
+    # frame (the session fails the connection with 1007).
+    assert reader.feed(text("five")) == ["five"]
+    assert reader.feed(text("s" * 300)) == ["s" * 300]
+    assert reader.feed(frame_bytes(Opcode.TEXT, b"\xff")) == [Frame(Opcode.TEXT, b"\xff")]
 
 
 def test_server_text_frame_is_what_websockets_writes() -> None:

@@ -18,7 +18,15 @@ from websockets.version import version as WEBSOCKETS_VERSION
 
 from .addresses import LISTEN_HOST
 from .bare_relay import bare_relay
-from .contenders import OURS, OURS_UVLOOP, Contender, contenders, shipped, uvloop_installed
+from .contenders import (
+    LABELS,
+    OURS,
+    OURS_UVLOOP,
+    Contender,
+    contenders,
+    shipped,
+    uvloop_installed,
+)
 from .errors import BenchmarkError
 from .flow import GENERATORS, Generator
 from .generators import generator_lines, run_generators
@@ -100,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--retries", type=int, default=2, help="repeats of a rep disturbed by other load (2)"
     )
     parser.add_argument(
+        "--servers",
+        help="comma-separated subset of the servers to run (default: every one this machine has; "
+        "keys: " + ",".join(LABELS) + ")",
+    )
+    parser.add_argument(
         "--time-limit", type=float, default=900, help="abort after this many seconds (900)"
     )
     # How servers.ServerProcess starts the bare relay in a subprocess of its own.
@@ -177,6 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"NOTE: {node}")
     runtime = None if isinstance(node, str) else node
     servers = contenders(runtime)
+    if args.servers:
+        wanted = args.servers.split(",")
+        unknown = set(wanted) - {server.key for server in servers}
+        if unknown:
+            parser.error(f"--servers: not on this machine or unknown: {','.join(sorted(unknown))}")
+        servers = [server for server in servers if server.key in wanted]
     workers = Workers(settings.workers, settings.compression, args.generator)
     results: dict[str, Any] = {}
     try:

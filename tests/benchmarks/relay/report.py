@@ -177,13 +177,15 @@ def _notes(settings: Settings, results: dict[str, Any]) -> list[str]:
 def report(settings: Settings, plan: Plan, results: dict[str, Any]) -> str:
     """The intro line, the table and the notes, as printed at the end of a run."""
     rows: list[Row] = []
-    ours = shipped(results["config"]["servers"])
-    if "paced" in results:
-        rows += _paced_rows(settings, results["paced"], ours)
-    if "saturation" in results:
-        rows += _saturation_rows(settings, results["saturation"], ours)
-    if "memory" in results:
-        rows += _memory_rows(settings, results["memory"], ours)
+    servers = results["config"]["servers"]
+    ours = shipped(servers)
+    if ours in servers and "bare" in servers:  # both in the run (see --servers)
+        if "paced" in results:
+            rows += _paced_rows(settings, results["paced"], ours)
+        if "saturation" in results:
+            rows += _saturation_rows(settings, results["saturation"], ours)
+        if "memory" in results:
+            rows += _memory_rows(settings, results["memory"], ours)
     header = ("metric", LABELS[ours], "bare relay", "ours/bare", "target", "result")
     lines = [
         "| " + " | ".join(header) + " |",
