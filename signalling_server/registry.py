@@ -6,7 +6,9 @@ Feed it what happens to connections (:meth:`LobbyRegistry.connect`,
 :class:`~signalling_server.effects.Send` (a typed event for a connection, in
 order) and :class:`~signalling_server.effects.CloseConnection`. Each call is
 one unit of work: it loads the lobbies it touches, changes them, and commits
-once at the end; an action refused with an error changes nothing. It never
+once at the end; an action refused with an error changes nothing. A relay
+between a host and its guest, which changes nothing, is answered without one
+(:meth:`~LobbyRegistry.receive`). It never
 touches a socket, never encodes a frame and never reads a clock of its own,
 so every rule, timers included, is tested by feeding actions and reading
 effects.

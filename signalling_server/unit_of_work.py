@@ -1,7 +1,8 @@
 """One unit of work per action: load what it touches, change it, commit once.
 
 The registry opens a :class:`UnitOfWork` for every input (an action, a
-disconnect, a timer). Rules read lobbies and tokens through it; each lobby is
+disconnect, a timer) but the common relay, which changes nothing and reads a
+shared lobby copy. Rules read lobbies and tokens through it; each lobby is
 loaded at most once per unit, so every rule of the action sees the same copy,
 and :meth:`UnitOfWork.commit` hands everything the action wrote (lobbies,
 claimed codes, tokens, records) to the backend at once, after the action has

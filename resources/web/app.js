@@ -5,7 +5,7 @@
 // find Object's own): lookups go through Map or Object.hasOwn.
 
 import { codeFromPath, normaliseCode } from "./code.js";
-import { GuestPeer } from "./peer.js";
+import { GuestPeer, preparePeerConnection } from "./peer.js";
 import { Signalling, privateAddressNote, serverUrl } from "./signalling.js";
 
 const $ = (id) => document.getElementById(id);
@@ -66,6 +66,8 @@ class Visit {
     this.peerId = null;
     this.hostName = "Host";
     this.peer = null;
+    // The first link's peer connection, made ahead; taken on acceptance.
+    this.preparedPc = null;
     this.iceServers = [];
     // A migratable lobby outlives its host: a new host is followed, never an end.
     this.migratable = false;
@@ -89,6 +91,7 @@ class Visit {
 
   start() {
     setStatus("Contacting the lobby…", "busy");
+    this.preparedPc = takeSparePeerConnection();
     this.signalling.connect();
   }
 
@@ -97,6 +100,8 @@ class Visit {
       const join = { lobby_id: this.code, name: this.name };
       if (this.password) join.password = this.password;
       this.signalling.send("join_lobby", join);
+      // Made while the host decides: on acceptance the offer can be answered at once.
+      if (!this.preparedPc && !this.peer) this.preparedPc = preparePeerConnection();
     }
   }
 
@@ -126,9 +131,10 @@ class Visit {
         this.signalling.resumeToken = content.guest_token;
         this.iceServers = content.ice_servers || [];
         this.migratable = content.migratable === true;
-        showLobby(this.code, this.name);
-        setStatus("Connecting", "busy");
         this.connectToHost();
+        // The lobby view comes once the answer is on its way: switching views costs the
+        // browser a layout that would otherwise sit between the host's offer and the answer.
+        setStatus("Connecting", "busy");
         this.signalling.send("get_lobby_info");
       },
       host_migrated(content) {
@@ -226,8 +232,11 @@ class Visit {
 
   /** A peer link that waits for the host's offer; its events count only while it is current. */
   connectToHost() {
+    const prepared = this.preparedPc;
+    this.preparedPc = null;
     const peer = new GuestPeer(this.iceServers, {
       signal: (action, body) => this.signalling.send(action, body),
+      answered: () => current() && showLobby(this.code, this.name),
       open: () => current() && this.onPeerOpen(),
       chat: (text, sender) => {
         if (sender && !sender.host) addChat(sender.name, text, "member");
@@ -247,7 +256,7 @@ class Visit {
       failed: () =>
         current() &&
         this.onPeerLost(`Connection failed: could not reach the host: ${UNREACHABLE_HINT}`, "error"),
-    });
+    }, prepared);
     const current = () => this.peer === peer && !this.ended;
     peer.hostId = this.hostId;
     this.peer = peer;
@@ -275,6 +284,7 @@ class Visit {
   }
 
   onPeerOpen() {
+    showLobby(this.code, this.name);
     this.showLinkState();
     ui.message.disabled = false;
     ui.send.disabled = false;
@@ -300,6 +310,10 @@ class Visit {
   /** Stop waiting for the host: withdraw the request and go back to the form. */
   cancel() {
     if (this.ended) return;
+    if (this.peer) {
+      this.leave(); // accepted already (the lobby view is on its way): leaving is the way back
+      return;
+    }
     this.signalling.send("cancel_join");
     this.end("You withdrew your request to join", "idle");
   }
@@ -316,6 +330,8 @@ class Visit {
     this.ended = true;
     setStatus(words, tone);
     if (this.peer) this.peer.close(bye);
+    if (this.preparedPc) this.preparedPc.close();
+    this.preparedPc = null;
     this.signalling.close();
     ui.message.disabled = true;
     ui.send.disabled = true;
@@ -438,6 +454,16 @@ ui.cancel.addEventListener("click", () => {
   if (visit) visit.cancel();
   ui.join.focus();
 });
+
+// A peer connection made while the guest types (a browser takes several
+// milliseconds to make one); the first Join takes it, later ones make their own.
+let sparePeerConnection = preparePeerConnection();
+
+function takeSparePeerConnection() {
+  const pc = sparePeerConnection;
+  sparePeerConnection = null;
+  return pc;
+}
 
 const fromPath = codeFromPath(window.location.pathname);
 if (fromPath) {

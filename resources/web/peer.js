@@ -15,12 +15,13 @@ const MAX_NAME_LENGTH = 64;
 export class GuestPeer {
   /**
    * @param {object[]} iceServers  exactly what the server handed out
-   * @param {object} handlers  signal(action, content), open(), chat(text, sender),
+   * @param {object} handlers  signal(action, content), answered(), open(), chat(text, sender),
    *   members(list), rtt(ms), bye(reason), closed(), failed(), interrupted(yes): the path
    *   to the host stopped answering (yes) or came back (no). sender and each member are
    *   {name, peerId, host}; sender is null when the host did not name one.
+   * @param {RTCPeerConnection|null} prepared  a peer connection made ahead, or null
    */
-  constructor(iceServers, handlers) {
+  constructor(iceServers, handlers, prepared = null) {
     this.handlers = handlers;
     this.hostId = null;
     this.lobby = null;
@@ -31,7 +32,7 @@ export class GuestPeer {
     this.steps = Promise.resolve();
     this.remoteSet = false;
     this.earlyCandidates = [];
-    const pc = new RTCPeerConnection({ iceServers });
+    const pc = prepared ? withIceServers(prepared, iceServers) : new RTCPeerConnection({ iceServers });
     this.pc = pc;
     pc.addEventListener("datachannel", (event) => this.attach(event.channel));
     pc.addEventListener("icecandidate", (event) => {
@@ -48,19 +49,21 @@ export class GuestPeer {
     });
   }
 
-  /** The host's offer: apply it, answer. */
+  /** The host's offer: apply it, answer, then take the candidates that came early. */
   applyOffer(description) {
     this.then(async () => {
       await this.pc.setRemoteDescription(description);
-      this.remoteSet = true;
-      for (const candidate of this.earlyCandidates) await this.addCandidateNow(candidate);
-      this.earlyCandidates = [];
       await this.pc.setLocalDescription(await this.pc.createAnswer());
       const answer = this.pc.localDescription;
       this.handlers.signal("set_session_description", {
         connection_id: this.hostId,
         description: { type: answer.type, sdp: answer.sdp },
       });
+      this.handlers.answered();
+      // After the answer is on its way: the host's checks start when it has the answer.
+      this.remoteSet = true;
+      for (const candidate of this.earlyCandidates) await this.addCandidateNow(candidate);
+      this.earlyCandidates = [];
     });
   }
 
@@ -171,6 +174,30 @@ export class GuestPeer {
     clearInterval(this.pinger);
     if (how === "failed") this.handlers.failed();
     else this.handlers.closed();
+  }
+}
+
+/**
+ * A peer connection made ahead (at Join, while the server and host answer: making
+ * one takes the browser several milliseconds), given the ICE servers handed out
+ * on acceptance; a new one if it cannot take them.
+ */
+export function preparePeerConnection() {
+  try {
+    return new RTCPeerConnection({ iceServers: [] });
+  } catch {
+    return null; // made again when needed, where a failure is reported
+  }
+}
+
+function withIceServers(pc, iceServers) {
+  try {
+    pc.setConfiguration({ iceServers });
+    return pc;
+  } catch (error) {
+    console.info("making a new peer connection:", error);
+    pc.close();
+    return new RTCPeerConnection({ iceServers });
   }
 }
 

@@ -13,9 +13,10 @@ websockets refuses as soon as it reads it (an unknown opcode, an unmasked
 frame, a length above the limit) hands everything from there to websockets for
 good. Like ``receive_data`` followed by ``events_received``, :meth:`feed` parses
 all that arrived before anything is delivered, and returns the messages and
-websockets' frames in order. tests/signalling_server/test_fast_frames.py
-fuzzes this against websockets' parser alone: same messages, same bytes sent,
-same closes.
+websockets' frames in order. A read that is exactly one common frame (what a
+client on schedule sends: one message per read) is decoded without the loop.
+tests/signalling_server/test_fast_frames.py fuzzes this against websockets'
+parser alone: same messages, same bytes sent, same closes.
 
 :func:`server_text_frame_header` is the sending side: the header of an
 unmasked final text frame, written before the payload (no copy of it is made).

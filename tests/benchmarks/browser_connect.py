@@ -20,9 +20,11 @@ round, in rotating order:
   answers and trickles its candidates, "Connected" when ``lobby`` opens. No
   lobby, no approval, no validation: the least signalling a browser guest needs.
 
-Both pages are loaded before the clock starts (CSP bypassed so the stopwatch can be
-injected); the page itself measures from
-the click's submit event to the status text changing to "Connected"
+Both servers and every host run in a child process of their own (as on the
+host's computer), so the Python side of Playwright driving the browser never
+shares their event loop. Both pages are loaded before the clock starts (CSP
+bypassed so the stopwatch can be injected); the page itself measures from the
+click's submit event to the status text changing to "Connected"
 (``performance.now()``), so Playwright's polling is not in the figure.
 """
 
@@ -181,41 +183,80 @@ async def bare_round(browser: Browser, url: str, name: str) -> float:
         await context.close()
 
 
-async def run(rounds: int) -> dict[str, Any]:
-    """Warm-up rounds, then ``rounds`` of each host, in rotating order."""
+async def serve_hosts() -> None:
+    """The hosts' side, in a process of its own: both servers and hosts, until stdin closes.
+
+    Prints one JSON line: the guest page's base URL, the two lobby codes, the bare page.
+    """
     install_address_allow_list(LOOPBACK.allowed_addresses)
     limits = Limits(joins_per_address_per_minute=100_000, pending_per_lobby=64)
-    times: dict[str, list[float]] = {"ours": [], "before": [], "bare": []}
-    async with (
-        serve(ServerConfig(port=0, limits=limits)) as server,
-        bare_server() as bare_url,
-        chromium() as browser,
-    ):
+    async with serve(ServerConfig(port=0, limits=limits)) as server, bare_server() as bare_url:
         hosts = []
-        for prepare in (True, False):
-            signalling = SignallingClient(server.url)
-            await signalling.connect()
-            host = HostSession(signalling, LOOPBACK, auto_accept=True, prepare_offers=prepare)
-            hosts.append((host, (await host.start(max_guests=64)).lobby_id))
-        page_url = server.url.replace("ws://", "http://")
+        try:
+            for prepare in (True, False):
+                signalling = SignallingClient(server.url)
+                await signalling.connect()
+                host = HostSession(signalling, LOOPBACK, auto_accept=True, prepare_offers=prepare)
+                hosts.append(host)
+                await host.start(max_guests=64)
+            place = {
+                "page_url": server.url.replace("ws://", "http://"),
+                "codes": [host.lobby_id for host in hosts],
+                "bare_url": bare_url,
+            }
+            print(json.dumps(place), flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        finally:
+            for host in hosts:
+                await host.close()
+
+
+@asynccontextmanager
+async def hosts_process() -> AsyncIterator[dict[str, Any]]:
+    """:func:`serve_hosts` in a child process (what a guest reaches is another machine's
+    work, not this process's, which drives the browser); its JSON line."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        __spec__.name,
+        "--serve-hosts",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        line = await asyncio.wait_for(child.stdout.readline(), 60)
+        if not line:
+            raise SystemExit("the hosts' process ended before it was ready")
+        yield json.loads(line)
+    finally:
+        child.stdin.close()
+        try:
+            await asyncio.wait_for(child.wait(), 30)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+
+
+async def run(rounds: int) -> dict[str, Any]:
+    """Warm-up rounds, then ``rounds`` of each host, in rotating order."""
+    times: dict[str, list[float]] = {"ours": [], "before": [], "bare": []}
+    async with hosts_process() as place, chromium() as browser:
+        page_url, codes, bare_url = place["page_url"], place["codes"], place["bare_url"]
         rounds_of = {
-            "ours": lambda name: ours_round(browser, page_url, hosts[0][1], name),
-            "before": lambda name: ours_round(browser, page_url, hosts[1][1], name),
+            "ours": lambda name: ours_round(browser, page_url, codes[0], name),
+            "before": lambda name: ours_round(browser, page_url, codes[1], name),
             "bare": lambda name: bare_round(browser, bare_url, name),
         }
         keys = list(rounds_of)
-        try:
-            for warm in range(2):
-                for key in keys:
-                    await rounds_of[key](f"warm{warm}")
-            for n in range(rounds):
-                for key in keys[n % 3 :] + keys[: n % 3]:
-                    times[key].append(await rounds_of[key](f"g{n}"))
-                line = ", ".join(f"{key} {times[key][-1]:.1f} ms" for key in keys)
-                print(f"round {n + 1}: {line}", flush=True)
-        finally:
-            for host, _ in hosts:
-                await host.close()
+        for warm in range(2):
+            for key in keys:
+                await rounds_of[key](f"warm{warm}")
+        for n in range(rounds):
+            for key in keys[n % 3 :] + keys[: n % 3]:
+                times[key].append(await rounds_of[key](f"g{n}"))
+            line = ", ".join(f"{key} {times[key][-1]:.1f} ms" for key in keys)
+            print(f"round {n + 1}: {line}", flush=True)
     result: dict[str, Any] = {"rounds": rounds, **{f"{k}_ms": v for k, v in times.items()}}
     for key in ("ours", "before"):
         ratios = [o / b for o, b in zip(times[key], times["bare"], strict=True)]
@@ -267,7 +308,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.browser_connect")
     parser.add_argument("--rounds", type=int, default=15, help="rounds of each (15)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--serve-hosts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_hosts:
+        asyncio.run(serve_hosts())
+        return
     _reexecute_in_loopback_namespace()
     reason = browser_unavailable_reason()
     if reason is not None:

@@ -17,23 +17,21 @@ the ratio coalesced / per frame.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
-import statistics
+import functools
 import time
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from signalling_server.codecs import Codec
 from signalling_server.config import ServerConfig, Timeouts
 from signalling_server.event_loop import LoopChoice, loop_factory
 from signalling_server.ids import ConnectionId
 from signalling_server.node import Outlet
-from signalling_server.transport.coalescing import WriteCoalescer
 from signalling_server.transport.fast_frames import server_text_frame
 from signalling_server.transport.websocket import WebsocketSession
+
+from .socket_sessions import interleaved, socket_sessions
 
 FRAMES_PER_REPETITION = 20_000
 PAYLOAD = "x" * 250
@@ -75,40 +73,15 @@ class RelayNode:
 
 async def us_per_frame(session_type: type[WebsocketSession], per_read: int) -> float:
     """Process CPU microseconds per relayed frame, ``per_read`` frames in each read."""
-    loop = asyncio.get_running_loop()
     config = ServerConfig(timeouts=Timeouts(ping_interval=3600.0))
-    node = RelayNode()
-    pairs = [socket.socketpair() for _ in range(2)]
-    coalescer = WriteCoalescer()  # shared, as a listener's sessions share one
-    sessions = []
-    for ours, _theirs in pairs:
-        ours.setblocking(False)
-        transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
-        session = session_type(
-            transport, ServerProtocol(state=State.OPEN), node, config, coalescer=coalescer
-        )
-        session.open("127.0.0.1", None)  # type: ignore[arg-type]
-        sessions.append(session)
-    reader, _ = sessions
-    receiving = pairs[1][1]
-    receiving.setblocking(False)
-    chunk = Frame(Opcode.TEXT, PAYLOAD.encode()).serialize(mask=True, extensions=[]) * per_read
-    reads = FRAMES_PER_REPETITION // per_read
-    started = time.process_time()
-    for _ in range(reads):
-        reader.data_received(chunk)
-        try:
-            while receiving.recv(1 << 20):
-                pass
-        except BlockingIOError:
-            pass
-    spent = time.process_time() - started
-    for session in sessions:
-        session.abort()
-        session.connection_lost()
-    for pair in pairs:
-        for sock in pair:
-            sock.close()
+    async with socket_sessions(RelayNode(), config, None, 2, session_type) as (reader, receiver):
+        chunk = Frame(Opcode.TEXT, PAYLOAD.encode()).serialize(mask=True, extensions=[]) * per_read
+        reads = FRAMES_PER_REPETITION // per_read
+        started = time.process_time()
+        for _ in range(reads):
+            reader.session.data_received(chunk)
+            receiver.drain()
+        spent = time.process_time() - started
     return 1e6 * spent / (reads * per_read)
 
 
@@ -122,18 +95,13 @@ def main() -> None:
     print("| frames per read | per frame, us | coalesced, us | coalesced / per frame |")
     print("|---:|---:|---:|---:|")
     for per_read in (1, 4, 8):
-        baseline: list[float] = []
-        coalesced: list[float] = []
-        for rep in range(args.reps):
-            order = [(WritePerFrame, baseline), (WebsocketSession, coalesced)]
-            for session_type, samples in order if rep % 2 == 0 else reversed(order):
-                with asyncio.Runner(loop_factory=factory) as runner:
-                    samples.append(runner.run(us_per_frame(session_type, per_read)))
-        ratios = [c / b for b, c in zip(baseline, coalesced, strict=True)]
-        print(
-            f"| {per_read} | {statistics.median(baseline):.2f} | "
-            f"{statistics.median(coalesced):.2f} | {statistics.median(ratios):.2f}x |"
+        baseline, coalesced, ratio = interleaved(
+            args.reps,
+            factory,
+            functools.partial(us_per_frame, WritePerFrame, per_read),
+            functools.partial(us_per_frame, WebsocketSession, per_read),
         )
+        print(f"| {per_read} | {baseline:.2f} | {coalesced:.2f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":
