@@ -14,12 +14,19 @@ from tests.lobbyhost_app.loopback import loopback_ice
 from tests.qt_fixtures import (
     isolated_qsettings,
     pytest_asyncio_loop_factories,
+    pytest_runtest_teardown,
     settings_store,
 )
 
 from .harness import browser_unavailable_reason
 
-__all__ = ["isolated_qsettings", "loopback_ice", "pytest_asyncio_loop_factories", "settings_store"]
+__all__ = [
+    "isolated_qsettings",
+    "loopback_ice",
+    "pytest_asyncio_loop_factories",
+    "pytest_runtest_teardown",
+    "settings_store",
+]
 
 
 @pytest.fixture(autouse=True)

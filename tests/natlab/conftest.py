@@ -15,11 +15,19 @@ from collections.abc import Iterator
 import pytest
 
 from tests.ci import cannot_run
-from tests.qt_fixtures import isolated_qsettings, pytest_asyncio_loop_factories
+from tests.qt_fixtures import (
+    isolated_qsettings,
+    pytest_asyncio_loop_factories,
+    pytest_runtest_teardown,
+)
 
 from .lab import Lab, lab_unavailable
 
-__all__ = ["isolated_qsettings", "pytest_asyncio_loop_factories"]
+__all__ = [
+    "isolated_qsettings",
+    "pytest_asyncio_loop_factories",
+    "pytest_runtest_teardown",
+]
 
 
 def check_lab_can_run(*programs: str) -> None:
