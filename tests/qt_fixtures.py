@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,10 @@ def _qasync_loop() -> qasync.QEventLoop:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """After each test's teardown, Qt objects left in reference cycles are freed on this thread.
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """A Qt test runs without automatic cyclic collection; its garbage is collected here after.
 
     qasync's loop and its timer and signaller QObjects hold each other in a
     cycle (and so may a test's widgets), so only the cyclic collector frees
@@ -31,14 +33,16 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     passed. Freed on another thread (the NAT lab's output readers, an
     executor), a QObject with timers corrupts Qt's event dispatcher and the
     next ``processEvents()`` crashes: a CI run died at pytest-qt's setup of
-    tests/natlab/test_port_mapping.py so. Once the whole teardown is done (the
-    test's loop closed and let go), they are collected here, on the main
-    thread: ~50 ms a test, for the tests that use Qt only.
+    tests/natlab/test_port_mapping.py so. From setup until the test's fixture
+    values are let go, nothing is collected automatically; then everything is,
+    here on the main thread (~50 ms a test, for the tests that use Qt only).
     """
+    gc.disable()
     try:
         return (yield)
     finally:
         gc.collect()
+        gc.enable()
 
 
 def pytest_asyncio_loop_factories(
