@@ -25,7 +25,7 @@ def _qasync_loop() -> qasync.QEventLoop:
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
-    """A Qt test runs without automatic cyclic collection; its garbage is collected here after.
+    """Once a Qt test and its fixtures are done with, its garbage is collected on the main thread.
 
     qasync's loop and its timer and signaller QObjects hold each other in a
     cycle (and so may a test's widgets), so only the cyclic collector frees
@@ -33,16 +33,15 @@ def pytest_runtest_protocol(
     passed. Freed on another thread (the NAT lab's output readers, an
     executor), a QObject with timers corrupts Qt's event dispatcher and the
     next ``processEvents()`` crashes: a CI run died at pytest-qt's setup of
-    tests/natlab/test_port_mapping.py so. From setup until the test's fixture
-    values are let go, nothing is collected automatically; then everything is,
-    here on the main thread (~50 ms a test, for the tests that use Qt only).
+    tests/natlab/test_port_mapping.py so. Collected here instead, right after
+    the test's fixture values are let go (~50 ms a test, for Qt tests only).
+    Turning automatic collection off during the tests as well made the
+    whole suite take twice as long (462 s against 225 s), so it stays on.
     """
-    gc.disable()
     try:
         return (yield)
     finally:
         gc.collect()
-        gc.enable()
 
 
 def pytest_asyncio_loop_factories(
