@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,8 @@ def _qasync_loop() -> qasync.QEventLoop:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, object, object]:
-    """Once a Qt test and its fixtures are done with, its garbage is collected on the main thread.
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After each test's teardown, Qt objects left in reference cycles are freed on this thread.
 
     qasync's loop and its timer and signaller QObjects hold each other in a
     cycle (and so may a test's widgets), so only the cyclic collector frees
@@ -33,10 +31,9 @@ def pytest_runtest_protocol(
     passed. Freed on another thread (the NAT lab's output readers, an
     executor), a QObject with timers corrupts Qt's event dispatcher and the
     next ``processEvents()`` crashes: a CI run died at pytest-qt's setup of
-    tests/natlab/test_port_mapping.py so. Collected here instead, right after
-    the test's fixture values are let go (~50 ms a test, for Qt tests only).
-    Turning automatic collection off during the tests as well made the
-    whole suite take twice as long (462 s against 225 s), so it stays on.
+    tests/natlab/test_port_mapping.py so. Once the whole teardown is done (the
+    test's loop closed and let go), they are collected here, on the main
+    thread: ~50 ms a test, for the tests that use Qt only.
     """
     try:
         return (yield)

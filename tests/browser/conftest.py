@@ -14,7 +14,7 @@ from tests.lobbyhost_app.loopback import loopback_ice
 from tests.qt_fixtures import (
     isolated_qsettings,
     pytest_asyncio_loop_factories,
-    pytest_runtest_protocol,
+    pytest_runtest_teardown,
     settings_store,
 )
 
@@ -24,7 +24,7 @@ __all__ = [
     "isolated_qsettings",
     "loopback_ice",
     "pytest_asyncio_loop_factories",
-    "pytest_runtest_protocol",
+    "pytest_runtest_teardown",
     "settings_store",
 ]
 

@@ -18,7 +18,7 @@ from tests.ci import cannot_run
 from tests.qt_fixtures import (
     isolated_qsettings,
     pytest_asyncio_loop_factories,
-    pytest_runtest_protocol,
+    pytest_runtest_teardown,
 )
 
 from .lab import Lab, lab_unavailable
@@ -26,7 +26,7 @@ from .lab import Lab, lab_unavailable
 __all__ = [
     "isolated_qsettings",
     "pytest_asyncio_loop_factories",
-    "pytest_runtest_protocol",
+    "pytest_runtest_teardown",
 ]
 
 

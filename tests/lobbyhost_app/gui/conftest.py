@@ -17,13 +17,13 @@ from __future__ import annotations
 from tests.qt_fixtures import (
     isolated_qsettings,
     pytest_asyncio_loop_factories,
-    pytest_runtest_protocol,
+    pytest_runtest_teardown,
     settings_store,
 )
 
 __all__ = [
     "isolated_qsettings",
     "pytest_asyncio_loop_factories",
-    "pytest_runtest_protocol",
+    "pytest_runtest_teardown",
     "settings_store",
 ]
