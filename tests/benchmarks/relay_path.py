@@ -16,7 +16,6 @@ whole unit of work as before. Medians and the ratio lane / full rules.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import time
@@ -25,7 +24,6 @@ from websockets.frames import Frame, Opcode
 
 from signalling_server.config import Limits, ServerConfig, Timeouts
 from signalling_server.effects import Send
-from signalling_server.event_loop import LoopChoice, loop_factory
 from signalling_server.lobby import Connection
 from signalling_server.node import SignallingNode
 from signalling_server.protocol import actions as a
@@ -33,7 +31,7 @@ from signalling_server.protocol.events import LobbyStarted
 from signalling_server.protocol.native import decode_event, encode_action
 from signalling_server.registry import LobbyRegistry
 
-from .socket_sessions import interleaved, socket_sessions
+from .socket_sessions import interleaved, loop_and_reps, socket_sessions
 
 FRAMES_PER_REPETITION = 40_000
 CANDIDATE = {
@@ -91,14 +89,11 @@ async def us_per_frame(registry_type: type[LobbyRegistry]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.relay_path")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop")
-    parser.add_argument("--reps", type=int, default=9, help="repetitions per variant (9)")
-    args = parser.parse_args()
-    name, factory = loop_factory(LoopChoice(args.loop))
-    print(f"loop: {name}; {args.reps} interleaved repetitions of {FRAMES_PER_REPETITION} frames")
+    factory, reps = loop_and_reps(
+        "python -m tests.benchmarks.relay_path", "uvloop", FRAMES_PER_REPETITION
+    )
     full, lane, ratio = interleaved(
-        args.reps,
+        reps,
         factory,
         functools.partial(us_per_frame, FullRulesRegistry),
         functools.partial(us_per_frame, LobbyRegistry),

@@ -8,6 +8,7 @@ sessions do; the other ends are where its frames arrive.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 import statistics
@@ -21,7 +22,7 @@ from websockets.server import ServerProtocol
 
 from signalling_server.codecs import Codec
 from signalling_server.config import ServerConfig
-from signalling_server.event_loop import LoopFactory
+from signalling_server.event_loop import LoopChoice, LoopFactory, loop_factory
 from signalling_server.transport.coalescing import WriteCoalescer
 from signalling_server.transport.websocket import ConnectionSink, WebsocketSession
 
@@ -96,3 +97,14 @@ def interleaved(
                 samples.append(runner.run(measure()))
     ratios = [o / b for b, o in zip(base, other, strict=True)]
     return statistics.median(base), statistics.median(other), statistics.median(ratios)
+
+
+def loop_and_reps(prog: str, default_loop: str, frames: int) -> tuple[LoopFactory, int]:
+    """The command line of these benchmarks (``--loop``, ``--reps``); prints what was chosen."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=default_loop)
+    parser.add_argument("--reps", type=int, default=9, help="repetitions per variant (9)")
+    args = parser.parse_args()
+    name, factory = loop_factory(LoopChoice(args.loop))
+    print(f"loop: {name}; {args.reps} interleaved repetitions of {frames} frames")
+    return factory, args.reps

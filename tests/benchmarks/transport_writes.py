@@ -16,7 +16,6 @@ the ratio coalesced / per frame.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import time
 
@@ -25,13 +24,12 @@ from websockets.protocol import State
 
 from signalling_server.codecs import Codec
 from signalling_server.config import ServerConfig, Timeouts
-from signalling_server.event_loop import LoopChoice, loop_factory
 from signalling_server.ids import ConnectionId
 from signalling_server.node import Outlet
 from signalling_server.transport.fast_frames import server_text_frame
 from signalling_server.transport.websocket import WebsocketSession
 
-from .socket_sessions import interleaved, socket_sessions
+from .socket_sessions import interleaved, loop_and_reps, socket_sessions
 
 FRAMES_PER_REPETITION = 20_000
 PAYLOAD = "x" * 250
@@ -86,17 +84,14 @@ async def us_per_frame(session_type: type[WebsocketSession], per_read: int) -> f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.transport_writes")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
-    parser.add_argument("--reps", type=int, default=9, help="repetitions per variant (9)")
-    args = parser.parse_args()
-    name, factory = loop_factory(LoopChoice(args.loop))
-    print(f"loop: {name}; {args.reps} interleaved repetitions of {FRAMES_PER_REPETITION} frames")
+    factory, reps = loop_and_reps(
+        "python -m tests.benchmarks.transport_writes", "asyncio", FRAMES_PER_REPETITION
+    )
     print("| frames per read | per frame, us | coalesced, us | coalesced / per frame |")
     print("|---:|---:|---:|---:|")
     for per_read in (1, 4, 8):
         baseline, coalesced, ratio = interleaved(
-            args.reps,
+            reps,
             factory,
             functools.partial(us_per_frame, WritePerFrame, per_read),
             functools.partial(us_per_frame, WebsocketSession, per_read),
