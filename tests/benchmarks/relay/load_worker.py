@@ -204,26 +204,10 @@ class Worker:
         self, key: str, start_at: float, t1: float, t2: float, window: int
     ) -> dict[str, Any]:
         flow = self.flows[key]
-        if flow.generator == "raw":
-            return await self._saturate_raw(flow, start_at, t1, t2, window)
         reordered0 = flow.reordered
         errors0 = sum(flow.errors.values())
-        windows = flow.windows = {peer.cid: asyncio.Semaphore(window) for peer in flow.peers}
-        flow.stopped = False
-        senders = [asyncio.create_task(_greedy_sender(flow, p, start_at)) for p in flow.peers]
-        try:
-            await _sleep_until(t1)
-            c1, m1 = flow.received, time.monotonic()
-            await _sleep_until(t2)
-            c2, m2 = flow.received, time.monotonic()
-        finally:
-            flow.stopped = True
-            for semaphore in windows.values():
-                semaphore.release()
-            async with asyncio.timeout(30):
-                await asyncio.gather(*senders)
-        await flow.drain(5.0)
-        flow.windows = None
+        saturate = self._saturate_raw if flow.generator == "raw" else self._saturate_tasks
+        (c1, m1), (c2, m2) = await saturate(flow, start_at, t1, t2, window)
         return {
             "count": c2 - c1,
             "seconds": m2 - m1,
@@ -232,12 +216,35 @@ class Worker:
             "outstanding": flow.sent() - flow.received,
         }
 
+    async def _saturate_tasks(
+        self, flow: Flow, start_at: float, t1: float, t2: float, window: int
+    ) -> tuple[tuple[int, float], tuple[int, float]]:
+        """Saturation with a sender task per client, each keeping ``window`` messages unanswered.
+
+        Returns the received count and the time at ``t1`` and at ``t2``.
+        """
+        windows = flow.windows = {peer.cid: asyncio.Semaphore(window) for peer in flow.peers}
+        flow.stopped = False
+        senders = [asyncio.create_task(_greedy_sender(flow, p, start_at)) for p in flow.peers]
+        try:
+            await _sleep_until(t1)
+            first = flow.received, time.monotonic()
+            await _sleep_until(t2)
+            second = flow.received, time.monotonic()
+        finally:
+            flow.stopped = True
+            for semaphore in windows.values():
+                semaphore.release()
+            async with asyncio.timeout(30):
+                await asyncio.gather(*senders)
+        await flow.drain(5.0)
+        flow.windows = None
+        return first, second
+
     async def _saturate_raw(
         self, flow: Flow, start_at: float, t1: float, t2: float, window: int
-    ) -> dict[str, Any]:
+    ) -> tuple[tuple[int, float], tuple[int, float]]:
         """Saturation without a task per client: each delivery makes its sender send again."""
-        reordered0 = flow.reordered
-        errors0 = sum(flow.errors.values())
 
         def refill(peer: Peer) -> None:
             try:
@@ -253,20 +260,14 @@ class Worker:
                 for peer in flow.peers:
                     refill(peer)
             await _sleep_until(t1)
-            c1, m1 = flow.received, time.monotonic()
+            first = flow.received, time.monotonic()
             await _sleep_until(t2)
-            c2, m2 = flow.received, time.monotonic()
+            second = flow.received, time.monotonic()
         finally:
             flow.stopped = True
         await flow.drain(5.0)
         flow.refills = None
-        return {
-            "count": c2 - c1,
-            "seconds": m2 - m1,
-            "reordered": flow.reordered - reordered0,
-            "errors": sum(flow.errors.values()) - errors0,
-            "outstanding": flow.sent() - flow.received,
-        }
+        return first, second
 
     async def cmd_idle_open(
         self, url: str, count: int, concurrency: int, dialect: Dialect
